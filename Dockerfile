@@ -1,0 +1,12 @@
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+COPY scripts ./scripts
+COPY prisma ./prisma
+COPY prisma.config.ts ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+EXPOSE 4000
+# The service applies pending migrations at start (MIGRATE_ON_START=false turns that off).
+CMD ["node", "--import", "tsx", "src/main.ts"]

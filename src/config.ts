@@ -1,0 +1,162 @@
+import { parseDurationMs } from './duration.ts';
+
+/** Typed, validated service configuration (all durations in milliseconds). */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** postgres:// URL, or null for embedded PGlite under `dataDir`. */
+  readonly databaseUrl: string | null;
+  readonly databasePoolSize: number;
+  readonly dataDir: string;
+  readonly migrateOnStart: boolean;
+  readonly sessionGapMs: number;
+  readonly sessionMaxDurationMs: number;
+  readonly allowedLatenessMs: number;
+  readonly maxFutureSkewMs: number;
+  readonly conversionEvents: ReadonlySet<string>;
+  readonly engagedMinDurationMs: number;
+  readonly engagedMinEvents: number;
+  readonly maxBatchSize: number;
+  /** Most events one group commit takes from the writer queue. */
+  readonly groupCommitMaxEvents: number;
+  readonly updateIntervalMs: number;
+  readonly maxPageSize: number;
+  readonly wsMaxBufferedBytes: number;
+  readonly bodyLimitBytes: number;
+  readonly shutdownTimeoutMs: number;
+  readonly logLevel: string;
+  /** Limits on one GraphQL document, checked before it runs (see src/graphql/limits.ts). */
+  readonly queryLimits: {
+    readonly maxDepth: number;
+    readonly maxCost: number;
+    readonly maxAliases: number;
+    readonly maxDirectives: number;
+    readonly maxTokens: number;
+  };
+  /** Bearer keys that may read GET /metrics; empty = /metrics is open. */
+  readonly metricsApiKeys: readonly string[];
+  readonly apiKeys: {
+    readonly ingest: readonly string[];
+    readonly read: readonly string[];
+    readonly admin: readonly string[];
+  };
+}
+
+/** A configuration value that cannot be used; `message` names the variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+function raw(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function duration(env: Env, name: string, fallback: string, { allowZero = false } = {}): number {
+  const text = raw(env, name) ?? fallback;
+  const ms = parseDurationMs(text);
+  if (ms === null || (!allowZero && ms === 0)) {
+    throw new ConfigError(
+      `${name}=${JSON.stringify(text)} is not a valid duration (use 500ms, 30s, 15m, 24h, 7d or a number of seconds${allowZero ? '' : ', greater than 0'})`,
+    );
+  }
+  return ms;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const text = raw(env, name);
+  if (text === undefined) return fallback;
+  const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name}=${JSON.stringify(text)} must be a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function list(env: Env, name: string, fallback: string): string[] {
+  return (raw(env, name) ?? fallback)
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const text = raw(env, name)?.toLowerCase();
+  if (text === undefined) return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(text)) return true;
+  if (['0', 'false', 'no', 'off'].includes(text)) return false;
+  throw new ConfigError(`${name}=${JSON.stringify(text)} must be true or false`);
+}
+
+function databaseUrl(env: Env): string | null {
+  const text = raw(env, 'DATABASE_URL');
+  if (text === undefined) return null;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError('DATABASE_URL is not a valid URL (expected postgres://user:password@host:5432/database)');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError(`DATABASE_URL must start with postgres:// or postgresql:// (got ${url.protocol}//)`);
+  }
+  return text;
+}
+
+/**
+ * Reads every variable of the configuration table once, validates it and
+ * returns a frozen Config. Throws ConfigError naming the first bad variable.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const logLevel = raw(env, 'LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.has(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL=${JSON.stringify(logLevel)} must be one of ${[...LOG_LEVELS].join(', ')}`);
+  }
+  const config: Config = {
+    port: integer(env, 'PORT', 4000, 0, 65_535),
+    host: raw(env, 'HOST') ?? '0.0.0.0',
+    databaseUrl: databaseUrl(env),
+    databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1_000),
+    dataDir: raw(env, 'DATA_DIR') ?? './.data',
+    migrateOnStart: boolean(env, 'MIGRATE_ON_START', true),
+    sessionGapMs: duration(env, 'SESSION_GAP', '30m'),
+    sessionMaxDurationMs: duration(env, 'SESSION_MAX_DURATION', '24h'),
+    allowedLatenessMs: duration(env, 'ALLOWED_LATENESS', '30s', { allowZero: true }),
+    maxFutureSkewMs: duration(env, 'MAX_FUTURE_SKEW', '5m', { allowZero: true }),
+    conversionEvents: new Set(list(env, 'CONVERSION_EVENTS', 'purchase')),
+    engagedMinDurationMs: duration(env, 'ENGAGED_MIN_DURATION', '10s', { allowZero: true }),
+    engagedMinEvents: integer(env, 'ENGAGED_MIN_EVENTS', 2, 1, 1_000_000),
+    maxBatchSize: integer(env, 'MAX_BATCH_SIZE', 10_000, 1, 1_000_000),
+    groupCommitMaxEvents: integer(env, 'GROUP_COMMIT_MAX_EVENTS', 50_000, 1, 10_000_000),
+    updateIntervalMs: duration(env, 'UPDATE_INTERVAL', '1s', { allowZero: true }),
+    maxPageSize: integer(env, 'MAX_PAGE_SIZE', 500, 1, 100_000),
+    wsMaxBufferedBytes: integer(env, 'WS_MAX_BUFFERED_BYTES', 4_194_304, 1_024, 1_073_741_824),
+    bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 16_777_216, 1_024, 1_073_741_824),
+    shutdownTimeoutMs: duration(env, 'SHUTDOWN_TIMEOUT', '10s'),
+    logLevel,
+    queryLimits: Object.freeze({
+      maxDepth: integer(env, 'MAX_QUERY_DEPTH', 8, 1, 1_000),
+      // A full page (first: 500) of every Session field costs about 61k.
+      maxCost: integer(env, 'MAX_QUERY_COST', 100_000, 1, 1_000_000_000),
+      maxAliases: integer(env, 'MAX_QUERY_ALIASES', 15, 0, 10_000),
+      maxDirectives: integer(env, 'MAX_QUERY_DIRECTIVES', 50, 0, 10_000),
+      maxTokens: integer(env, 'MAX_QUERY_TOKENS', 10_000, 100, 10_000_000),
+    }),
+    metricsApiKeys: Object.freeze(list(env, 'METRICS_API_KEY', '')),
+    apiKeys: Object.freeze({
+      ingest: Object.freeze(list(env, 'INGEST_API_KEYS', '')),
+      read: Object.freeze(list(env, 'READ_API_KEYS', '')),
+      admin: Object.freeze(list(env, 'ADMIN_API_KEYS', '')),
+    }),
+  };
+  if (config.sessionMaxDurationMs <= config.sessionGapMs) {
+    throw new ConfigError(
+      `SESSION_MAX_DURATION (${config.sessionMaxDurationMs} ms) must be longer than SESSION_GAP (${config.sessionGapMs} ms)`,
+    );
+  }
+  return Object.freeze(config);
+}

@@ -1,0 +1,49 @@
+import type { Config } from '../config.ts';
+import type { Rejection, ValidEvent } from '../ingest/validate.ts';
+import type { SessionBus } from '../realtime/session-bus.ts';
+import type { SessionReader } from '../store/session-reader.ts';
+import type { SessionView } from '../store/session-view.ts';
+import type { StatsReader } from '../store/stats-reader.ts';
+import type { Caller } from './auth.ts';
+
+/** Result of one ingest mutation. */
+export interface IngestOutcome {
+  accepted: number;
+  duplicates: number;
+  rejected: Rejection[];
+}
+
+/** The write side the resolvers call: everything goes through the single writer. */
+export interface IngestPort {
+  /** Resolves once the events and the session changes they cause are committed. */
+  ingest(events: readonly ValidEvent[]): Promise<{ accepted: number; duplicates: number }>;
+  /** Closes OPEN sessions ended before `before` (all when null) with FLUSH; resolves with how many. */
+  flush(before: number | null): Promise<number>;
+}
+
+/** Replays closures committed after a cursor (sessionClosed with `after`). */
+export interface ClosureLog {
+  closedAfter(cursor: bigint, userId: string | null, limit: number): Promise<SessionView[]>;
+}
+
+/** What resolvers may use; built once in the composition root. */
+export interface Services {
+  readonly config: Config;
+  readonly ingest: IngestPort;
+  readonly sessions: SessionReader;
+  readonly stats: StatsReader;
+  readonly closures: ClosureLog;
+  readonly bus: SessionBus;
+  /** Server clock (ms since epoch); injectable for tests. */
+  readonly now: () => number;
+}
+
+/** Per-request (or per-WebSocket-connection) context. */
+export interface RequestContext {
+  readonly services: Services;
+  readonly caller: Caller;
+  /** Closes the WebSocket this subscription runs on (slow consumers); absent over HTTP. */
+  readonly closeSocket?: (code: number, reason: string) => void;
+  /** Bytes queued on the WebSocket and not yet sent; absent over HTTP. */
+  readonly bufferedAmount?: () => number;
+}

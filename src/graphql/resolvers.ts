@@ -1,0 +1,161 @@
+import type { IResolvers } from '@graphql-tools/utils';
+import { requireRole } from './auth.ts';
+import type { RequestContext } from './context.ts';
+import { ErrorCode, ServiceError } from './errors.ts';
+import { DateTimeScalar, JsonScalar, dateTimeArg, type DateTimeInput } from './scalars.ts';
+import { validateEvents, type EventInput, type Rejection } from '../ingest/validate.ts';
+import { liveSessions } from './subscriptions.ts';
+import type { Interval, UserRanking } from '../store/stats-reader.ts';
+
+type Args = Record<string, unknown>;
+
+/** How one ingest mutation ended, as an {@link IngestObserver} sees it. */
+export interface IngestReport {
+  /** Events in the mutation. */
+  readonly events: number;
+  readonly accepted: number;
+  readonly duplicates: number;
+  /** Events refused one by one (validation), each with its code. */
+  readonly rejected: readonly Rejection[];
+  /** The code the whole mutation failed with (its other events were not stored), or null. */
+  readonly failure: string | null;
+}
+
+/** Told about every ingest mutation that got past the role check (metrics). */
+export interface IngestObserver {
+  ingested(report: IngestReport): void;
+}
+
+const ignore: IngestObserver = { ingested: () => undefined };
+
+function range(args: Args): { from: number | null; to: number | null } {
+  const from = dateTimeArg(args['from'] as DateTimeInput | null | undefined, 'from');
+  const to = dateTimeArg(args['to'] as DateTimeInput | null | undefined, 'to');
+  if (from !== null && to !== null && from > to) {
+    throw new ServiceError(ErrorCode.InvalidRange, '`from` must not be after `to`');
+  }
+  return { from, to };
+}
+
+function limit(value: unknown, name: string, max: number): number {
+  const n = typeof value === 'number' ? value : 10;
+  if (!Number.isInteger(n) || n < 1) throw new ServiceError(ErrorCode.BadUserInput, `${name} must be at least 1`);
+  return Math.min(n, max);
+}
+
+function timeZone(value: unknown): string {
+  const zone = typeof value === 'string' && value !== '' ? value : 'UTC';
+  try {
+    // Intl throws RangeError on anything that is not an IANA name. Its canonical
+    // name goes to Postgres: Intl still accepts links that newer tz data (and
+    // so Postgres) dropped, such as US/Pacific-New.
+    const canonical = new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
+    return canonical === '' ? 'UTC' : canonical;
+  } catch {
+    throw new ServiceError(ErrorCode.InvalidTimeZone, `unknown time zone "${zone.slice(0, 64)}" (use an IANA name such as Europe/Paris)`);
+  }
+}
+
+function errorCode(error: unknown): string {
+  const code = error instanceof ServiceError ? error.extensions['code'] : undefined;
+  return typeof code === 'string' ? code : ErrorCode.Internal;
+}
+
+async function ingest(inputs: readonly EventInput[], ctx: RequestContext, observer: IngestObserver) {
+  requireRole(ctx.caller, 'ingest');
+  const { config, ingest: writer, now } = ctx.services;
+  if (inputs.length > config.maxBatchSize) {
+    observer.ingested({ events: inputs.length, accepted: 0, duplicates: 0, rejected: [], failure: ErrorCode.BatchTooLarge });
+    throw new ServiceError(
+      ErrorCode.BatchTooLarge,
+      `a batch holds at most ${config.maxBatchSize} events (MAX_BATCH_SIZE); this one has ${inputs.length}`,
+      { maxBatchSize: config.maxBatchSize },
+    );
+  }
+  const { valid, rejected } = validateEvents(inputs, { nowMs: now(), maxFutureSkewMs: config.maxFutureSkewMs });
+  let committed = { accepted: 0, duplicates: 0 };
+  try {
+    if (valid.length > 0) committed = await writer.ingest(valid);
+  } catch (error) {
+    observer.ingested({ events: inputs.length, ...committed, rejected, failure: errorCode(error) });
+    throw error;
+  }
+  observer.ingested({ events: inputs.length, ...committed, rejected, failure: null });
+  return { ...committed, rejected };
+}
+
+/**
+ * Resolvers of schema.graphql. Arguments are parsed here, once, into typed
+ * values. `observer` hears how each ingest mutation ended (metrics).
+ */
+export function createResolvers(observer: IngestObserver = ignore): IResolvers<unknown, RequestContext> {
+  return {
+    DateTime: DateTimeScalar,
+    JSON: JsonScalar,
+    Query: {
+      session: (_root, args: Args, ctx) => {
+        requireRole(ctx.caller, 'read');
+        return ctx.services.sessions.byId(String(args['id']));
+      },
+      sessions: async (_root, args: Args, ctx) => {
+        requireRole(ctx.caller, 'read');
+        const page = await ctx.services.sessions.page({
+          ...range(args),
+          userId: (args['userId'] as string | null | undefined) ?? null,
+          status: (args['status'] as 'OPEN' | 'CLOSED' | null | undefined) ?? null,
+          first: limit(args['first'] ?? 50, 'first', ctx.services.config.maxPageSize),
+          after: (args['after'] as string | null | undefined) ?? null,
+        });
+        return {
+          edges: page.edges,
+          nodes: page.edges.map((e) => e.node),
+          pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
+        };
+      },
+      engagementStats: (_root, args: Args, ctx) => {
+        requireRole(ctx.caller, 'read');
+        return ctx.services.stats.engagementStats(range(args), (args['userId'] as string | null | undefined) ?? null);
+      },
+      engagementSeries: (_root, args: Args, ctx) => {
+        requireRole(ctx.caller, 'read');
+        const { from, to } = range(args);
+        if (from === null || to === null) throw new ServiceError(ErrorCode.BadUserInput, 'from and to are required');
+        const interval = args['interval'] as Interval;
+        const stepMs = { HOUR: 3_600_000, DAY: 86_400_000, WEEK: 604_800_000 }[interval];
+        if ((to - from) / stepMs > 10_000) {
+          throw new ServiceError(ErrorCode.InvalidRange, 'the range holds more than 10000 buckets; use a larger interval');
+        }
+        return ctx.services.stats.engagementSeries(from, to, interval, timeZone(args['timeZone']));
+      },
+      topChannels: (_root, args: Args, ctx) => {
+        requireRole(ctx.caller, 'read');
+        return ctx.services.stats.topChannels(range(args), limit(args['limit'], 'limit', ctx.services.config.maxPageSize));
+      },
+      topUsers: (_root, args: Args, ctx) => {
+        requireRole(ctx.caller, 'read');
+        return ctx.services.stats.topUsers(
+          range(args),
+          (args['by'] as UserRanking | undefined) ?? 'SESSIONS',
+          limit(args['limit'], 'limit', ctx.services.config.maxPageSize),
+        );
+      },
+    },
+    Mutation: {
+      ingestEvents: (_root, args: Args, ctx) => ingest(args['events'] as EventInput[], ctx, observer),
+      ingestEvent: (_root, args: Args, ctx) => ingest([args['event'] as EventInput], ctx, observer),
+      flushSessions: async (_root, args: Args, ctx) => {
+        requireRole(ctx.caller, 'admin');
+        const before = dateTimeArg(args['before'] as DateTimeInput | null | undefined, 'before');
+        return { closed: await ctx.services.ingest.flush(before) };
+      },
+    },
+    Subscription: {
+      sessionStarted: liveSessions('started'),
+      sessionUpdated: liveSessions('updated'),
+      sessionClosed: liveSessions('closed'),
+    },
+  };
+}
+
+/** The resolvers without an observer. */
+export const resolvers = createResolvers();

@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import { RejectCode } from '../graphql/errors.ts';
+import { InvalidDateTime, type DateTimeInput } from '../graphql/scalars.ts';
+
+/** An event as the GraphQL layer hands it over (already shaped by the schema). */
+export interface EventInput {
+  readonly eventId?: string | null;
+  readonly userId: string;
+  readonly name: string;
+  readonly timestamp: DateTimeInput;
+  readonly channelId?: string | null;
+  readonly value?: number | null;
+  readonly properties?: unknown;
+}
+
+/** A validated event ready for the writer. `ts` in ms since the epoch. */
+export interface ValidEvent {
+  readonly eventId: string;
+  readonly userId: string;
+  readonly name: string;
+  readonly ts: number;
+  readonly channelId: string | null;
+  readonly value: number | null;
+  /** JSON text of properties, or null. */
+  readonly properties: string | null;
+}
+
+export interface Rejection {
+  readonly index: number;
+  readonly code: RejectCode;
+  readonly message: string;
+}
+
+/** Longest accepted id or name, in characters. */
+export const MAX_FIELD_LENGTH = 256;
+/** Largest accepted properties object, as JSON text. */
+export const MAX_PROPERTIES_BYTES = 16_384;
+
+/** Limits that depend on configuration and the clock. */
+export interface ValidationLimits {
+  readonly nowMs: number;
+  readonly maxFutureSkewMs: number;
+}
+
+type Failure = { ok: false; code: RejectCode; message: string };
+type Outcome = { ok: true; event: ValidEvent } | Failure;
+
+function text(value: unknown, field: string, required: boolean): { ok: true; value: string | null } | Failure {
+  if (value === null || value === undefined || (typeof value === 'string' && value.trim() === '')) {
+    return required ? { ok: false, code: RejectCode.MissingField, message: `${field} is required` } : { ok: true, value: null };
+  }
+  if (typeof value !== 'string') return { ok: false, code: RejectCode.InvalidField, message: `${field} must be a string` };
+  if (value.length > MAX_FIELD_LENGTH) {
+    return { ok: false, code: RejectCode.FieldTooLong, message: `${field} is longer than ${MAX_FIELD_LENGTH} characters` };
+  }
+  return { ok: true, value };
+}
+
+function validateOne(input: EventInput, limits: ValidationLimits): Outcome {
+  const userId = text(input.userId, 'userId', true);
+  if (!userId.ok) return userId;
+  const name = text(input.name, 'name', true);
+  if (!name.ok) return name;
+  const eventId = text(input.eventId, 'eventId', false);
+  if (!eventId.ok) return eventId;
+  const channelId = text(input.channelId, 'channelId', false);
+  if (!channelId.ok) return channelId;
+  const ts = input.timestamp;
+  if (ts === null || ts === undefined) return { ok: false, code: RejectCode.MissingField, message: 'timestamp is required' };
+  if (ts instanceof InvalidDateTime || !Number.isFinite(ts)) {
+    return {
+      ok: false,
+      code: RejectCode.InvalidTimestamp,
+      message: ts instanceof InvalidDateTime ? `timestamp: ${ts.message}` : 'timestamp is not a valid date-time',
+    };
+  }
+  if (ts > limits.nowMs + limits.maxFutureSkewMs) {
+    return {
+      ok: false,
+      code: RejectCode.FutureTimestamp,
+      message: `timestamp is more than ${limits.maxFutureSkewMs} ms ahead of the server clock`,
+    };
+  }
+  const value = input.value ?? null;
+  if (value !== null && (typeof value !== 'number' || !Number.isFinite(value))) {
+    return { ok: false, code: RejectCode.ValueNotFinite, message: 'value must be a finite number' };
+  }
+  let properties: string | null = null;
+  if (input.properties !== null && input.properties !== undefined) {
+    properties = JSON.stringify(input.properties);
+    if (Buffer.byteLength(properties) > MAX_PROPERTIES_BYTES) {
+      return {
+        ok: false,
+        code: RejectCode.PropertiesTooLarge,
+        message: `properties are larger than ${MAX_PROPERTIES_BYTES} bytes of JSON`,
+      };
+    }
+  }
+  return {
+    ok: true,
+    event: {
+      // Without a client id an event is never a duplicate: it gets a fresh one.
+      eventId: eventId.value ?? `gen:${randomUUID()}`,
+      userId: userId.value as string,
+      name: name.value as string,
+      ts,
+      channelId: channelId.value,
+      value,
+      properties,
+    },
+  };
+}
+
+/** Splits a batch into valid events (in input order, with their index) and coded rejections. */
+export function validateEvents(
+  inputs: readonly EventInput[],
+  limits: ValidationLimits,
+): { valid: ValidEvent[]; rejected: Rejection[] } {
+  const valid: ValidEvent[] = [];
+  const rejected: Rejection[] = [];
+  inputs.forEach((input, index) => {
+    const outcome = validateOne(input, limits);
+    if (outcome.ok) valid.push(outcome.event);
+    else rejected.push({ index, code: outcome.code, message: outcome.message });
+  });
+  return { valid, rejected };
+}

@@ -1,0 +1,279 @@
+import type { Logger } from '../logger.ts';
+import type { PrismaClient } from '../generated/prisma/client.ts';
+import { ErrorCode, ServiceError } from '../graphql/errors.ts';
+import type { Sessionizer } from '../sessionizer/sessionizer.ts';
+import { runBatch } from '../sessionizer/run-batch.ts';
+import type { SessionEvent } from '../sessionizer/types.ts';
+import { PgSessionStore, type CommittedChange } from '../store/pg-session-store.ts';
+import { saveMaxEventTs } from '../store/session-store.ts';
+import type { ValidEvent } from './validate.ts';
+
+/** One queued request of the single writer. */
+type Job =
+  | { readonly kind: 'ingest'; readonly events: readonly ValidEvent[]; readonly done: Settle<{ accepted: number; duplicates: number }> }
+  | { readonly kind: 'flush'; readonly before: number | null; readonly done: Settle<number> }
+  | { readonly kind: 'tick' };
+
+interface Settle<T> {
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+function unavailable(): ServiceError {
+  return new ServiceError(ErrorCode.Unavailable, 'the database is unavailable; nothing of this request was saved, retry later');
+}
+
+/** What the writer reports about each group commit (metrics). */
+export interface WriterObserver {
+  /** A group committed: its duration, the mutations and events it took, the users recomputed from the store. */
+  committed(commit: { readonly seconds: number; readonly mutations: number; readonly events: number; readonly corrections: number }): void;
+  /** A group commit failed and was rolled back (every caller of the group got SERVICE_UNAVAILABLE). */
+  failed(): void;
+}
+
+/** Writer lifecycle. */
+type Phase = { readonly name: 'running' } | { readonly name: 'stopping'; readonly drained: Promise<void> } | { readonly name: 'stopped' };
+
+export interface WriterOptions {
+  readonly prisma: PrismaClient;
+  readonly sessionizer: Sessionizer;
+  readonly gapMs: number;
+  readonly allowedLatenessMs: number;
+  /** Most events taken into one transaction (whole mutations are never split). */
+  readonly maxEventsPerCommit: number;
+  /** First close cursor to hand out is this + 1. */
+  readonly lastCloseSeq: bigint;
+  /** Called after each commit with the committed changes, in order. */
+  readonly onCommit: (changes: readonly CommittedChange[]) => void;
+  /** Builds a sessionizer from the database again (after a failed commit, memory may be ahead of it). */
+  readonly reload: () => Promise<Sessionizer>;
+  readonly logger: Logger;
+  /** Told about every group commit; none by default. */
+  readonly observer?: WriterObserver;
+  readonly now?: () => number;
+  /** Interactive transaction timeout (ms). Default 60 s. */
+  readonly transactionTimeoutMs?: number;
+}
+
+/**
+ * The single writer with group commit. Mutations, flushes and timer ticks
+ * queue here; the loop takes everything waiting (up to maxEventsPerCommit),
+ * applies it to the sessionizer in queue order and commits the new events and
+ * every session change in one transaction; only then does each caller get
+ * its answer and are the changes announced. If the commit fails, the memory
+ * is rebuilt from the database and every caller of that group gets an error.
+ */
+export class Writer {
+  private queue: Job[] = [];
+  private queuedEvents = 0;
+  private recovering = false;
+  private phase: Phase = { name: 'running' };
+  private running = false;
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private closeSeq: bigint;
+  private sessionizer: Sessionizer;
+  private readonly now: () => number;
+  /** Resolves when stop() is called: cuts short the waits between recovery attempts. */
+  private readonly stopRequested: Promise<void>;
+  private requestStop: () => void = () => undefined;
+
+  constructor(private readonly options: WriterOptions) {
+    this.stopRequested = new Promise((resolve) => (this.requestStop = resolve));
+    this.closeSeq = options.lastCloseSeq;
+    this.sessionizer = options.sessionizer;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** False while the writer rebuilds its state after a failed commit (readiness). */
+  healthy(): boolean {
+    return !this.recovering;
+  }
+
+  /** Events waiting for a commit (metrics). */
+  queueDepth(): number {
+    return this.queuedEvents;
+  }
+
+  /** OPEN sessions held in memory (metrics). */
+  openSessions(): number {
+    return this.sessionizer.openCount();
+  }
+
+  /** Starts the quiet-user timer (the queue itself needs no start). */
+  start(): void {
+    this.schedule();
+  }
+
+  /** Queues events; resolves once they and their session changes are committed. */
+  ingest(events: readonly ValidEvent[]): Promise<{ accepted: number; duplicates: number }> {
+    return new Promise((resolve, reject) => this.enqueue({ kind: 'ingest', events, done: { resolve, reject } }));
+  }
+
+  /** Queues a flush of OPEN sessions ended before `before` (all when null). */
+  flush(before: number | null): Promise<number> {
+    return new Promise((resolve, reject) => this.enqueue({ kind: 'flush', before, done: { resolve, reject } }));
+  }
+
+  /** Refuses new work, finishes everything queued, stops the timer. */
+  async stop(): Promise<void> {
+    switch (this.phase.name) {
+      case 'stopped':
+        return;
+      case 'stopping':
+        return this.phase.drained;
+      case 'running': {
+        if (this.timer !== null) clearTimeout(this.timer);
+        this.timer = null;
+        const drained = this.drain();
+        this.phase = { name: 'stopping', drained };
+        this.requestStop();
+        await drained;
+        this.phase = { name: 'stopped' };
+        return;
+      }
+    }
+  }
+
+  private async drain(): Promise<void> {
+    while (this.running || this.queue.length > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  private enqueue(job: Job): void {
+    if (this.phase.name !== 'running' && job.kind !== 'tick') {
+      job.done.reject(new ServiceError(ErrorCode.ShuttingDown, 'the service is shutting down; retry on another instance'));
+      return;
+    }
+    if (this.recovering && job.kind !== 'tick') {
+      job.done.reject(unavailable());
+      return;
+    }
+    this.queue.push(job);
+    if (job.kind === 'ingest') this.queuedEvents += job.events.length;
+    if (!this.running) void this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queue.length > 0) await this.commitGroup(this.takeGroup());
+    } finally {
+      this.running = false;
+      this.schedule();
+    }
+  }
+
+  private takeGroup(): Job[] {
+    const group: Job[] = [];
+    let events = 0;
+    while (this.queue.length > 0) {
+      const next = this.queue[0] as Job;
+      const size = next.kind === 'ingest' ? next.events.length : 0;
+      if (group.length > 0 && events + size > this.options.maxEventsPerCommit) break;
+      this.queue.shift();
+      group.push(next);
+      events += size;
+    }
+    this.queuedEvents -= events;
+    return group;
+  }
+
+  private async commitGroup(group: Job[]): Promise<void> {
+    const { prisma } = this.options;
+    const sessionizer = this.sessionizer;
+    const ingests = group.filter((j): j is Extract<Job, { kind: 'ingest' }> => j.kind === 'ingest');
+    const flushes = group.filter((j): j is Extract<Job, { kind: 'flush' }> => j.kind === 'flush');
+    const nowMs = this.now();
+    let store: PgSessionStore | undefined;
+    const flushed: number[] = [];
+    let corrections = 0;
+    const startedAt = performance.now();
+    try {
+      await prisma.$transaction(
+        async (tx) => {
+          store = new PgSessionStore(tx, this.options.gapMs, () => ++this.closeSeq);
+          const events: SessionEvent[] = ingests.flatMap((j) => j.events);
+          if (events.length > 0) corrections = (await runBatch(sessionizer, events, store, nowMs)).corrections;
+          else sessionizer.beginBatch();
+          for (const job of flushes) {
+            const before = sessionizer.openCount();
+            sessionizer.flush(job.before ?? undefined, nowMs);
+            flushed.push(before - sessionizer.openCount());
+          }
+          sessionizer.advanceTime(nowMs);
+          await store.saveChanges(sessionizer.drainChanges());
+          const maxTs = sessionizer.watermark() + this.options.allowedLatenessMs;
+          if (events.length > 0 && Number.isFinite(maxTs)) await saveMaxEventTs(tx, maxTs);
+        },
+        { timeout: this.options.transactionTimeoutMs ?? 60_000, maxWait: 10_000 },
+      );
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'commit failed; rebuilding session state from the database');
+      this.options.observer?.failed();
+      for (const job of group) if (job.kind !== 'tick') job.done.reject(unavailable());
+      await this.recover();
+      return;
+    }
+    const committed = store as PgSessionStore;
+    const seconds = (performance.now() - startedAt) / 1_000;
+    this.options.logger.debug(
+      { jobs: group.length, events: committed.inserted.size, changes: committed.saved.length, ms: Math.round(seconds * 1_000) },
+      'group committed',
+    );
+    this.options.observer?.committed({ seconds, mutations: ingests.length, events: committed.inserted.size, corrections });
+    for (const job of ingests) {
+      let accepted = 0;
+      for (const e of job.events) if (committed.inserted.has(e)) accepted += 1;
+      job.done.resolve({ accepted, duplicates: job.events.length - accepted });
+    }
+    flushes.forEach((job, i) => job.done.resolve(flushed[i] ?? 0));
+    this.options.onCommit(committed.saved);
+  }
+
+  // Retries until the database answers again: ingest keeps failing fast meanwhile.
+  // A shutdown ends the retries: everything of the failed group was refused,
+  // so nothing acknowledged waits on them.
+  private async recover(): Promise<void> {
+    this.recovering = true;
+    for (const job of this.queue.splice(0)) if (job.kind !== 'tick') job.done.reject(unavailable());
+    this.queuedEvents = 0;
+    for (let attempt = 0; this.phase.name === 'running'; attempt++) {
+      try {
+        this.sessionizer = await this.options.reload();
+        this.recovering = false;
+        this.options.logger.info('session state rebuilt from the database; ingest resumes');
+        return;
+      } catch (error) {
+        this.options.logger.error({ err: error, attempt }, 'reloading session state failed; retrying');
+        let timer: NodeJS.Timeout | undefined;
+        const backoff = new Promise((resolve) => (timer = setTimeout(resolve, Math.min(5_000, 100 * 2 ** Math.min(attempt, 6)))));
+        await Promise.race([backoff, this.stopRequested]);
+        clearTimeout(timer);
+      }
+    }
+  }
+
+  /** One wall-clock timer for the earliest quiet-user deadline (never a periodic sweep). */
+  private schedule(): void {
+    if (this.phase.name !== 'running') return;
+    const deadline = this.sessionizer.nextDeadline();
+    if (deadline === null) {
+      if (this.timer !== null) clearTimeout(this.timer);
+      this.timer = null;
+      this.timerAt = Number.POSITIVE_INFINITY;
+      return;
+    }
+    if (this.timer !== null && this.timerAt <= deadline) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timerAt = deadline;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.timerAt = Number.POSITIVE_INFINITY;
+      // A running loop calls advanceTime in its commit and reschedules after it.
+      if (!this.running) this.enqueue({ kind: 'tick' });
+    }, Math.max(0, deadline - this.now()));
+    this.timer.unref();
+  }
+}

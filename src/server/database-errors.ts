@@ -1,0 +1,40 @@
+/**
+ * Recognizes "the database cannot be reached" among the errors Prisma, its pg
+ * driver adapter and node-postgres throw, so that clients get a retryable
+ * SERVICE_UNAVAILABLE instead of a masked internal error.
+ */
+
+/** SQLSTATEs of a database that is down, restarting, refusing connections or gone. */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '3D000', '55000']);
+/** Socket errors of node-postgres. */
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
+/** Prisma: cannot reach the server, connection closed, pool timeout. */
+const PRISMA_CODES = new Set(['P1001', 'P1002', 'P1017', 'P2024']);
+/** Kinds of @prisma/adapter-pg driver errors that mean the database is out of reach. */
+const ADAPTER_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections', 'DatabaseDoesNotExist']);
+/** node-postgres and Prisma throw some of these as plain errors without a code. */
+const MESSAGES = /connection terminated|not currently accepting connections|terminating connection|timeout exceeded when trying to connect|server has closed the connection|can't reach database server|connection (?:is )?closed/i;
+
+function matches(error: Record<string, unknown>): boolean {
+  const code = error['code'] ?? error['originalCode'];
+  if (typeof code === 'string' && (code.startsWith('08') || UNAVAILABLE_SQLSTATES.has(code) || SOCKET_CODES.has(code) || PRISMA_CODES.has(code))) {
+    return true;
+  }
+  if (typeof error['kind'] === 'string' && ADAPTER_KINDS.has(error['kind'])) return true;
+  return typeof error['message'] === 'string' && MESSAGES.test(error['message']);
+}
+
+/** True when the error (or one it wraps, through `cause`/`originalError`) says the database is unreachable. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  let current: unknown = error;
+  while (typeof current === 'object' && current !== null && !seen.has(current)) {
+    seen.add(current);
+    const record = current as Record<string, unknown>;
+    if (matches(record)) return true;
+    // node's AggregateError (every address of a host refused the connection).
+    if (Array.isArray(record['errors']) && record['errors'].some((inner) => isDatabaseUnavailable(inner))) return true;
+    current = record['cause'] ?? record['originalError'];
+  }
+  return false;
+}

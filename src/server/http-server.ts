@@ -1,0 +1,203 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { expressMiddleware } from '@as-integrations/express5';
+import { makeExecutableSchema } from '@graphql-tools/schema';
+import express from 'express';
+import type { GraphQLError, GraphQLFormattedError, GraphQLSchema } from 'graphql';
+import type { Logger } from '../logger.ts';
+import type { Authenticator } from '../graphql/auth.ts';
+import type { RequestContext, Services } from '../graphql/context.ts';
+import { ErrorCode, ServiceError, isPublicError } from '../graphql/errors.ts';
+import { introspectionError } from '../graphql/introspection-access.ts';
+import { queryParseOptions, queryValidationRules, withoutSuggestions } from '../graphql/limits.ts';
+import { createResolvers, type IngestObserver } from '../graphql/resolvers.ts';
+import { isDatabaseUnavailable } from './database-errors.ts';
+import { jsonErrorHandler, notFound } from './http-errors.ts';
+import { metricsEndpoint, type ServiceMetrics } from './metrics.ts';
+import { REQUEST_ID_HEADER, requestLogging } from './request-log.ts';
+import { attachWebSocketServer } from './ws-server.ts';
+
+/** Path of the GraphQL endpoint, over HTTP and WebSocket alike. */
+export const GRAPHQL_PATH = '/graphql';
+const SCHEMA_FILE = new URL('../../schema.graphql', import.meta.url);
+
+/** Codes graphql-js and Apollo give to request errors that are safe to show as they are. */
+const REQUEST_ERROR_CODES = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_USER_INPUT',
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+]);
+
+/** Builds the executable schema from schema.graphql (schema first); `observer` hears every ingest mutation. */
+export function loadSchema(observer?: IngestObserver): GraphQLSchema {
+  return makeExecutableSchema({ typeDefs: readFileSync(SCHEMA_FILE, 'utf8'), resolvers: createResolvers(observer) });
+}
+
+export interface HttpServerOptions {
+  readonly services: Services;
+  readonly authenticator: Authenticator;
+  readonly logger: Logger;
+  /** True when the database is reachable, migrated, and the service is not shutting down. */
+  readonly isReady: () => Promise<boolean>;
+  /** Served at GET /metrics (behind METRICS_API_KEY when set) and told about every ingest mutation. */
+  readonly metrics: ServiceMetrics;
+}
+
+/** The running HTTP + WebSocket server. */
+export interface RunningHttpServer {
+  readonly url: string;
+  readonly wsUrl: string;
+  readonly port: number;
+  /** Stops accepting, closes subscriptions, and waits for in-flight requests. */
+  stop(): Promise<void>;
+}
+
+/**
+ * True when the error or one it wraps is a coded service error. Apollo wraps
+ * errors that are not GraphQLErrors of its own copy of graphql-js (as under
+ * vitest, which loads graphql's ESM build for our code), so look through
+ * `originalError` rather than trust the first level.
+ */
+function isServiceError(error: unknown): boolean {
+  for (let current = error, depth = 0; typeof current === 'object' && current !== null && depth < 5; depth++) {
+    if (isPublicError(current)) return true;
+    current = (current as { originalError?: unknown }).originalError;
+  }
+  return false;
+}
+
+/** Errors shown to clients as they are: coded service errors and request errors. */
+function isShown(error: unknown, code: unknown): boolean {
+  return isServiceError(error) || (typeof code === 'string' && REQUEST_ERROR_CODES.has(code));
+}
+
+/**
+ * Masks unexpected errors: clients see INTERNAL_SERVER_ERROR (or
+ * SERVICE_UNAVAILABLE when the database is unreachable); the server log gets
+ * the whole error (see {@link requestPlugin}). Coded service errors and
+ * request errors pass through, without schema hints ("Did you mean").
+ */
+function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const path = formatted.path ? { path: formatted.path } : {};
+  if (isShown(error, formatted.extensions?.['code'])) {
+    const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
+    return { ...formatted, message: withoutSuggestions(formatted.message), extensions };
+  }
+  if (isDatabaseUnavailable(unwrapResolverError(error))) {
+    return { message: 'the database is unavailable; retry later', extensions: { code: ErrorCode.Unavailable }, ...path };
+  }
+  return { message: 'Internal server error', extensions: { code: ErrorCode.Internal }, ...path };
+}
+
+/** HTTP status of a request refused before execution (Apollo would answer 500). */
+function refusalStatus(error: ServiceError): number {
+  return error.extensions['code'] === ErrorCode.Unauthenticated ? 401 : 403;
+}
+
+/**
+ * Per-request hooks: introspection needs the read role once keys are set, and
+ * unexpected errors are logged in full with the request id.
+ */
+function requestPlugin(logger: Logger): ApolloServerPlugin<RequestContext> {
+  return {
+    async requestDidStart({ request }) {
+      const log = logger.child({ requestId: request.http?.headers.get(REQUEST_ID_HEADER) });
+      return {
+        async didResolveOperation({ document, operation, contextValue }) {
+          const refusal = operation === undefined ? null : introspectionError(contextValue.caller, document, operation);
+          if (refusal !== null) {
+            throw new ServiceError(refusal.extensions['code'] as ErrorCode, refusal.message, { http: { status: refusalStatus(refusal) } });
+          }
+        },
+        async didEncounterErrors({ errors, operationName }) {
+          for (const error of errors as readonly GraphQLError[]) {
+            if (isShown(error, error.extensions['code'])) continue;
+            const original = unwrapResolverError(error);
+            const message = isDatabaseUnavailable(original)
+              ? 'database unavailable while executing a GraphQL operation'
+              : 'unexpected error while executing a GraphQL operation';
+            log.error({ err: original, path: error.path, operationName }, message);
+          }
+        },
+      };
+    },
+  };
+}
+
+/** Starts Apollo Server on express 5 and graphql-ws on the same port and path. */
+export async function startHttpServer(
+  options: HttpServerOptions,
+  listen: { port: number; host: string },
+): Promise<RunningHttpServer> {
+  const { services, authenticator, logger, metrics } = options;
+  const { config } = services;
+  const schema = loadSchema(metrics);
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(requestLogging(logger));
+  const httpServer = http.createServer(app);
+  const ws = attachWebSocketServer({ httpServer, schema, services, authenticator, logger, path: GRAPHQL_PATH });
+  const closeSubscriptions: ApolloServerPlugin<RequestContext> = {
+    async serverWillStart() {
+      return { drainServer: () => ws.stop() };
+    },
+  };
+  const apollo = new ApolloServer<RequestContext>({
+    schema,
+    introspection: true,
+    // Shutdown is wired once, in main.ts, in the order the service needs.
+    stopOnTerminationSignals: false,
+    includeStacktraceInErrorResponses: false,
+    // Refuses GET and form-encoded POST requests without a preflight-forcing header (Apollo's default, kept on purpose).
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    parseOptions: queryParseOptions(config.queryLimits),
+    validationRules: queryValidationRules(config.queryLimits),
+    formatError,
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), closeSubscriptions, requestPlugin(logger)],
+    logger,
+  });
+  await apollo.start();
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const ready = await options.isReady().catch(() => false);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready' });
+  });
+  app.get('/metrics', metricsEndpoint(metrics, config.metricsApiKeys));
+  app.use(
+    GRAPHQL_PATH,
+    express.json({ limit: config.bodyLimitBytes }),
+    expressMiddleware(apollo, {
+      context: async ({ req }) => ({ services, caller: authenticator.identify(req.headers.authorization) }),
+    }),
+  );
+  app.use(notFound);
+  app.use(jsonErrorHandler(logger, config.bodyLimitBytes));
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(listen.port, listen.host, () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
+  const address = httpServer.address();
+  const port = typeof address === 'object' && address !== null ? address.port : listen.port;
+  const host = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host;
+  return {
+    port,
+    url: `http://${host}:${port}${GRAPHQL_PATH}`,
+    wsUrl: `ws://${host}:${port}${GRAPHQL_PATH}`,
+    stop: () => apollo.stop(),
+  };
+}

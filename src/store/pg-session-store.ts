@@ -1,0 +1,66 @@
+import type { Change, SessionEvent, SessionSnapshot, SessionStorePort } from '../sessionizer/types.ts';
+import { insertEvents, loadUserEvents, type Db, type EventRow } from './event-store.ts';
+import { deleteSessions, loadUserSessions, upsertSessions } from './session-store.ts';
+
+/** A change as committed: the snapshot plus the stored close cursor. */
+export interface CommittedChange {
+  readonly change: Change;
+  readonly closeSeq: string | null;
+}
+
+/**
+ * The core's storage port on one Postgres transaction. It remembers every
+ * change it saved, with close cursors, so the writer can announce them once
+ * the transaction commits.
+ */
+export class PgSessionStore implements SessionStorePort {
+  readonly saved: CommittedChange[] = [];
+  /** The events that were new (first occurrence of an unseen eventId), by identity. */
+  readonly inserted = new Set<SessionEvent>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly gapMs: number,
+    private readonly nextCloseSeq: () => bigint,
+  ) {}
+
+  async insertEvents(events: readonly SessionEvent[]): Promise<SessionEvent[]> {
+    const firsts: SessionEvent[] = [];
+    const seen = new Set<string>();
+    for (const e of events) {
+      if (seen.has(e.eventId)) continue;
+      seen.add(e.eventId);
+      firsts.push(e);
+    }
+    const created = await insertEvents(this.db, firsts as readonly EventRow[]);
+    const fresh = firsts.filter((e) => created.has(e.eventId));
+    for (const e of fresh) this.inserted.add(e);
+    return fresh;
+  }
+
+  async loadRegion(userId: string, fromTs: number, toTs: number) {
+    const [events, sessions] = await Promise.all([
+      loadUserEvents(this.db, userId, fromTs, toTs),
+      loadUserSessions(this.db, userId, fromTs, toTs, this.gapMs),
+    ]);
+    return { events, sessions };
+  }
+
+  async saveChanges(changes: readonly Change[]): Promise<void> {
+    if (changes.length === 0) return;
+    const latest = new Map<string, SessionSnapshot>();
+    const removed = new Set<string>();
+    for (const change of changes) {
+      if (change.kind === 'removed') {
+        latest.delete(change.session.id);
+        removed.add(change.session.id);
+      } else {
+        latest.set(change.session.id, change.session);
+        removed.delete(change.session.id);
+      }
+    }
+    await deleteSessions(this.db, [...removed]);
+    const seqs = await upsertSessions(this.db, [...latest.values()], this.nextCloseSeq);
+    for (const change of changes) this.saved.push({ change, closeSeq: seqs.get(change.session.id) ?? null });
+  }
+}

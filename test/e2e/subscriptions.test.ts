@@ -1,0 +1,145 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { INGEST, SESSION_FIELDS } from '../helpers/events.ts';
+import { collect, gqlData, wsClient } from '../helpers/graphql.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+
+const GAP_MS = 1_000;
+const ENV = { SESSION_GAP: '1s', ALLOWED_LATENESS: '0s', UPDATE_INTERVAL: '1s', WS_MAX_BUFFERED_BYTES: '65536' };
+
+const started = (user: string) => `subscription { sessionStarted(userId: "${user}") { ${SESSION_FIELDS} } }`;
+const updated = (user: string) => `subscription { sessionUpdated(userId: "${user}") { ${SESSION_FIELDS} } }`;
+const closed = (user: string | null, after: string | null = null) => {
+  const args = [user === null ? '' : `userId: "${user}"`, after === null ? '' : `after: "${after}"`].filter(Boolean);
+  return `subscription { sessionClosed${args.length ? `(${args.join(', ')})` : ''} { id userId eventCount closeReason closeCursor version } }`;
+};
+
+function event(userId: string, id: string, ts: number, extra: Record<string, unknown> = {}) {
+  return { eventId: id, userId, name: 'page_view', timestamp: new Date(ts).toISOString(), ...extra };
+}
+
+describe('live sessions over graphql-ws', () => {
+  let db: TestDatabase;
+  let server: TestServer;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    server = await startTestServer(db.url, ENV);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await db?.drop();
+  });
+
+  it('pushes start, update and the quiet-user close in order, filtered by userId', async () => {
+    const client = wsClient(server.wsUrl);
+    const s = collect(client, started('alice'));
+    const u = collect(client, updated('alice'));
+    const c = collect(client, closed('alice'));
+    const other = collect(client, started('bob'));
+    await new Promise((resolve) => setTimeout(resolve, 200)); // subscriptions registered
+
+    const t0 = Date.now();
+    await gqlData(server.url, INGEST, { events: [event('alice', 'a1', t0, { channelId: 'web' })] });
+    const first = (await s.waitFor(1))[0] as Record<string, any>;
+    expect(first).toMatchObject({ userId: 'alice', status: 'OPEN', eventCount: 1, version: 1, bounced: true });
+
+    await gqlData(server.url, INGEST, { events: [event('alice', 'a2', t0 + 100, { name: 'purchase', value: 12.5 })] });
+    const update = (await u.waitFor(1))[0];
+    expect(update).toMatchObject({ id: first.id, eventCount: 2, version: 2, converted: true, totalValue: 12.5 });
+
+    // No event for GAP + ALLOWED_LATENESS of wall clock: the session closes on its own.
+    const closure = (await c.waitFor(1, 5_000))[0] as Record<string, any>;
+    const lastEventReceivedAt = Date.now();
+    expect(closure).toMatchObject({ id: first.id, eventCount: 2, closeReason: 'INACTIVITY', version: 3 });
+    expect(closure.closeCursor).toMatch(/^\d+$/);
+    expect(lastEventReceivedAt - t0).toBeLessThan(GAP_MS + 100 + 1_500);
+    expect(other.items).toEqual([]);
+    await client.dispose();
+  });
+
+  it('coalesces a burst of updates to the latest state, and announces corrections to closed sessions', async () => {
+    const client = wsClient(server.wsUrl);
+    const u = collect(client, updated('carol'));
+    const c = collect(client, closed('carol'));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const t0 = Date.now();
+    await gqlData(server.url, INGEST, { events: [event('carol', 'c0', t0)] });
+    for (let i = 1; i <= 10; i++) await gqlData(server.url, INGEST, { events: [event('carol', `c${i}`, t0 + i)] });
+    const closure = (await c.waitFor(1, 5_000))[0] as Record<string, any>;
+    expect(closure.eventCount).toBe(11);
+    // 10 updates inside one UPDATE_INTERVAL: the first at once, the rest coalesced (or superseded by the closure).
+    expect(u.items.length).toBeLessThanOrEqual(2);
+    expect(u.items.length).toBeGreaterThanOrEqual(1);
+    for (const item of u.items as Array<{ eventCount: number }>) expect(item.eventCount).toBeGreaterThan(1);
+
+    // A late event for the closed session: corrected, saved with a higher version, announced as updated.
+    const before = u.items.length;
+    await gqlData(server.url, INGEST, { events: [event('carol', 'c-late', t0 + 5)] });
+    await u.waitFor(before + 1, 5_000);
+    const correction = u.items[before] as { id: string; status: string; eventCount: number; version: number };
+    expect(correction).toMatchObject({ id: closure.id, status: 'CLOSED', eventCount: 12 });
+    expect(correction.version).toBe(closure.version + 1);
+    await client.dispose();
+  });
+
+  it('replays exactly the closures missed while disconnected, then continues live', async () => {
+    const first = wsClient(server.wsUrl);
+    const live = collect(first, closed(null));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const base = Date.parse('2026-02-01T00:00:00Z');
+    await gqlData(server.url, INGEST, { events: [event('r1', 'r1', base), event('r2', 'r2', base)] });
+    await gqlData(server.url, 'mutation { flushSessions(before: "2026-02-02T00:00:00Z") { closed } }');
+    const seen = await live.waitFor(2);
+    const cursor = (seen[1] as { closeCursor: string }).closeCursor;
+    await first.dispose();
+
+    // While nobody listens: three more closures.
+    await gqlData(server.url, INGEST, { events: ['m1', 'm2', 'm3'].map((u) => event(u, u, base)) });
+    await gqlData(server.url, 'mutation { flushSessions(before: "2026-02-02T00:00:00Z") { closed } }');
+
+    const second = wsClient(server.wsUrl);
+    const resumed = collect(second, closed(null, cursor));
+    const replayed = await resumed.waitFor(3);
+    expect((replayed as Array<{ userId: string }>).map((s) => s.userId).sort()).toEqual(['m1', 'm2', 'm3']);
+    // then live
+    await gqlData(server.url, INGEST, { events: [event('after', 'after', base)] });
+    await gqlData(server.url, 'mutation { flushSessions(before: "2026-02-02T00:00:00Z") { closed } }');
+    await resumed.waitFor(4);
+    expect((resumed.items[3] as { userId: string }).userId).toBe('after');
+    const cursors = (resumed.items as Array<{ closeCursor: string }>).map((s) => BigInt(s.closeCursor));
+    expect([...cursors].sort((a, b) => (a < b ? -1 : 1))).toEqual(cursors);
+    expect(cursors.every((x) => x > BigInt(cursor))).toBe(true);
+    await second.dispose();
+  });
+
+  it('cuts off a client that stops reading while others keep receiving', async () => {
+    const healthy = wsClient(server.wsUrl);
+    const received = collect(healthy, `subscription { sessionStarted { id } }`);
+
+    // A raw graphql-ws client that subscribes and then stops reading its socket.
+    const raw = new WebSocket(server.wsUrl, 'graphql-transport-ws');
+    const closedWith = new Promise<number>((resolve) => raw.on('close', (code) => resolve(code)));
+    await new Promise<void>((resolve) => raw.on('open', () => resolve()));
+    raw.send(JSON.stringify({ type: 'connection_init', payload: {} }));
+    await new Promise<void>((resolve) => raw.once('message', () => resolve()));
+    raw.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: `subscription { sessionStarted { ${SESSION_FIELDS} } }` } }));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    (raw as unknown as { _socket: { pause(): void } })._socket.pause();
+
+    const base = Date.parse('2026-03-01T00:00:00Z');
+    const total = 8_000;
+    for (let b = 0; b < total; b += 1_000) {
+      const events = Array.from({ length: 1_000 }, (_, i) =>
+        event(`stall-${b + i}`, `stall-${b + i}`, base, { properties: { pad: 'x'.repeat(200) } }),
+      );
+      await gqlData(server.url, INGEST, { events });
+    }
+    await received.waitFor(total, 30_000);
+    expect(received.items.length).toBe(total);
+    (raw as unknown as { _socket: { resume(): void } })._socket.resume();
+    expect(await closedWith).toBe(4429);
+    await healthy.dispose();
+  });
+});
