@@ -16,45 +16,95 @@ function parseCloseCursor(value: unknown): bigint | null {
   return BigInt(value);
 }
 
+type Source = AsyncIterator<SessionView>;
+
+const DONE: IteratorResult<SessionView> = { value: undefined, done: true };
+
+/*
+ * The two wrappers below are plain iterators, not async generators: graphql-ws
+ * calls return() when a client stops a subscription, and a generator parked
+ * in `for await` sees that only at the next message, which leaves a quiet
+ * subscription on the bus. Here return() reaches the bus at once.
+ */
+
 /**
  * sessionClosed with a cursor: closures committed after it come from Postgres
  * first, then live ones. The live subscription starts before the replay and
  * anything at or before the last replayed cursor is skipped, so nothing is
  * missed or repeated across the switch.
  */
-async function* replayThenLive(
-  live: AsyncIterableIterator<SessionView>,
-  after: bigint,
-  userId: string | null,
-  ctx: RequestContext,
-): AsyncGenerator<SessionView> {
-  let last = after;
-  try {
-    for (;;) {
-      const page = await ctx.services.closures.closedAfter(last, userId, REPLAY_PAGE);
-      for (const session of page) {
-        last = BigInt(session.closeCursor ?? '0');
-        yield session;
+class ReplayThenLive implements AsyncIterableIterator<SessionView> {
+  private page: SessionView[] = [];
+  /** True once a short page showed that Postgres has nothing more to replay. */
+  private replayed = false;
+  private done = false;
+
+  constructor(
+    private readonly live: Source,
+    private last: bigint,
+    private readonly userId: string | null,
+    private readonly ctx: RequestContext,
+  ) {}
+
+  async next(): Promise<IteratorResult<SessionView>> {
+    while (!this.done) {
+      const head = this.page.shift();
+      if (head !== undefined) {
+        this.last = BigInt(head.closeCursor ?? '0');
+        return { value: head, done: false };
       }
-      if (page.length < REPLAY_PAGE) break;
+      if (this.replayed) break;
+      this.page = await this.ctx.services.closures.closedAfter(this.last, this.userId, REPLAY_PAGE);
+      if (this.page.length < REPLAY_PAGE) this.replayed = true;
     }
-    for await (const session of live) {
-      if (session.closeCursor !== null && BigInt(session.closeCursor) <= last) continue;
-      yield session;
+    while (!this.done) {
+      const result = await this.live.next();
+      if (result.done === true) return DONE;
+      const cursor = result.value.closeCursor;
+      if (cursor !== null && BigInt(cursor) <= this.last) continue;
+      return result;
     }
-  } finally {
-    await live.return?.();
+    return DONE;
+  }
+
+  async return(): Promise<IteratorResult<SessionView>> {
+    this.done = true;
+    this.page = [];
+    await this.live.return?.();
+    return DONE;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
   }
 }
 
 /** Cuts off a consumer whose socket buffer grew past the limit (it stopped reading). */
-async function* guardBuffer(source: AsyncIterable<SessionView>, ctx: RequestContext): AsyncGenerator<SessionView> {
-  for await (const session of source) {
-    if (ctx.bufferedAmount !== undefined && ctx.bufferedAmount() > ctx.services.config.wsMaxBufferedBytes) {
-      ctx.closeSocket?.(WsCloseCode.SlowConsumer, 'consumer too slow: send buffer full');
-      return;
+class BufferGuard implements AsyncIterableIterator<SessionView> {
+  constructor(
+    private readonly source: Source,
+    private readonly ctx: RequestContext,
+  ) {}
+
+  async next(): Promise<IteratorResult<SessionView>> {
+    const result = await this.source.next();
+    if (result.done === true) return DONE;
+    const { bufferedAmount, closeSocket } = this.ctx;
+    if (bufferedAmount !== undefined && bufferedAmount() > this.ctx.services.config.wsMaxBufferedBytes) {
+      closeSocket?.(WsCloseCode.SlowConsumer, 'consumer too slow: send buffer full');
+      await this.return();
+      return DONE;
     }
-    yield session;
+    return result;
+  }
+
+  async return(): Promise<IteratorResult<SessionView>> {
+    await this.source.return?.();
+    return DONE;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
   }
 }
 
@@ -70,7 +120,7 @@ export function liveSessions(topic: SessionTopic) {
         userId,
         onOverflow: () => ctx.closeSocket?.(WsCloseCode.SlowConsumer, 'consumer too slow: message queue full'),
       });
-      return guardBuffer(after === null ? live : replayThenLive(live, after, userId, ctx), ctx);
+      return new BufferGuard(after === null ? live : new ReplayThenLive(live, after, userId, ctx), ctx);
     },
     resolve: (session: SessionView) => session,
   };

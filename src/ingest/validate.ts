@@ -35,6 +35,8 @@ export interface Rejection {
 export const MAX_FIELD_LENGTH = 256;
 /** Largest accepted properties object, as JSON text. */
 export const MAX_PROPERTIES_BYTES = 16_384;
+/** Deepest accepted nesting of properties (objects and arrays). Postgres and JSON.stringify both recurse. */
+export const MAX_PROPERTIES_DEPTH = 32;
 
 /** Limits that depend on configuration and the clock. */
 export interface ValidationLimits {
@@ -87,6 +89,13 @@ function validateOne(input: EventInput, limits: ValidationLimits): Outcome {
   }
   let properties: string | null = null;
   if (input.properties !== null && input.properties !== undefined) {
+    if (nestingDepth(input.properties, MAX_PROPERTIES_DEPTH) > MAX_PROPERTIES_DEPTH) {
+      return {
+        ok: false,
+        code: RejectCode.PropertiesTooLarge,
+        message: `properties are nested deeper than ${MAX_PROPERTIES_DEPTH} levels`,
+      };
+    }
     properties = JSON.stringify(input.properties);
     if (Buffer.byteLength(properties) > MAX_PROPERTIES_BYTES) {
       return {
@@ -109,6 +118,23 @@ function validateOne(input: EventInput, limits: ValidationLimits): Outcome {
       properties,
     },
   };
+}
+
+/**
+ * Nesting depth of a JSON value (a scalar is 0), counted without recursion so
+ * that a hostile document cannot overflow the stack; stops once past `limit`.
+ */
+function nestingDepth(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    if (item.value === null || typeof item.value !== 'object') continue;
+    const depth = item.depth + 1;
+    if (depth > deepest) deepest = depth;
+    if (deepest > limit) return deepest;
+    for (const child of Object.values(item.value)) stack.push({ value: child, depth });
+  }
+  return deepest;
 }
 
 /** Splits a batch into valid events (in input order, with their index) and coded rejections. */
