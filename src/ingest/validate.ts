@@ -55,8 +55,18 @@ function text(value: unknown, field: string, required: boolean): { ok: true; val
   if (value.length > MAX_FIELD_LENGTH) {
     return { ok: false, code: RejectCode.FieldTooLong, message: `${field} is longer than ${MAX_FIELD_LENGTH} characters` };
   }
+  if (UNSTORABLE.test(value)) return { ok: false, code: RejectCode.InvalidField, message: `${field} ${UNSTORABLE_MESSAGE}` };
   return { ok: true, value };
 }
+
+/**
+ * Text Postgres cannot store as sent: NUL (text and jsonb refuse it) and
+ * unpaired UTF-16 surrogates (not Unicode; jsonb refuses their escapes, text
+ * would silently turn them into U+FFFD). Left in, one such event would fail
+ * the whole group commit it shares with other callers.
+ */
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/u;
+const UNSTORABLE_MESSAGE = 'contains a NUL character or an unpaired surrogate, which cannot be stored';
 
 function validateOne(input: EventInput, limits: ValidationLimits): Outcome {
   const userId = text(input.userId, 'userId', true);
@@ -89,13 +99,15 @@ function validateOne(input: EventInput, limits: ValidationLimits): Outcome {
   }
   let properties: string | null = null;
   if (input.properties !== null && input.properties !== undefined) {
-    if (nestingDepth(input.properties, MAX_PROPERTIES_DEPTH) > MAX_PROPERTIES_DEPTH) {
+    const shape = inspectJson(input.properties, MAX_PROPERTIES_DEPTH);
+    if (shape.depth > MAX_PROPERTIES_DEPTH) {
       return {
         ok: false,
         code: RejectCode.PropertiesTooLarge,
         message: `properties are nested deeper than ${MAX_PROPERTIES_DEPTH} levels`,
       };
     }
+    if (shape.unstorable) return { ok: false, code: RejectCode.InvalidField, message: `properties ${UNSTORABLE_MESSAGE}` };
     properties = JSON.stringify(input.properties);
     if (Buffer.byteLength(properties) > MAX_PROPERTIES_BYTES) {
       return {
@@ -121,20 +133,28 @@ function validateOne(input: EventInput, limits: ValidationLimits): Outcome {
 }
 
 /**
- * Nesting depth of a JSON value (a scalar is 0), counted without recursion so
- * that a hostile document cannot overflow the stack; stops once past `limit`.
+ * Nesting depth of a JSON value (a scalar is 0) and whether some key or
+ * string in it is UNSTORABLE. Walks without recursion so that a hostile
+ * document cannot overflow the stack; stops once past `limit`.
  */
-function nestingDepth(value: unknown, limit: number): number {
+function inspectJson(value: unknown, limit: number): { depth: number; unstorable: boolean } {
   let deepest = 0;
   const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
   for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    if (typeof item.value === 'string') {
+      if (UNSTORABLE.test(item.value)) return { depth: deepest, unstorable: true };
+      continue;
+    }
     if (item.value === null || typeof item.value !== 'object') continue;
     const depth = item.depth + 1;
     if (depth > deepest) deepest = depth;
-    if (deepest > limit) return deepest;
-    for (const child of Object.values(item.value)) stack.push({ value: child, depth });
+    if (deepest > limit) return { depth: deepest, unstorable: false };
+    for (const [key, child] of Object.entries(item.value)) {
+      if (UNSTORABLE.test(key)) return { depth: deepest, unstorable: true };
+      stack.push({ value: child, depth });
+    }
   }
-  return deepest;
+  return { depth: deepest, unstorable: false };
 }
 
 /** Splits a batch into valid events (in input order, with their index) and coded rejections. */

@@ -1,4 +1,5 @@
 import type { PrismaClient } from '../generated/prisma/client.ts';
+import { pgArray } from './pg-array.ts';
 
 /** A Prisma client or the client of an interactive transaction. */
 export type Db = Pick<PrismaClient, '$queryRawUnsafe' | '$executeRawUnsafe'>;
@@ -15,32 +16,50 @@ export interface EventRow {
 }
 
 /**
- * Inserts events in one set-based statement (jsonb_to_recordset: one
- * parameter, any batch size) and returns the eventIds that were new. An id
- * already stored is left alone: that is what makes ingest idempotent.
+ * Inserts events in one set-based statement (INSERT ... SELECT FROM unnest of
+ * one array per column: the fastest bulk path Postgres offers short of COPY)
+ * and returns the eventIds that were new. An id already stored is left alone:
+ * that is what makes ingest idempotent.
  */
 export async function insertEvents(db: Db, events: readonly EventRow[]): Promise<Set<string>> {
-  if (events.length === 0) return new Set();
-  const payload = JSON.stringify(
-    events.map((e) => ({
-      event_id: e.eventId,
-      user_id: e.userId,
-      name: e.name,
-      ts: e.ts,
-      channel_id: e.channelId,
-      value: e.value,
-      properties: e.properties ?? null,
-    })),
-  );
+  const n = events.length;
+  if (n === 0) return new Set();
+  const ids = new Array<string>(n);
+  const users = new Array<string>(n);
+  const names = new Array<string>(n);
+  const ts = new Array<number>(n);
+  const channels = new Array<string | null>(n);
+  const values = new Array<number | null>(n);
+  const properties = new Array<string | null>(n);
+  let anyProperties = false;
+  for (let i = 0; i < n; i++) {
+    const e = events[i] as EventRow;
+    ids[i] = e.eventId;
+    users[i] = e.userId;
+    names[i] = e.name;
+    ts[i] = e.ts;
+    channels[i] = e.channelId;
+    values[i] = e.value;
+    const p = e.properties ?? null;
+    properties[i] = p;
+    if (p !== null) anyProperties = true;
+  }
   const rows = await db.$queryRawUnsafe<Array<{ event_id: string }>>(
     `INSERT INTO events (event_id, user_id, name, ts, channel_id, value, properties)
      SELECT x.event_id, x.user_id, x.name, timestamptz 'epoch' + x.ts * interval '1 millisecond',
             x.channel_id, x.value, x.properties::jsonb
-     FROM jsonb_to_recordset($1::jsonb)
-       AS x(event_id text, user_id text, name text, ts bigint, channel_id text, value float8, properties text)
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::float8[], $7::text[])
+       AS x(event_id, user_id, name, ts, channel_id, value, properties)
      ON CONFLICT (event_id) DO NOTHING
      RETURNING event_id`,
-    payload,
+    pgArray(ids),
+    pgArray(users),
+    pgArray(names),
+    pgArray(ts),
+    pgArray(channels),
+    pgArray(values),
+    // An array of n nulls still costs its parsing; most events have no properties.
+    pgArray(anyProperties ? properties : []),
   );
   return new Set(rows.map((r) => r.event_id));
 }

@@ -1,6 +1,6 @@
 import type { Change, SessionEvent, SessionSnapshot, SessionStorePort } from '../sessionizer/types.ts';
 import { insertEvents, loadUserEvents, type Db, type EventRow } from './event-store.ts';
-import { deleteSessions, loadUserSessions, upsertSessions } from './session-store.ts';
+import { deleteSessions, loadUserSessions, writeSessions } from './session-store.ts';
 
 /** A change as committed: the snapshot plus the stored close cursor. */
 export interface CommittedChange {
@@ -50,7 +50,10 @@ export class PgSessionStore implements SessionStorePort {
     if (changes.length === 0) return;
     const latest = new Map<string, SessionSnapshot>();
     const removed = new Set<string>();
+    // 'started' marks a session the store has not seen; every other kind is a stored one.
+    const fresh = new Set<string>();
     for (const change of changes) {
+      if (change.kind === 'started') fresh.add(change.session.id);
       if (change.kind === 'removed') {
         latest.delete(change.session.id);
         removed.add(change.session.id);
@@ -60,7 +63,7 @@ export class PgSessionStore implements SessionStorePort {
       }
     }
     await deleteSessions(this.db, [...removed]);
-    const seqs = await upsertSessions(this.db, [...latest.values()], this.nextCloseSeq);
+    const seqs = await writeSessions(this.db, [...latest.values()], (id) => !fresh.has(id), this.nextCloseSeq);
     for (const change of changes) this.saved.push({ change, closeSeq: seqs.get(change.session.id) ?? null });
   }
 }

@@ -167,6 +167,27 @@ describe('bad input', () => {
     expect(await storedEvents('huge-array')).toBe(0);
   });
 
+  it('rejects text Postgres cannot store per event, and keeps the rest of the batch', async () => {
+    const events = [
+      ev({ userId: 'nul\u0000user' }),
+      ev({ userId: 'unstorable', name: 'lone\ud800surrogate' }),
+      ev({ userId: 'unstorable', properties: { note: 'a\u0000b' } }),
+      ev({ userId: 'unstorable', properties: { ['k\udc00']: 1 } }),
+      ev({ userId: 'unstorable', name: 'emoji \u{1F600} is fine', properties: { s: '\u{1F600}' } }),
+    ];
+    const result = await gqlData(server.url, `mutation($e: [EventInput!]!) { ingestEvents(events: $e) { accepted rejected { index code message } } }`, { e: events });
+    expect(result['ingestEvents'].accepted).toBe(1);
+    expect(result['ingestEvents'].rejected.map((r: any) => [r.index, r.code])).toEqual([
+      [0, 'INVALID_FIELD'],
+      [1, 'INVALID_FIELD'],
+      [2, 'INVALID_FIELD'],
+      [3, 'INVALID_FIELD'],
+    ]);
+    expect(result['ingestEvents'].rejected[0].message).toMatch(/userId contains a NUL character/);
+    expect(await storedEvents('unstorable')).toBe(1);
+    expectedUsers.set('unstorable', 1);
+  });
+
   it('rejects NaN and Infinity wherever they can be written', async () => {
     // JSON has no NaN/Infinity: the body does not parse.
     const body = `{"query": ${JSON.stringify(INGEST)}, "variables": {"events": [{"userId": "nan", "name": "x", "timestamp": "2026-03-01T10:00:00Z", "value": NaN}]}}`;

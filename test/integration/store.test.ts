@@ -1,0 +1,111 @@
+// The set-based writes of src/store against a real Postgres (PGlite where no
+// server answers): values that are awkward inside array literals survive the
+// round trip, duplicates are reported, and sessions are inserted and updated.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, openTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import type { Database } from '../../src/store/database.ts';
+import { insertEvents, loadUserEvents } from '../../src/store/event-store.ts';
+import { loadUserSessions, writeSessions } from '../../src/store/session-store.ts';
+import type { SessionSnapshot } from '../../src/sessionizer/types.ts';
+
+/** Strings that an array literal must quote or escape. */
+const AWKWARD = ['NULL', 'null', '', ' ', 'a,b', '{x}', 'say "hi"', 'back\\slash', '\\"', 'tab\there', 'new\nline', "it's", 'ünïcødé 😀', 'x'.repeat(256)];
+
+function session(id: string, over: Partial<SessionSnapshot> = {}): SessionSnapshot {
+  return {
+    id,
+    userId: 'store-user',
+    status: 'OPEN',
+    startedAt: Date.UTC(2026, 0, 1, 10),
+    endedAt: Date.UTC(2026, 0, 1, 10, 5),
+    closesAt: Date.UTC(2026, 0, 1, 10, 35),
+    durationMs: 300_000,
+    eventCount: 2,
+    eventCounts: { 'say "hi"': 1, 'a,b': 1 },
+    channels: { '{x}': { count: 2, firstAt: Date.UTC(2026, 0, 1, 10), firstEventId: 'NULL' } },
+    topChannel: '{x}',
+    totalValue: 12.5,
+    converted: false,
+    engaged: true,
+    bounced: false,
+    firstEventName: 'say "hi"',
+    firstEventId: 'NULL',
+    lastEventName: 'back\\slash',
+    lastEventId: 'a,b',
+    startedByCut: false,
+    closeReason: null,
+    closedAt: null,
+    version: 1,
+    ...over,
+  };
+}
+
+describe('set-based writes', () => {
+  let db: TestDatabase;
+  let database: Database;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    database = await openTestDatabase(db.url);
+  });
+  afterAll(async () => {
+    await database?.close();
+    await db?.drop();
+  });
+
+  it('stores awkward strings exactly and reports only new event ids', async () => {
+    const t0 = Date.UTC(2026, 0, 1, 12);
+    const events = AWKWARD.map((text, i) => ({
+      eventId: `id ${text} ${i}`,
+      userId: `user ${text}`,
+      name: text === '' ? 'empty' : text,
+      ts: t0 + i,
+      channelId: i % 2 === 0 ? text : null,
+      value: i % 3 === 0 ? null : i / 3,
+      properties: i === 1 ? JSON.stringify({ text }) : null,
+    }));
+    const created = await insertEvents(database.prisma, events);
+    expect(created.size).toBe(events.length);
+    for (const e of events) {
+      const [stored] = await loadUserEvents(database.prisma, e.userId, t0, t0 + 1_000);
+      expect(stored).toEqual({ eventId: e.eventId, userId: e.userId, name: e.name, ts: e.ts, channelId: e.channelId, value: e.value });
+    }
+    // The same ids again, plus one new: only the new one is reported.
+    const again = await insertEvents(database.prisma, [...events, { ...events[0]!, eventId: 'fresh' }]);
+    expect([...again]).toEqual(['fresh']);
+  });
+
+  it('inserts new sessions, updates stored ones, and keeps the first close cursor', async () => {
+    let seq = 0n;
+    const next = () => ++seq;
+    const a = session('00000000-0000-4000-8000-000000000001');
+    const b = session('00000000-0000-4000-8000-000000000002', { startedAt: Date.UTC(2026, 0, 2), endedAt: Date.UTC(2026, 0, 2), closesAt: Date.UTC(2026, 0, 2, 0, 30), durationMs: 0, topChannel: null, channels: {} });
+    await writeSessions(database.prisma, [a, b], () => false, next);
+    const from = Date.UTC(2025, 11, 31);
+    const to = Date.UTC(2026, 0, 3);
+    const first = await loadUserSessions(database.prisma, 'store-user', from, to, 1_800_000);
+    expect(first.map(({ id, eventCounts, channels, topChannel, lastEventName, firstEventId }) => ({ id, eventCounts, channels, topChannel, lastEventName, firstEventId }))).toEqual([
+      { id: a.id, eventCounts: a.eventCounts, channels: a.channels, topChannel: '{x}', lastEventName: 'back\\slash', firstEventId: 'NULL' },
+      { id: b.id, eventCounts: b.eventCounts, channels: {}, topChannel: null, lastEventName: 'back\\slash', firstEventId: 'NULL' },
+    ]);
+
+    const closedAt = Date.UTC(2026, 0, 1, 11);
+    const closed = { ...a, status: 'CLOSED' as const, closeReason: 'INACTIVITY' as const, closedAt, version: 2 };
+    const seqs = await writeSessions(database.prisma, [closed], () => true, next);
+    expect(seqs.get(a.id)).toBe('1');
+    // A correction of the closed session keeps its first cursor; a session the
+    // caller wrongly believes stored is inserted all the same.
+    const corrected = { ...closed, eventCount: 3, version: 3 };
+    const c = session('00000000-0000-4000-8000-000000000003', { startedAt: Date.UTC(2026, 0, 2, 5), endedAt: Date.UTC(2026, 0, 2, 5) });
+    const later = await writeSessions(database.prisma, [corrected, c], () => true, next);
+    expect(later.get(a.id)).toBe('1');
+    expect(later.has(c.id)).toBe(true);
+    const stored = await loadUserSessions(database.prisma, 'store-user', from, to, 1_800_000);
+    expect(stored.map((s) => [s.id, s.status, s.eventCount, s.version, s.closedAt, s.closeReason])).toEqual([
+      [a.id, 'CLOSED', 3, 3, closedAt, 'INACTIVITY'],
+      [b.id, 'OPEN', 2, 1, null, null],
+      [c.id, 'OPEN', 2, 1, null, null],
+    ]);
+  });
+});
