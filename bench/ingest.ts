@@ -1,6 +1,17 @@
-// Ingest throughput end to end: HTTP GraphQL mutations (batches of 1000 from
-// C concurrent clients) into the service running as its own process on the
-// local Postgres. Prints one JSON line.
+/**
+ * Ingest throughput end to end: HTTP GraphQL mutations (batches of 1000 from
+ * C concurrent clients) into the service running as its own process on the
+ * local Postgres (a fresh database). Prints one JSON line per traffic shape:
+ *
+ * - `distinct`: every event of a batch belongs to another user, so every
+ *   event also rewrites a session row (the worst case for the session table:
+ *   a stream of many users each sending now and then);
+ * - `bursts`: a batch holds 10 consecutive events of each of 100 users (an
+ *   SDK that buffers a second of a user's activity), so sessions are
+ *   rewritten once per 10 events.
+ *
+ * Env: BENCH_INGEST_EVENTS (default 300000 per shape), BENCH_INGEST_CLIENTS (8).
+ */
 import os from 'node:os';
 import { createTestDatabase } from '../test/helpers/database.ts';
 import { INGEST } from '../test/helpers/events.ts';
@@ -8,19 +19,31 @@ import { startProcess } from '../test/helpers/process.ts';
 
 const TOTAL = Number(process.env['BENCH_INGEST_EVENTS'] ?? 300_000);
 const BATCH = 1_000;
-const CLIENTS = Number(process.env['BENCH_INGEST_CLIENTS'] ?? 4);
+const CLIENTS = Number(process.env['BENCH_INGEST_CLIENTS'] ?? 8);
 const USERS = 20_000;
+const BURST = 10;
 
-function batchBody(start: number, baseMs: number, prefix = 'u'): string {
+type Shape = 'distinct' | 'bursts';
+
+/** The user and event-time offset (ms) of the i-th event of a shape; users keep one session each. */
+function place(shape: Shape, i: number): { user: number; offsetMs: number } {
+  if (shape === 'distinct') return { user: i % USERS, offsetMs: i };
+  // Batches of BATCH/BURST users, BURST events each; users cycle through the 20,000.
+  const batch = Math.floor(i / BATCH);
+  const inBatch = i % BATCH;
+  const user = (batch * (BATCH / BURST) + Math.floor(inBatch / BURST)) % USERS;
+  return { user, offsetMs: i };
+}
+
+function batchBody(shape: Shape, start: number, baseMs: number, prefix: string): string {
   const events = [];
   for (let i = start; i < start + BATCH; i++) {
-    const user = i % USERS;
+    const { user, offsetMs } = place(shape, i);
     events.push({
       eventId: `${prefix}-${i}`,
       userId: `${prefix}${user}`,
       name: i % 17 === 0 ? 'purchase' : 'page_view',
-      // every user gets an event every USERS/rate ms; about 15 s apart per user: one long session each
-      timestamp: new Date(baseMs + i * 1).toISOString(),
+      timestamp: new Date(baseMs + offsetMs).toISOString(),
       channelId: `c${i % 7}`,
       value: i % 17 === 0 ? 9.99 : null,
     });
@@ -28,19 +51,27 @@ function batchBody(start: number, baseMs: number, prefix = 'u'): string {
   return JSON.stringify({ query: INGEST, variables: { events } });
 }
 
-export async function benchIngest(): Promise<Record<string, unknown>> {
+async function post(url: string, body: string): Promise<void> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const json = (await res.json()) as { data?: { ingestEvents: { accepted: number } }; errors?: unknown };
+  if (!json.data || json.data.ingestEvents.accepted !== BATCH) throw new Error(`ingest failed: ${JSON.stringify(json).slice(0, 300)}`);
+}
+
+async function benchShape(shape: Shape): Promise<Record<string, unknown>> {
   const db = await createTestDatabase();
   const service = await startProcess({
     ...(db.url === null ? {} : { DATABASE_URL: db.url }),
     DATABASE_POOL_SIZE: '4',
+    LOG_LEVEL: 'debug',
   });
   try {
     const baseMs = Date.now() - 2 * 86_400_000;
     const bodies: string[] = [];
-    for (let start = 0; start < TOTAL; start += BATCH) bodies.push(batchBody(start, baseMs));
+    for (let start = 0; start < TOTAL; start += BATCH) bodies.push(batchBody(shape, start, baseMs, 'u'));
     // Warm-up on other users, earlier in event time (a later timestamp would
     // move the watermark past the measured events and make them all late).
-    await fetch(service.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: batchBody(0, baseMs - 60_000, 'warm') });
+    for (let w = 0; w < 5; w++) await post(service.url, batchBody(shape, w * BATCH, baseMs - 60_000, 'warm'));
+    const logsBefore = service.logs.length;
     let next = 0;
     const latencies: number[] = [];
     const started = performance.now();
@@ -49,17 +80,19 @@ export async function benchIngest(): Promise<Record<string, unknown>> {
         while (next < bodies.length) {
           const body = bodies[next++] as string;
           const t0 = performance.now();
-          const res = await fetch(service.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-          const json = (await res.json()) as { data?: { ingestEvents: { accepted: number } }; errors?: unknown };
-          if (!json.data || json.data.ingestEvents.accepted !== BATCH) throw new Error(`ingest failed: ${JSON.stringify(json).slice(0, 300)}`);
+          await post(service.url, body);
           latencies.push(performance.now() - t0);
         }
       }),
     );
     const seconds = (performance.now() - started) / 1000;
     latencies.sort((a, b) => a - b);
+    const commits = service.logs.slice(logsBefore).filter((l) => l['msg'] === 'group committed');
+    const commitMs = commits.reduce((sum, l) => sum + Number(l['ms']), 0);
+    const sessionWrites = commits.reduce((sum, l) => sum + Number(l['changes']), 0);
     return {
       bench: 'ingest',
+      shape,
       eventsPerSec: Math.round(TOTAL / seconds),
       events: TOTAL,
       batch: BATCH,
@@ -67,6 +100,11 @@ export async function benchIngest(): Promise<Record<string, unknown>> {
       users: USERS,
       batchP50Ms: Math.round(latencies[Math.floor(latencies.length * 0.5)] ?? 0),
       batchP99Ms: Math.round(latencies[Math.floor(latencies.length * 0.99)] ?? 0),
+      commits: commits.length,
+      eventsPerCommit: Math.round(TOTAL / Math.max(1, commits.length)),
+      sessionWritesPerEvent: Number((sessionWrites / TOTAL).toFixed(2)),
+      // Share of the wall time the single writer spent inside transactions: near 1 means Postgres limits.
+      writerBusy: Number((commitMs / 1000 / seconds).toFixed(2)),
       database: db.url === null ? 'pglite' : 'postgres',
       cpus: os.cpus().length,
     };
@@ -76,6 +114,4 @@ export async function benchIngest(): Promise<Record<string, unknown>> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  console.log(JSON.stringify(await benchIngest()));
-}
+for (const shape of ['distinct', 'bursts'] as const) console.log(JSON.stringify(await benchShape(shape)));

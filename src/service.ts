@@ -90,17 +90,16 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       logger.info({ applied }, applied.length === 0 ? 'database schema is up to date' : 'applied migrations');
     }
     const { prisma } = database;
-    const restore = async (sessionizer: Sessionizer): Promise<bigint> => {
+    const restore = async (sessionizer: Sessionizer): Promise<void> => {
       const state = await loadServiceState(prisma);
       const open = await loadOpenSessions(prisma, config.sessionGapMs);
       const maxEventTs = state.maxEventTs ?? Number.NEGATIVE_INFINITY;
-      const frontiers = await loadClosedFrontiers(prisma, maxEventTs - config.allowedLatenessMs, config.sessionGapMs);
+      const frontiers = await loadClosedFrontiers(prisma, maxEventTs - config.allowedLatenessMs, config.sessionGapMs, config.sessionMaxDurationMs);
       sessionizer.restore(open, maxEventTs, frontiers, Date.now());
       logger.info({ openSessions: open.length, maxEventTs: state.maxEventTs }, 'restored session state');
-      return state.maxCloseSeq;
     };
     const sessionizer = sessionizerFor(config);
-    const lastCloseSeq = await restore(sessionizer);
+    await restore(sessionizer);
 
     const bus = new SessionBus();
     const publisher = new ChangePublisher(bus, config.updateIntervalMs);
@@ -117,7 +116,6 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       gapMs: config.sessionGapMs,
       allowedLatenessMs: config.allowedLatenessMs,
       maxEventsPerCommit: config.groupCommitMaxEvents,
-      lastCloseSeq,
       logger,
       observer: metrics,
       onCommit: (saved) => {

@@ -19,6 +19,13 @@ interface Settle<T> {
   reject(error: unknown): void;
 }
 
+/**
+ * Longest delay setTimeout honours (2^31 - 1 ms, about 24.8 days): a longer one
+ * fires at once. A far deadline just wakes the writer early: the tick closes
+ * nothing and the timer is set again.
+ */
+const MAX_TIMER_MS = 2_147_483_647;
+
 function unavailable(): ServiceError {
   return new ServiceError(ErrorCode.Unavailable, 'the database is unavailable; nothing of this request was saved, retry later');
 }
@@ -41,8 +48,6 @@ export interface WriterOptions {
   readonly allowedLatenessMs: number;
   /** Most events taken into one transaction (whole mutations are never split). */
   readonly maxEventsPerCommit: number;
-  /** First close cursor to hand out is this + 1. */
-  readonly lastCloseSeq: bigint;
   /** Called after each commit with the committed changes, in order. */
   readonly onCommit: (changes: readonly CommittedChange[]) => void;
   /** Builds a sessionizer from the database again (after a failed commit, memory may be ahead of it). */
@@ -71,7 +76,6 @@ export class Writer {
   private running = false;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Number.POSITIVE_INFINITY;
-  private closeSeq: bigint;
   private sessionizer: Sessionizer;
   private readonly now: () => number;
   /** Resolves when stop() is called: cuts short the waits between recovery attempts. */
@@ -80,7 +84,6 @@ export class Writer {
 
   constructor(private readonly options: WriterOptions) {
     this.stopRequested = new Promise((resolve) => (this.requestStop = resolve));
-    this.closeSeq = options.lastCloseSeq;
     this.sessionizer = options.sessionizer;
     this.now = options.now ?? Date.now;
   }
@@ -193,7 +196,7 @@ export class Writer {
     try {
       await prisma.$transaction(
         async (tx) => {
-          store = new PgSessionStore(tx, this.options.gapMs, () => ++this.closeSeq);
+          store = new PgSessionStore(tx, this.options.gapMs);
           const events: SessionEvent[] = ingests.flatMap((j) => j.events);
           if (events.length > 0) corrections = (await runBatch(sessionizer, events, store, nowMs)).corrections;
           else sessionizer.beginBatch();
@@ -273,7 +276,7 @@ export class Writer {
       this.timerAt = Number.POSITIVE_INFINITY;
       // A running loop calls advanceTime in its commit and reschedules after it.
       if (!this.running) this.enqueue({ kind: 'tick' });
-    }, Math.max(0, deadline - this.now()));
+    }, Math.min(MAX_TIMER_MS, Math.max(0, deadline - this.now())));
     this.timer.unref();
   }
 }

@@ -21,7 +21,6 @@ export class PgSessionStore implements SessionStorePort {
   constructor(
     private readonly db: Db,
     private readonly gapMs: number,
-    private readonly nextCloseSeq: () => bigint,
   ) {}
 
   async insertEvents(events: readonly SessionEvent[]): Promise<SessionEvent[]> {
@@ -63,7 +62,7 @@ export class PgSessionStore implements SessionStorePort {
       }
     }
     await deleteSessions(this.db, [...removed]);
-    const seqs = await writeSessions(this.db, [...latest.values()], (id) => !fresh.has(id), this.nextCloseSeq);
+    const seqs = await writeSessions(this.db, [...latest.values()], (id) => !fresh.has(id));
     for (const change of changes) this.saved.push({ change, closeSeq: seqs.get(change.session.id) ?? null });
   }
 }

@@ -107,6 +107,9 @@ export function viewFromSnapshot(s: SessionSnapshot, closeSeq: string | null): S
   };
 }
 
+/** The next close cursor (migration 20261122190826_close_cursor_sequence). */
+const NEXT_CLOSE_SEQ = "nextval('session_close_seq')";
+
 /** The columns written for a session, in the order of SESSION_ARRAYS. */
 const SESSION_COLUMNS = [
   ['id', 'uuid'],
@@ -131,7 +134,6 @@ const SESSION_COLUMNS = [
   ['started_by_cut', 'bool'],
   ['close_reason', 'text'],
   ['closed_at', 'bigint'],
-  ['close_seq', 'bigint'],
   ['version', 'int'],
 ] as const;
 
@@ -163,22 +165,25 @@ const SESSION_VALUES: Record<(typeof SESSION_COLUMNS)[number][0], string> = {
   started_by_cut: 'x.started_by_cut',
   close_reason: 'x.close_reason::"CloseReason"',
   closed_at: `CASE WHEN x.closed_at IS NULL THEN NULL ELSE ${TS('x.closed_at')} END`,
-  // A session keeps the cursor of its first closure; later corrections do not move it.
-  close_seq: `CASE WHEN x.status = 'CLOSED' THEN coalesce(s.close_seq, x.close_seq) END`,
   version: 'x.version',
 };
 
-/** Columns an update sets: all but the key and the owner, which never change. */
-const UPDATE_SET = SESSION_COLUMNS.filter(([name]) => name !== 'id' && name !== 'user_id')
-  .map(([name]) => `${name} = ${SESSION_VALUES[name]}`)
-  .join(', ');
+/**
+ * A session keeps the cursor of its first closure; later corrections do not
+ * move it. coalesce evaluates lazily: nextval runs only for a first closure.
+ */
+const CLOSE_SEQ = `CASE WHEN x.status = 'CLOSED' THEN coalesce(s.close_seq, ${NEXT_CLOSE_SEQ}) END`;
 
-const INSERT_SQL = `INSERT INTO sessions AS s (${SESSION_COLUMNS.map(([name]) => name).join(', ')}, updated_at)
-  SELECT ${SESSION_COLUMNS.map(([name]) => (name === 'close_seq' ? 'x.close_seq' : SESSION_VALUES[name])).join(', ')}, now()
+/** Columns an update sets: all but the key and the owner, which never change, plus the close cursor. */
+const UPDATE_COLUMNS = SESSION_COLUMNS.filter(([name]) => name !== 'id' && name !== 'user_id').map(([name]) => name);
+const UPDATE_SET = [...UPDATE_COLUMNS.map((name) => `${name} = ${SESSION_VALUES[name]}`), `close_seq = ${CLOSE_SEQ}`].join(', ');
+
+const INSERT_SQL = `INSERT INTO sessions AS s (${SESSION_COLUMNS.map(([name]) => name).join(', ')}, close_seq, updated_at)
+  SELECT ${SESSION_COLUMNS.map(([name]) => SESSION_VALUES[name]).join(', ')},
+    CASE WHEN x.status = 'CLOSED' THEN ${NEXT_CLOSE_SEQ} END, now()
   FROM ${SESSION_ARRAYS}
-  ON CONFLICT (id) DO UPDATE SET ${SESSION_COLUMNS.filter(([name]) => name !== 'id' && name !== 'user_id')
-    .map(([name]) => (name === 'close_seq' ? `close_seq = ${SESSION_VALUES.close_seq.replaceAll('x.', 'EXCLUDED.')}` : `${name} = EXCLUDED.${name}`))
-    .join(', ')}, updated_at = now()
+  ON CONFLICT (id) DO UPDATE SET ${UPDATE_COLUMNS.map((name) => `${name} = EXCLUDED.${name}`).join(', ')},
+    close_seq = CASE WHEN EXCLUDED.status = 'CLOSED' THEN coalesce(s.close_seq, EXCLUDED.close_seq) END, updated_at = now()
   RETURNING id::text AS id, close_seq::text AS close_seq`;
 
 const UPDATE_SQL = `UPDATE sessions AS s SET ${UPDATE_SET}, updated_at = now()
@@ -187,7 +192,7 @@ const UPDATE_SQL = `UPDATE sessions AS s SET ${UPDATE_SET}, updated_at = now()
   RETURNING s.id::text AS id, s.close_seq::text AS close_seq`;
 
 /** A session's values in the order of SESSION_COLUMNS (times in ms, maps as JSON text). */
-function sessionRow(s: SessionSnapshot, nextCloseSeq: () => bigint): ArrayElement[] {
+function sessionRow(s: SessionSnapshot): ArrayElement[] {
   return [
     s.id,
     s.userId,
@@ -211,16 +216,15 @@ function sessionRow(s: SessionSnapshot, nextCloseSeq: () => bigint): ArrayElemen
     s.startedByCut,
     s.closeReason,
     s.closedAt,
-    s.status === 'CLOSED' ? nextCloseSeq().toString() : null,
     s.version,
   ];
 }
 
 /** One array literal per column of SESSION_COLUMNS, for the unnest of INSERT_SQL and UPDATE_SQL. */
-function sessionArrays(sessions: readonly SessionSnapshot[], nextCloseSeq: () => bigint): string[] {
+function sessionArrays(sessions: readonly SessionSnapshot[]): string[] {
   const columns = SESSION_COLUMNS.map(() => new Array<ArrayElement>(sessions.length));
   sessions.forEach((s, i) => {
-    sessionRow(s, nextCloseSeq).forEach((value, j) => ((columns[j] as ArrayElement[])[i] = value));
+    sessionRow(s).forEach((value, j) => ((columns[j] as ArrayElement[])[i] = value));
   });
   return columns.map(pgArray);
 }
@@ -237,19 +241,18 @@ export async function writeSessions(
   db: Db,
   sessions: readonly SessionSnapshot[],
   stored: (id: string) => boolean,
-  nextCloseSeq: () => bigint,
 ): Promise<Map<string, string | null>> {
   const seqs = new Map<string, string | null>();
   const updates = sessions.filter((s) => stored(s.id));
   let inserts = sessions.filter((s) => !stored(s.id));
   if (updates.length > 0) {
-    const rows = await db.$queryRawUnsafe<Array<{ id: string; close_seq: string | null }>>(UPDATE_SQL, ...sessionArrays(updates, nextCloseSeq));
+    const rows = await db.$queryRawUnsafe<Array<{ id: string; close_seq: string | null }>>(UPDATE_SQL, ...sessionArrays(updates));
     for (const r of rows) seqs.set(r.id, r.close_seq);
     // Not there after all (cannot happen while memory follows the database): insert it.
     if (rows.length < updates.length) inserts = inserts.concat(updates.filter((s) => !seqs.has(s.id)));
   }
   if (inserts.length > 0) {
-    const rows = await db.$queryRawUnsafe<Array<{ id: string; close_seq: string | null }>>(INSERT_SQL, ...sessionArrays(inserts, nextCloseSeq));
+    const rows = await db.$queryRawUnsafe<Array<{ id: string; close_seq: string | null }>>(INSERT_SQL, ...sessionArrays(inserts));
     for (const r of rows) seqs.set(r.id, r.close_seq);
   }
   return seqs;
@@ -293,13 +296,23 @@ export async function loadOpenSessions(db: Db, gapMs: number): Promise<SessionSn
  * that the watermark has not yet passed: such sessions can still be joined by
  * an event that is not late by the watermark, so the core must know them.
  */
-export async function loadClosedFrontiers(db: Db, watermark: number, gapMs: number): Promise<Map<string, number>> {
+export async function loadClosedFrontiers(
+  db: Db,
+  watermark: number,
+  gapMs: number,
+  maxDurationMs: number,
+): Promise<Map<string, number>> {
   const bounded = Number.isFinite(watermark);
+  const since = Math.round(watermark - gapMs);
+  // started_at > ended_at - maxDuration = closes_at - gap - maxDuration: the
+  // same bound on started_at lets Postgres range-scan sessions_started_idx
+  // instead of reading every session at each restart.
   const rows = await db.$queryRawUnsafe<Array<{ user_id: string; frontier: number }>>(
     `SELECT user_id, ${MS('max(ended_at)')} AS frontier FROM sessions
-     WHERE status = 'CLOSED' AND close_reason <> 'MAX_DURATION' ${bounded ? `AND closes_at >= ${TS('$1')}` : ''}
+     WHERE status = 'CLOSED' AND close_reason <> 'MAX_DURATION'
+       ${bounded ? `AND closes_at >= ${TS('$1')} AND started_at >= ${TS('$2')}` : ''}
      GROUP BY user_id`,
-    ...(bounded ? [Math.round(watermark - gapMs)] : []),
+    ...(bounded ? [since, since - gapMs - maxDurationMs] : []),
   );
   return new Map(rows.map((r) => [r.user_id, Math.round(r.frontier)]));
 }
@@ -324,17 +337,13 @@ export async function loadClosedAfter(
   });
 }
 
-/** Service-wide counters kept across restarts. */
-export async function loadServiceState(db: Db): Promise<{ maxEventTs: number | null; maxCloseSeq: bigint }> {
-  const rows = await db.$queryRawUnsafe<Array<{ max_event_ts: string | null; max_close_seq: string | null }>>(
-    `SELECT (SELECT max_event_ts::text FROM service_state WHERE id = 1) AS max_event_ts,
-            (SELECT max(close_seq)::text FROM sessions) AS max_close_seq`,
+/** Service-wide state kept across restarts. */
+export async function loadServiceState(db: Db): Promise<{ maxEventTs: number | null }> {
+  const rows = await db.$queryRawUnsafe<Array<{ max_event_ts: string | null }>>(
+    `SELECT (SELECT max_event_ts::text FROM service_state WHERE id = 1) AS max_event_ts`,
   );
-  const row = rows[0];
-  return {
-    maxEventTs: row?.max_event_ts == null ? null : Number(row.max_event_ts),
-    maxCloseSeq: BigInt(row?.max_close_seq ?? '0'),
-  };
+  const value = rows[0]?.max_event_ts;
+  return { maxEventTs: value === null || value === undefined ? null : Number(value) };
 }
 
 /** Records the largest accepted event timestamp (the watermark's source) in the same transaction. */

@@ -41,10 +41,10 @@ function withDatabase(url: string, name: string): string {
 
 /**
  * Creates `sessions_test_<random>` on the local server and applies the
- * migrations. Without a server it returns url null: the caller then starts
+ * migrations (unless `migrate: false`: an empty database). Without a server it returns url null: the caller then starts
  * the service on in-memory PGlite (a notice says so once).
  */
-export async function createTestDatabase(): Promise<TestDatabase> {
+export async function createTestDatabase(options: { migrate?: boolean } = {}): Promise<TestDatabase> {
   if (!(await postgresAvailable())) return { url: null, drop: async () => undefined };
   const name = `sessions_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: ADMIN_URL });
@@ -55,11 +55,13 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     await admin.end();
   }
   const url = withDatabase(ADMIN_URL, name);
-  const db = await openDatabase({ databaseUrl: url, dataDir: null, poolSize: 2 });
-  try {
-    await applyMigrations(db.adapterFactory);
-  } finally {
-    await db.close();
+  if (options.migrate ?? true) {
+    const db = await openDatabase({ databaseUrl: url, dataDir: null, poolSize: 2 });
+    try {
+      await applyMigrations(db.adapterFactory);
+    } finally {
+      await db.close();
+    }
   }
   return {
     url,

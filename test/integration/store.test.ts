@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, openTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import type { Database } from '../../src/store/database.ts';
 import { insertEvents, loadUserEvents } from '../../src/store/event-store.ts';
-import { loadUserSessions, writeSessions } from '../../src/store/session-store.ts';
+import { deleteSessions, loadUserSessions, writeSessions } from '../../src/store/session-store.ts';
 import type { SessionSnapshot } from '../../src/sessionizer/types.ts';
 
 /** Strings that an array literal must quote or escape. */
@@ -77,11 +77,9 @@ describe('set-based writes', () => {
   });
 
   it('inserts new sessions, updates stored ones, and keeps the first close cursor', async () => {
-    let seq = 0n;
-    const next = () => ++seq;
     const a = session('00000000-0000-4000-8000-000000000001');
     const b = session('00000000-0000-4000-8000-000000000002', { startedAt: Date.UTC(2026, 0, 2), endedAt: Date.UTC(2026, 0, 2), closesAt: Date.UTC(2026, 0, 2, 0, 30), durationMs: 0, topChannel: null, channels: {} });
-    await writeSessions(database.prisma, [a, b], () => false, next);
+    await writeSessions(database.prisma, [a, b], () => false);
     const from = Date.UTC(2025, 11, 31);
     const to = Date.UTC(2026, 0, 3);
     const first = await loadUserSessions(database.prisma, 'store-user', from, to, 1_800_000);
@@ -92,14 +90,15 @@ describe('set-based writes', () => {
 
     const closedAt = Date.UTC(2026, 0, 1, 11);
     const closed = { ...a, status: 'CLOSED' as const, closeReason: 'INACTIVITY' as const, closedAt, version: 2 };
-    const seqs = await writeSessions(database.prisma, [closed], () => true, next);
-    expect(seqs.get(a.id)).toBe('1');
+    const seqs = await writeSessions(database.prisma, [closed], () => true);
+    const cursor = seqs.get(a.id);
+    expect(cursor).toMatch(/^\d+$/);
     // A correction of the closed session keeps its first cursor; a session the
     // caller wrongly believes stored is inserted all the same.
     const corrected = { ...closed, eventCount: 3, version: 3 };
     const c = session('00000000-0000-4000-8000-000000000003', { startedAt: Date.UTC(2026, 0, 2, 5), endedAt: Date.UTC(2026, 0, 2, 5) });
-    const later = await writeSessions(database.prisma, [corrected, c], () => true, next);
-    expect(later.get(a.id)).toBe('1');
+    const later = await writeSessions(database.prisma, [corrected, c], () => true);
+    expect(later.get(a.id)).toBe(cursor);
     expect(later.has(c.id)).toBe(true);
     const stored = await loadUserSessions(database.prisma, 'store-user', from, to, 1_800_000);
     expect(stored.map((s) => [s.id, s.status, s.eventCount, s.version, s.closedAt, s.closeReason])).toEqual([
@@ -107,5 +106,15 @@ describe('set-based writes', () => {
       [b.id, 'OPEN', 2, 1, null, null],
       [c.id, 'OPEN', 2, 1, null, null],
     ]);
+  });
+
+  it('never hands out a close cursor again, even after the newest closed session was deleted', async () => {
+    const closed = (id: string, day: number): SessionSnapshot =>
+      session(id, { userId: 'cursor-user', status: 'CLOSED', closeReason: 'FLUSH', closedAt: Date.UTC(2026, 1, day), startedAt: Date.UTC(2026, 1, day), endedAt: Date.UTC(2026, 1, day) });
+    const first = await writeSessions(database.prisma, [closed('00000000-0000-4000-8000-0000000000a1', 1)], () => false);
+    const merged = BigInt(first.get('00000000-0000-4000-8000-0000000000a1') as string);
+    await deleteSessions(database.prisma, ['00000000-0000-4000-8000-0000000000a1']);
+    const next = await writeSessions(database.prisma, [closed('00000000-0000-4000-8000-0000000000a2', 2)], () => false);
+    expect(BigInt(next.get('00000000-0000-4000-8000-0000000000a2') as string)).toBeGreaterThan(merged);
   });
 });
