@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { RejectCode } from '../graphql/errors.ts';
 import { InvalidDateTime, type DateTimeInput } from '../graphql/scalars.ts';
 
@@ -120,8 +120,7 @@ function validateOne(input: EventInput, limits: ValidationLimits): Outcome {
   return {
     ok: true,
     event: {
-      // Without a client id an event is never a duplicate: it gets a fresh one.
-      eventId: eventId.value ?? `gen:${randomUUID()}`,
+      eventId: eventId.value ?? derivedEventId(userId.value as string, name.value as string, ts, channelId.value, value, properties),
       userId: userId.value as string,
       name: name.value as string,
       ts,
@@ -155,6 +154,28 @@ function inspectJson(value: unknown, limit: number): { depth: number; unstorable
     }
   }
   return { depth: deepest, unstorable: false };
+}
+
+/** Prefix of the ids the service derives for events sent without one. */
+export const DERIVED_EVENT_ID_PREFIX = 'derived:';
+
+/**
+ * The id of an event sent without one: a hash of everything it says (user,
+ * name, timestamp in ms, channel, value, properties as sent). A retried event
+ * is then a duplicate, as with Mixpanel's content-based dedup; two events that
+ * agree in every field and millisecond count once (send ids to keep both).
+ * 128 bits of SHA-256: collisions between different events are not a concern.
+ */
+function derivedEventId(
+  userId: string,
+  name: string,
+  ts: number,
+  channelId: string | null,
+  value: number | null,
+  properties: string | null,
+): string {
+  const content = JSON.stringify([userId, name, ts, channelId, value, properties]);
+  return DERIVED_EVENT_ID_PREFIX + createHash('sha256').update(content).digest('base64url').slice(0, 22);
 }
 
 /** Splits a batch into valid events (in input order, with their index) and coded rejections. */

@@ -163,4 +163,53 @@ describe('ingest validation and queries', () => {
     const badDate = await gql(server.url, `{ engagementStats(from: "last week") { sessions } }`);
     expect(badDate.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
+
+  it('buckets the 25-hour fall-back day hour by hour, and weeks from local Monday midnight', async () => {
+    // Europe/Paris falls back on 2026-10-25 (03:00 CEST -> 02:00 CET): 02:00-03:00 local happens twice.
+    const times = ['2026-10-25T00:10:00Z', '2026-10-25T01:10:00Z', '2026-10-25T01:50:00Z', '2026-10-25T22:59:59.999Z'];
+    await gqlData(server.url, INGEST, {
+      events: times.map((t, i) => ev({ userId: `fall-${i}`, eventId: `fall-${i}`, timestamp: t })),
+    });
+    const hours = await gqlData(
+      server.url,
+      `{ engagementSeries(from: "2026-10-25T00:00:00+02:00", to: "2026-10-26T00:00:00+01:00", interval: HOUR, timeZone: "Europe/Paris") { start sessions } }`,
+    );
+    const series = hours['engagementSeries'] as Array<{ start: string; sessions: number }>;
+    expect(series).toHaveLength(25);
+    // Every bucket is one real hour: starts are consecutive UTC hours from 22:00Z the day before.
+    series.forEach((b, i) => expect(b.start).toBe(new Date(Date.UTC(2026, 9, 24, 22 + i)).toISOString()));
+    // 00:10Z = 02:10 CEST (first 02:00 hour), 01:10Z = 02:10 CET (second one), 01:50Z same hour.
+    expect(series.filter((b) => b.sessions > 0)).toEqual([
+      { start: '2026-10-25T00:00:00.000Z', sessions: 1 },
+      { start: '2026-10-25T01:00:00.000Z', sessions: 2 },
+      { start: '2026-10-25T22:00:00.000Z', sessions: 1 },
+    ]);
+    const weeks = await gqlData(
+      server.url,
+      `{ engagementSeries(from: "2026-10-19T00:00:00+02:00", to: "2026-11-02T00:00:00+01:00", interval: WEEK, timeZone: "Europe/Paris") { start sessions } }`,
+    );
+    expect(weeks['engagementSeries']).toEqual([
+      { start: '2026-10-18T22:00:00.000Z', sessions: 4 }, // Monday Oct 19, 00:00 CEST
+      { start: '2026-10-25T23:00:00.000Z', sessions: 0 }, // Monday Oct 26, 00:00 CET
+    ]);
+  });
+
+  it('derives an id for events sent without one, so a retry counts once', async () => {
+    const event = { userId: 'no-id', name: 'page_view', timestamp: '2026-01-11T10:00:00Z', channelId: 'web', properties: { a: 1 } };
+    const first = await gqlData(server.url, INGEST, { events: [event] });
+    expect(first['ingestEvents']).toMatchObject({ accepted: 1, duplicates: 0 });
+    const retry = await gqlData(server.url, INGEST, { events: [event, event] });
+    expect(retry['ingestEvents']).toMatchObject({ accepted: 0, duplicates: 2 });
+    // Any difference makes another event.
+    const other = await gqlData(server.url, INGEST, {
+      events: [
+        { ...event, timestamp: '2026-01-11T10:00:00.001Z' },
+        { ...event, properties: { a: 2 } },
+        { ...event, channelId: null },
+      ],
+    });
+    expect(other['ingestEvents']).toMatchObject({ accepted: 3, duplicates: 0 });
+    const stats = await gqlData(server.url, '{ engagementStats(userId: "no-id") { events } }');
+    expect(stats['engagementStats'].events).toBe(4);
+  });
 });
