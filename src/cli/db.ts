@@ -27,7 +27,10 @@ import pg from 'pg';
 import { applyMigrations, diffMigration, migrationSlug } from '../store/migrate.ts';
 
 const USAGE = 'usage: tsx src/cli/db.ts migrate | diff NAME';
-const PGLITE_DIR = path.join('.data', 'pglite');
+/** Where the service keeps embedded PGlite: DATA_DIR (default ./.data), as in src/config.ts and src/store/database.ts. */
+function pgliteDir(): string {
+  return path.join(nonEmpty(process.env['DATA_DIR']) ?? '.data', 'pglite');
+}
 
 class UsageError extends Error {}
 
@@ -63,9 +66,10 @@ async function migrate(databaseUrl: string | undefined): Promise<string> {
     target = redact(databaseUrl);
     result = await applyMigrations(new PrismaPg({ connectionString: databaseUrl }));
   } else {
-    target = `embedded PGlite in ${PGLITE_DIR}`;
-    await mkdir(PGLITE_DIR, { recursive: true });
-    const pglite = new PGlite(path.resolve(PGLITE_DIR));
+    const dir = pgliteDir();
+    target = `embedded PGlite in ${dir}`;
+    await mkdir(dir, { recursive: true });
+    const pglite = new PGlite(path.resolve(dir));
     try {
       await pglite.waitReady;
       result = await applyMigrations(new PrismaPGlite(pglite));

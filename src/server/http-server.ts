@@ -143,10 +143,12 @@ export async function startHttpServer(
   app.disable('x-powered-by');
   app.use(requestLogging(logger));
   const httpServer = http.createServer(app);
-  const ws = attachWebSocketServer({ httpServer, schema, services, authenticator, logger, path: GRAPHQL_PATH });
+  // Attached once the port is ours: the ws library re-emits listen errors, and
+  // graphql-ws would print them with a stack instead of the one-line message.
+  let ws: ReturnType<typeof attachWebSocketServer> | null = null;
   const closeSubscriptions: ApolloServerPlugin<RequestContext> = {
     async serverWillStart() {
-      return { drainServer: () => ws.stop() };
+      return { drainServer: async () => ws?.stop() };
     },
   };
   const apollo = new ApolloServer<RequestContext>({
@@ -190,7 +192,11 @@ export async function startHttpServer(
       httpServer.off('error', reject);
       resolve();
     });
+  }).catch(async (error: unknown) => {
+    await apollo.stop();
+    throw error;
   });
+  ws = attachWebSocketServer({ httpServer, schema, services, authenticator, logger, path: GRAPHQL_PATH });
   const address = httpServer.address();
   const port = typeof address === 'object' && address !== null ? address.port : listen.port;
   const host = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host;
