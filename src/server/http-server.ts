@@ -111,6 +111,11 @@ function requestPlugin(logger: Logger): ApolloServerPlugin<RequestContext> {
       const log = logger.child({ requestId: request.http?.headers.get(REQUEST_ID_HEADER) });
       return {
         async didResolveOperation({ document, operation, contextValue }) {
+          if (operation?.operation === 'subscription') {
+            throw new ServiceError(ErrorCode.BadRequest, `subscriptions are served over WebSocket (graphql-ws) at ${GRAPHQL_PATH}, not over HTTP`, {
+              http: { status: 400 },
+            });
+          }
           const refusal = operation === undefined ? null : introspectionError(contextValue.caller, document, operation);
           if (refusal !== null) {
             throw new ServiceError(refusal.extensions['code'] as ErrorCode, refusal.message, { http: { status: refusalStatus(refusal) } });

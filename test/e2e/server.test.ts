@@ -51,4 +51,11 @@ describe('server foundation', () => {
     expect(result.status).toBe(400);
     expect(result.errors?.[0]?.extensions?.code).toBe('GRAPHQL_PARSE_FAILED');
   });
+
+  it('refuses a subscription over HTTP with a coded error that points to WebSocket', async () => {
+    const result = await gql(server.url, 'subscription { sessionClosed { id } }');
+    expect(result.status).toBe(400);
+    expect(result.errors?.[0]?.extensions?.code).toBe('BAD_REQUEST');
+    expect(result.errors?.[0]?.message).toMatch(/WebSocket/);
+  });
 });
