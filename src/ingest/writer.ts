@@ -5,7 +5,7 @@ import type { Sessionizer } from '../sessionizer/sessionizer.ts';
 import { runBatch } from '../sessionizer/run-batch.ts';
 import type { SessionEvent } from '../sessionizer/types.ts';
 import { PgSessionStore, type CommittedChange } from '../store/pg-session-store.ts';
-import { saveMaxEventTs } from '../store/session-store.ts';
+import { beginWrite } from '../store/session-store.ts';
 import type { ValidEvent } from './validate.ts';
 
 /** One queued request of the single writer. */
@@ -36,6 +36,13 @@ export interface WriterObserver {
   committed(commit: { readonly seconds: number; readonly mutations: number; readonly events: number; readonly corrections: number }): void;
   /** A group commit failed and was rolled back (every caller of the group got SERVICE_UNAVAILABLE). */
   failed(): void;
+}
+
+/** Largest event timestamp of a group, or null when it has none. */
+function maxTsOf(events: readonly SessionEvent[]): number | null {
+  let max = Number.NEGATIVE_INFINITY;
+  for (const e of events) if (e.ts > max) max = e.ts;
+  return events.length === 0 ? null : max;
 }
 
 /** Writer lifecycle. */
@@ -198,6 +205,7 @@ export class Writer {
         async (tx) => {
           store = new PgSessionStore(tx, this.options.gapMs);
           const events: SessionEvent[] = ingests.flatMap((j) => j.events);
+          await beginWrite(tx, maxTsOf(events));
           if (events.length > 0) corrections = (await runBatch(sessionizer, events, store, nowMs)).corrections;
           else sessionizer.beginBatch();
           for (const job of flushes) {
@@ -207,8 +215,6 @@ export class Writer {
           }
           sessionizer.advanceTime(nowMs);
           await store.saveChanges(sessionizer.drainChanges());
-          const maxTs = sessionizer.watermark() + this.options.allowedLatenessMs;
-          if (events.length > 0 && Number.isFinite(maxTs)) await saveMaxEventTs(tx, maxTs);
         },
         { timeout: this.options.transactionTimeoutMs ?? 60_000, maxWait: 10_000 },
       );
