@@ -5,10 +5,17 @@ import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger.ts';
 import type { Caller, createAuthenticator } from '../graphql/auth.ts';
 import type { RequestContext, Services } from '../graphql/context.ts';
+import { createSharedSubscribe } from '../realtime/shared-execution.ts';
 import { WsCloseCode } from './close-codes.ts';
 
 /** Interval of graphql-ws keep-alive pings (ms). */
 const KEEP_ALIVE_MS = 12_000;
+
+/** Who a subscription's results may be shared with: callers with the same roles. */
+function callerKey(contextValue: unknown): string {
+  const caller = (contextValue as RequestContext).caller;
+  return caller.kind === 'key' ? `key:${[...caller.roles].sort().join(',')}` : caller.kind;
+}
 
 interface WsOptions {
   readonly httpServer: http.Server;
@@ -31,6 +38,8 @@ export function attachWebSocketServer(options: WsOptions): { stop(): Promise<voi
   const disposable = useServer<Record<string, unknown> | undefined, { caller?: Caller }>(
     {
       schema: options.schema,
+      // One execution per published session and operation, not per subscriber.
+      subscribe: createSharedSubscribe({ contextKey: callerKey }),
       onConnect(ctx) {
         const caller = authenticator.identify(ctx.connectionParams?.['authorization']);
         if (caller.kind === 'anonymous') return false;

@@ -1,0 +1,248 @@
+/**
+ * Read-side latency over HTTP GraphQL against 1,000,000 stored sessions.
+ *
+ *   node --expose-gc --import tsx bench/queries.ts
+ *
+ * Fills a fresh migrated database straight in SQL (INSERT ... SELECT
+ * generate_series, in startedAt order as a live service would write them):
+ * about 100k users with a skewed spread (a few heavy users, a long tail), four
+ * months of startedAt, a third bounced, varied durations, event counts,
+ * channels and values, in the shapes src/store/session-store.ts stores. Then
+ * it starts the service as a child process and times, one call at a time:
+ * - sessions(userId, first: 20) for random users (target p95 < 10 ms);
+ * - engagementStats(from, to) over one month (target p95 < 300 ms);
+ * - engagementSeries(DAY, Europe/Berlin), topChannels, topUsers(by: VALUE)
+ *   over the same month;
+ * - a walk of sessions(status: CLOSED, first: 100, after) pages.
+ * Prints one JSON line. BENCH_SESSIONS sets the row count; BENCH_KEEP_DB=1
+ * keeps the database (its URL goes to stderr) for EXPLAIN ANALYZE.
+ */
+import os from 'node:os';
+import pg from 'pg';
+import { createTestDatabase } from '../test/helpers/database.ts';
+import { gqlData } from '../test/helpers/graphql.ts';
+import { SESSION_FIELDS } from '../test/helpers/events.ts';
+import { startProcess } from '../test/helpers/process.ts';
+
+const SESSIONS = Number(process.env['BENCH_SESSIONS'] ?? 1_000_000);
+const USERS = 100_000;
+const DAY_MS = 86_400_000;
+const SPAN_DAYS = 120;
+const GAP_SECONDS = 1_800;
+/** Calls per query kind (after warm-up). */
+const CALLS = { sessions: 1_000, stats: 30, series: 20, topChannels: 20, topUsers: 20, walkPages: 100, deepWalkPages: 100 } as const;
+const WARMUP = 3;
+
+/** Fixed, so that every run reads the same data. */
+const END_MS = Date.UTC(2026, 10, 1);
+const START_MS = END_MS - SPAN_DAYS * DAY_MS;
+
+/**
+ * One row per session, in startedAt order. Users follow random()^2 (the
+ * lowest ids are the heavy users); a third of the sessions bounce; durations
+ * and event counts are exponential; 5% of the others convert with a value.
+ */
+const FILL = `
+INSERT INTO sessions (id, user_id, status, started_at, ended_at, closes_at, duration_seconds, event_count,
+  event_counts, channels, top_channel, total_value, converted, engaged, bounced, first_event_name, last_event_name,
+  first_event_id, last_event_id, started_by_cut, close_reason, closed_at, close_seq, version, updated_at)
+SELECT gen_random_uuid(), 'user-' || u, status::"SessionStatus", started, ended, ended + interval '${GAP_SECONDS} seconds',
+  dur, ec,
+  jsonb_strip_nulls(jsonb_build_object('page_view', nullif(ec - clicks - msgs - buys, 0), 'click', nullif(clicks, 0),
+    'send_message', nullif(msgs, 0), 'purchase', nullif(buys, 0))),
+  CASE nch
+    WHEN 1 THEN jsonb_build_array(jsonb_build_object('channelId', 'c' || c1, 'count', ec, 'firstAt', sms, 'firstEventId', 'e' || i || '-0'))
+    WHEN 2 THEN jsonb_build_array(
+      jsonb_build_object('channelId', 'c' || c1, 'count', ec - ec / 3, 'firstAt', sms, 'firstEventId', 'e' || i || '-0'),
+      jsonb_build_object('channelId', 'c' || c2, 'count', ec / 3, 'firstAt', sms + 1000, 'firstEventId', 'e' || i || '-1'))
+    ELSE jsonb_build_array(
+      jsonb_build_object('channelId', 'c' || c1, 'count', ec - 2 * (ec / 4), 'firstAt', sms, 'firstEventId', 'e' || i || '-0'),
+      jsonb_build_object('channelId', 'c' || c2, 'count', ec / 4, 'firstAt', sms + 1000, 'firstEventId', 'e' || i || '-1'),
+      jsonb_build_object('channelId', 'c' || c3, 'count', ec / 4, 'firstAt', sms + 2000, 'firstEventId', 'e' || i || '-2'))
+  END,
+  'c' || c1, CASE WHEN buys > 0 THEN round((buys * (5 + r_val * 195))::numeric, 2)::float8 ELSE 0 END,
+  buys > 0, dur >= 10 OR buys > 0 OR ec >= 2, ec = 1,
+  CASE WHEN ec = 1 OR r_val < 0.7 THEN 'page_view' ELSE 'click' END,
+  CASE WHEN buys > 0 THEN 'purchase' WHEN ec = 1 OR r_val < 0.5 THEN 'page_view' ELSE 'send_message' END,
+  'e' || i || '-0', 'e' || i || '-' || (ec - 1), false,
+  CASE WHEN status = 'CLOSED' THEN 'INACTIVITY'::"CloseReason" END,
+  CASE WHEN status = 'CLOSED' THEN ended + interval '${GAP_SECONDS + 30} seconds' END,
+  CASE WHEN status = 'CLOSED' THEN i END,
+  CASE WHEN status = 'CLOSED' THEN ec + 1 ELSE ec END, ended
+FROM (
+  SELECT i, u, started, ec, dur, clicks, msgs, buys, nch, c1, c2, c3, r_val,
+    started + dur * interval '1 second' AS ended,
+    (extract(epoch FROM started) * 1000)::bigint AS sms,
+    CASE WHEN started + dur * interval '1 second' > $2::timestamptz - interval '${GAP_SECONDS} seconds' THEN 'OPEN' ELSE 'CLOSED' END AS status
+  FROM (
+    SELECT i, u, started, ec, r_val, c1,
+      CASE WHEN ec = 1 THEN 0 ELSE least(round((-ln(1 - random()) * 60 * ec)::numeric, 3)::float8, 86399) END AS dur,
+      (ec - 1) / 4 AS clicks, (ec - 1) / 5 AS msgs,
+      CASE WHEN ec > 1 AND random() < 0.05 THEN 1 + (random() * 2)::int ELSE 0 END AS buys,
+      CASE WHEN ec = 1 THEN 1 WHEN r_ch < 0.7 THEN 1 WHEN r_ch < 0.92 OR ec = 2 THEN 2 ELSE 3 END AS nch,
+      (c1 + 1 + (random() * 20)::int) % 50 AS c2, (c1 + 22 + (random() * 20)::int) % 50 AS c3
+    FROM (
+      SELECT i,
+        1 + floor(${USERS} * power(random(), 2))::int AS u,
+        $1::timestamptz + (i::float8 / $3::int * ${SPAN_DAYS} * 86400 + random() * 60) * interval '1 second' AS started,
+        CASE WHEN random() < 0.33 THEN 1 ELSE 2 + floor(-ln(1 - random()) * 6)::int END AS ec,
+        floor(50 * power(random(), 2))::int AS c1,
+        random() AS r_ch, random() AS r_val
+      FROM generate_series(1, $3::int) AS i
+    ) base
+  ) shaped
+) rows`;
+
+type Timings = number[];
+
+function p95(samples: Timings): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return Math.round((sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))] ?? 0) * 10) / 10;
+}
+
+function p50(samples: Timings): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return Math.round((sorted[Math.floor(sorted.length / 2)] ?? 0) * 10) / 10;
+}
+
+async function fill(url: string): Promise<{ fillSeconds: number; tableMb: number }> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const t0 = performance.now();
+    await client.query('SELECT setseed(0.42)');
+    await client.query(FILL, [new Date(START_MS).toISOString(), new Date(END_MS).toISOString(), SESSIONS]);
+    await client.query(
+      `INSERT INTO service_state (id, max_event_ts) SELECT 1, (extract(epoch FROM max(ended_at)) * 1000)::bigint FROM sessions`,
+    );
+    await client.query('VACUUM ANALYZE sessions');
+    const size = await client.query<{ mb: number }>(`SELECT pg_total_relation_size('sessions') / 1048576 AS mb`);
+    return { fillSeconds: Math.round((performance.now() - t0) / 100) / 10, tableMb: Number(size.rows[0]?.mb ?? 0) };
+  } finally {
+    await client.end();
+  }
+}
+
+/** A tiny deterministic PRNG (mulberry32), so runs pick the same users and months. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+async function timeCalls(calls: number, run: (i: number) => Promise<void>): Promise<Timings> {
+  for (let i = 0; i < WARMUP; i++) await run(-1 - i);
+  const samples: Timings = [];
+  for (let i = 0; i < calls; i++) {
+    const t0 = performance.now();
+    await run(i);
+    samples.push(performance.now() - t0);
+  }
+  return samples;
+}
+
+const SESSIONS_QUERY = `query ($userId: ID, $status: SessionStatus, $first: Int, $after: String) {
+  sessions(userId: $userId, status: $status, first: $first, after: $after) {
+    edges { cursor node { ${SESSION_FIELDS} } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+const STATS_QUERY = `query ($from: DateTime, $to: DateTime) {
+  engagementStats(from: $from, to: $to) {
+    sessions users events avgDurationSeconds medianDurationSeconds p90DurationSeconds avgEventsPerSession
+    sessionsPerUser bounceRate engagementRate conversionRate totalValue
+  }
+}`;
+const SERIES_QUERY = `query ($from: DateTime!, $to: DateTime!) {
+  engagementSeries(from: $from, to: $to, interval: DAY, timeZone: "Europe/Berlin") {
+    start sessions users events avgDurationSeconds bounceRate engagementRate conversionRate totalValue
+  }
+}`;
+const TOP_CHANNELS_QUERY = `query ($from: DateTime, $to: DateTime) {
+  topChannels(from: $from, to: $to, limit: 10) { channelId sessions events }
+}`;
+const TOP_USERS_QUERY = `query ($from: DateTime, $to: DateTime) {
+  topUsers(from: $from, to: $to, by: VALUE, limit: 10) { userId sessions events totalValue }
+}`;
+
+interface Page {
+  sessions: { edges: Array<{ cursor: string }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
+}
+
+/** Runs the benchmark and returns its JSON line. */
+export async function benchQueries(): Promise<Record<string, unknown>> {
+  const db = await createTestDatabase();
+  if (db.url === null) throw new Error('the queries benchmark needs a Postgres server (TEST_DATABASE_URL)');
+  const keep = process.env['BENCH_KEEP_DB'] === '1';
+  try {
+    const { fillSeconds, tableMb } = await fill(db.url);
+    process.stderr.write(`queries: ${SESSIONS} sessions stored in ${fillSeconds} s (${tableMb} MB with indexes)\n`);
+    const service = await startProcess({ DATABASE_URL: db.url, SESSION_GAP: `${GAP_SECONDS}s` });
+    try {
+      const random = prng(7);
+      const user = () => `user-${1 + Math.floor(USERS * random() ** 2)}`;
+      // A month that starts on a random day of the second and third month.
+      const month = () => {
+        const from = START_MS + (30 + Math.floor(random() * 60)) * DAY_MS;
+        return { from: new Date(from).toISOString(), to: new Date(from + 30 * DAY_MS).toISOString() };
+      };
+      let rows = 0;
+      const sessions = await timeCalls(CALLS.sessions, async () => {
+        const page = await gqlData<Page>(service.url, SESSIONS_QUERY, { userId: user(), first: 20 });
+        rows += page.sessions.edges.length;
+      });
+      const stats = await timeCalls(CALLS.stats, async () => void (await gqlData(service.url, STATS_QUERY, month())));
+      const series = await timeCalls(CALLS.series, async () => void (await gqlData(service.url, SERIES_QUERY, month())));
+      const topChannels = await timeCalls(CALLS.topChannels, async () => void (await gqlData(service.url, TOP_CHANNELS_QUERY, month())));
+      const topUsers = await timeCalls(CALLS.topUsers, async () => void (await gqlData(service.url, TOP_USERS_QUERY, month())));
+      // Pages from the newest, then pages from a cursor three quarters down
+      // the history (a keyset that only filters would scan 750k rows there).
+      const walkFrom = (start: string | null) => {
+        let after = start;
+        return async () => {
+          const page: Page = await gqlData<Page>(service.url, SESSIONS_QUERY, { status: 'CLOSED', first: 100, after });
+          after = page.sessions.pageInfo.endCursor;
+        };
+      };
+      const walk = await timeCalls(CALLS.walkPages, walkFrom(null));
+      const deep = await gqlData<{ sessions: { pageInfo: { endCursor: string | null } } }>(service.url, `query ($to: DateTime) { sessions(status: CLOSED, to: $to, first: 1) { pageInfo { endCursor } } }`, {
+        to: new Date(START_MS + 30 * DAY_MS).toISOString(),
+      });
+      const deepWalk = await timeCalls(CALLS.deepWalkPages, walkFrom(deep.sessions.pageInfo.endCursor));
+      return {
+        bench: 'queries',
+        sessions: SESSIONS,
+        users: USERS,
+        sessionsP95Ms: p95(sessions),
+        statsP95Ms: p95(stats),
+        seriesP95Ms: p95(series),
+        topChannelsP95Ms: p95(topChannels),
+        topUsersP95Ms: p95(topUsers),
+        walkPageP95Ms: p95(walk),
+        deepWalkPageP95Ms: p95(deepWalk),
+        sessionsP50Ms: p50(sessions),
+        statsP50Ms: p50(stats),
+        avgSessionsPerPage: Math.round((rows / (CALLS.sessions + WARMUP)) * 10) / 10,
+        walkPages: CALLS.walkPages + CALLS.deepWalkPages + 2 * WARMUP,
+        fillSeconds,
+        tableMb,
+        cpus: os.cpus().length,
+        date: new Date().toISOString(),
+      };
+    } finally {
+      await service.stop('SIGTERM');
+    }
+  } finally {
+    if (keep) process.stderr.write(`queries: kept ${db.url}\n`);
+    else await db.drop();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.log(JSON.stringify(await benchQueries()));
+}
