@@ -43,6 +43,27 @@ function limit(value: unknown, name: string, max: number): number {
   return Math.min(n, max);
 }
 
+/** Default page size of `sessions` when neither `first` nor `last` is given. */
+const DEFAULT_PAGE = 50;
+
+/** Direction, size and cursor of a `sessions` page from Relay's first/after/last/before. */
+function pageArgs(args: Args, maxPageSize: number): { direction: 'forward' | 'backward'; size: number; cursor: string | null } {
+  const first = args['first'] as number | null | undefined;
+  const last = args['last'] as number | null | undefined;
+  const after = (args['after'] as string | null | undefined) ?? null;
+  const before = (args['before'] as string | null | undefined) ?? null;
+  const backward = last !== null && last !== undefined;
+  if (backward && ((first !== null && first !== undefined) || after !== null)) {
+    throw new ServiceError(ErrorCode.BadUserInput, 'page forward (first/after) or backward (last/before), not both');
+  }
+  if (!backward && before !== null) throw new ServiceError(ErrorCode.BadUserInput, '`before` goes with `last`');
+  const size = backward ? last : (first ?? DEFAULT_PAGE);
+  if (!Number.isInteger(size) || size < 0) {
+    throw new ServiceError(ErrorCode.BadUserInput, `${backward ? 'last' : 'first'} must be 0 or more`);
+  }
+  return { direction: backward ? 'backward' : 'forward', size: Math.min(size, maxPageSize), cursor: backward ? before : after };
+}
+
 function timeZone(value: unknown): string {
   const zone = typeof value === 'string' && value !== '' ? value : 'UTC';
   try {
@@ -99,17 +120,17 @@ export function createResolvers(observer: IngestObserver = ignore): IResolvers<u
       },
       sessions: async (_root, args: Args, ctx) => {
         requireRole(ctx.caller, 'read');
-        const page = await ctx.services.sessions.page({
+        const filter = {
           ...range(args),
           userId: (args['userId'] as string | null | undefined) ?? null,
           status: (args['status'] as 'OPEN' | 'CLOSED' | null | undefined) ?? null,
-          first: limit(args['first'] ?? 50, 'first', ctx.services.config.maxPageSize),
-          after: (args['after'] as string | null | undefined) ?? null,
-        });
+        };
+        const page = await ctx.services.sessions.page({ ...filter, ...pageArgs(args, ctx.services.config.maxPageSize) });
         return {
           edges: page.edges,
           nodes: page.edges.map((e) => e.node),
-          pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
+          pageInfo: page.pageInfo,
+          totalCount: () => ctx.services.sessions.count(filter),
         };
       },
       engagementStats: (_root, args: Args, ctx) => {

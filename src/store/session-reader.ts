@@ -8,19 +8,34 @@ export interface TimeRange {
   readonly to: number | null;
 }
 
-/** Filters and page of the `sessions` query. */
-export interface SessionPageQuery extends TimeRange {
+/** Filters of the `sessions` query. */
+export interface SessionFilter extends TimeRange {
   readonly userId: string | null;
   readonly status: 'OPEN' | 'CLOSED' | null;
-  readonly first: number;
-  readonly after: string | null;
+}
+
+/**
+ * Filters and page of the `sessions` query: `first` sessions after the
+ * `after` cursor (forward), or the `last` sessions before `before`
+ * (backward), in the newest-first order either way.
+ */
+export interface SessionPageQuery extends SessionFilter {
+  readonly direction: 'forward' | 'backward';
+  /** Sessions on the page (0 gives an empty page that still tells whether more exist). */
+  readonly size: number;
+  /** `after` (forward) or `before` (backward), or null. */
+  readonly cursor: string | null;
 }
 
 /** One Relay-style page, newest first. */
 export interface SessionPage {
   readonly edges: ReadonlyArray<{ cursor: string; node: SessionView }>;
-  readonly hasNextPage: boolean;
-  readonly endCursor: string | null;
+  readonly pageInfo: {
+    readonly hasNextPage: boolean;
+    readonly hasPreviousPage: boolean;
+    readonly startCursor: string | null;
+    readonly endCursor: string | null;
+  };
 }
 
 /** Position (startedAt, id) of a session in the newest-first order, as an opaque string. */
@@ -35,7 +50,7 @@ export function decodeSessionCursor(cursor: string): { startedAt: number; id: st
   const startedAt = Number(match?.[1]);
   // A forged time past the Date range (±8.64e15 ms) would otherwise fail later, as an internal error.
   if (!match || Number.isNaN(new Date(startedAt).getTime())) {
-    throw new ServiceError(ErrorCode.InvalidCursor, 'the `after` cursor is not one this API returned');
+    throw new ServiceError(ErrorCode.InvalidCursor, 'the cursor (`after` or `before`) is not one this API returned');
   }
   return { startedAt, id: match[2] ?? '' };
 }
@@ -122,35 +137,65 @@ export class SessionReader {
    * (user_id, started_at DESC, id DESC) and (started_at DESC, id DESC), so a
    * page deep in the history costs what the first one does. (The equivalent
    * `started_at < a OR (started_at = a AND id < b)` is only a filter: page
-   * 5,000 of 1M sessions scanned 750k index entries, 350 ms.)
+   * 5,000 of 1M sessions scanned 750k index entries, 350 ms.) A backward page
+   * reads the same index the other way and is reversed here.
+   *
+   * Beyond the page, one more row tells whether the walk can go on in its own
+   * direction; the other flag is whether a cursor was given (the session it
+   * names, or its neighbours, lie that way), as the Relay spec allows.
    */
   async page(query: SessionPageQuery): Promise<SessionPage> {
-    const conditions: string[] = [];
-    const params: unknown[] = [];
-    const param = (value: unknown, cast: string): string => {
-      params.push(value);
-      return `$${params.length}::${cast}`;
-    };
-    if (query.userId !== null) conditions.push(`user_id = ${param(query.userId, 'text')}`);
-    if (query.status !== null) conditions.push(`status = ${param(query.status, '"SessionStatus"')}`);
-    if (query.from !== null) conditions.push(`started_at >= ${param(new Date(query.from).toISOString(), 'timestamptz')}`);
-    if (query.to !== null) conditions.push(`started_at < ${param(new Date(query.to).toISOString(), 'timestamptz')}`);
-    if (query.after !== null) {
-      const cursor = decodeSessionCursor(query.after);
-      const at = param(new Date(cursor.startedAt).toISOString(), 'timestamptz');
-      conditions.push(`(started_at, id) < (${at}, ${param(cursor.id, 'uuid')})`);
+    const where = filterConditions(query);
+    const forward = query.direction === 'forward';
+    if (query.cursor !== null) {
+      const cursor = decodeSessionCursor(query.cursor);
+      const at = where.param(new Date(cursor.startedAt).toISOString(), 'timestamptz');
+      where.conditions.push(`(started_at, id) ${forward ? '<' : '>'} (${at}, ${where.param(cursor.id, 'uuid')})`);
     }
-    const where = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
+    const order = forward ? 'DESC' : 'ASC';
     const rows = await this.prisma.$queryRawUnsafe<ViewRow[]>(
       // Qualified: a bare `id` in ORDER BY would be the output column id::text, which no index has.
-      `SELECT ${VIEW_COLUMNS} FROM sessions AS s ${where} ORDER BY s.started_at DESC, s.id DESC LIMIT ${param(query.first + 1, 'int')}`,
-      ...params,
+      `SELECT ${VIEW_COLUMNS} FROM sessions AS s ${where.sql()}
+       ORDER BY s.started_at ${order}, s.id ${order} LIMIT ${where.param(query.size + 1, 'int')}`,
+      ...where.params,
     );
-    const hasNextPage = rows.length > query.first;
-    const edges = rows.slice(0, query.first).map((row) => {
+    const more = rows.length > query.size;
+    const page = rows.slice(0, query.size);
+    if (!forward) page.reverse();
+    const edges = page.map((row) => {
       const node = viewFromRow(row);
       return { cursor: encodeSessionCursor(node.startedAt, node.id), node };
     });
-    return { edges, hasNextPage, endCursor: edges.at(-1)?.cursor ?? null };
+    return {
+      edges,
+      pageInfo: {
+        hasNextPage: forward ? more : query.cursor !== null,
+        hasPreviousPage: forward ? query.cursor !== null : more,
+        startCursor: edges[0]?.cursor ?? null,
+        endCursor: edges.at(-1)?.cursor ?? null,
+      },
+    };
   }
+
+  /** Sessions matching the filters (the connection's totalCount; run only when asked for). */
+  async count(filter: SessionFilter): Promise<number> {
+    const where = filterConditions(filter);
+    const rows = await this.prisma.$queryRawUnsafe<Array<{ n: number }>>(`SELECT count(*)::int AS n FROM sessions ${where.sql()}`, ...where.params);
+    return rows[0]?.n ?? 0;
+  }
+}
+
+/** WHERE conditions of the filters, with their parameters; more can be added before sql() is read. */
+function filterConditions(filter: SessionFilter): { conditions: string[]; params: unknown[]; param(value: unknown, cast: string): string; sql(): string } {
+  const conditions: string[] = [];
+  const params: unknown[] = [];
+  const param = (value: unknown, cast: string): string => {
+    params.push(value);
+    return `$${params.length}::${cast}`;
+  };
+  if (filter.userId !== null) conditions.push(`user_id = ${param(filter.userId, 'text')}`);
+  if (filter.status !== null) conditions.push(`status = ${param(filter.status, '"SessionStatus"')}`);
+  if (filter.from !== null) conditions.push(`started_at >= ${param(new Date(filter.from).toISOString(), 'timestamptz')}`);
+  if (filter.to !== null) conditions.push(`started_at < ${param(new Date(filter.to).toISOString(), 'timestamptz')}`);
+  return { conditions, params, param, sql: () => (conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`) };
 }

@@ -1,5 +1,3 @@
-import type { Session as SessionRow } from '../generated/prisma/client.ts';
-
 /** A session as the GraphQL API shows it (times in ms since the epoch). */
 export interface SessionView {
   readonly id: string;
@@ -45,31 +43,4 @@ export function eventCountList(counts: unknown): Array<{ name: string; count: nu
 export function channelList(channels: unknown): Array<{ channelId: string; count: number; firstSeenAt: number }> {
   if (!Array.isArray(channels)) return [];
   return (channels as StoredChannel[]).map((c) => ({ channelId: c.channelId, count: c.count, firstSeenAt: c.firstAt }));
-}
-
-/** Maps a Prisma session row to the API view. */
-export function sessionViewFromRow(row: SessionRow): SessionView {
-  return {
-    id: row.id,
-    userId: row.userId,
-    status: row.status,
-    startedAt: row.startedAt.getTime(),
-    endedAt: row.endedAt.getTime(),
-    closesAt: row.closesAt.getTime(),
-    durationSeconds: row.durationSeconds,
-    eventCount: row.eventCount,
-    eventCounts: eventCountList(row.eventCounts),
-    channels: channelList(row.channels),
-    topChannel: row.topChannel,
-    totalValue: row.totalValue,
-    converted: row.converted,
-    engaged: row.engaged,
-    bounced: row.bounced,
-    firstEventName: row.firstEventName,
-    lastEventName: row.lastEventName,
-    closeReason: row.closeReason,
-    closedAt: row.closedAt?.getTime() ?? null,
-    version: row.version,
-    closeCursor: row.closeSeq === null ? null : row.closeSeq.toString(),
-  };
 }

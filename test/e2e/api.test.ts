@@ -117,6 +117,36 @@ describe('ingest validation and queries', () => {
     expect(seen).toEqual([...events].reverse().map((e) => new Date(e['timestamp'] as string).toISOString()));
     const bad = await gql(server.url, `{ sessions(after: "bm90LWEtY3Vyc29y") { nodes { id } } }`);
     expect(bad.errors?.[0]?.extensions?.code).toBe('INVALID_CURSOR');
+
+    // Backwards from the oldest end: last/before walk the same order from the other side.
+    const newestFirst = [...events].reverse().map((e) => new Date(e['timestamp'] as string).toISOString());
+    const back: string[][] = [];
+    let before: string | null = null;
+    for (;;) {
+      const data: any = await gqlData(
+        server.url,
+        `query($before: String) { sessions(userId: "pager", last: 3, before: $before) {
+           edges { node { startedAt } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } totalCount } }`,
+        { before },
+      );
+      back.push(data.sessions.edges.map((e: any) => e.node.startedAt));
+      expect(data.sessions.totalCount).toBe(7);
+      expect(data.sessions.pageInfo.hasNextPage).toBe(before !== null);
+      if (!data.sessions.pageInfo.hasPreviousPage) break;
+      before = data.sessions.pageInfo.startCursor;
+    }
+    expect(back).toEqual([newestFirst.slice(4), newestFirst.slice(1, 4), newestFirst.slice(0, 1)]);
+
+    // first: 0 is an empty page that still says whether there is more; the filters apply to totalCount.
+    const empty = await gqlData(
+      server.url,
+      `{ sessions(userId: "pager", first: 0, from: "2026-01-05T04:00:00Z") { nodes { id } totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`,
+    );
+    expect(empty['sessions']).toEqual({ nodes: [], totalCount: 5, pageInfo: { hasNextPage: true, hasPreviousPage: false, startCursor: null, endCursor: null } });
+    for (const args of ['first: 2, last: 2', 'last: 2, after: "x"', 'before: "x"', 'first: -1', 'last: -3']) {
+      const refused = await gql(server.url, `{ sessions(${args}) { nodes { id } } }`);
+      expect(refused.errors?.[0]?.extensions?.code, args).toBe('BAD_USER_INPUT');
+    }
     const ranged = await gqlData(
       server.url,
       `{ sessions(userId: "pager", from: "2026-01-05T02:00:00Z", to: "2026-01-05T06:00:00Z") { nodes { startedAt } } }`,
