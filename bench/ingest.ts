@@ -44,7 +44,8 @@ function batchBody(shape: Shape, start: number, baseMs: number, prefix: string):
       userId: `${prefix}${user}`,
       name: i % 17 === 0 ? 'purchase' : 'page_view',
       timestamp: new Date(baseMs + offsetMs).toISOString(),
-      channelId: `c${i % 7}`,
+      // A user stays on one channel (web, ios, ...), as most sessions do.
+      channelId: `c${user % 5}`,
       value: i % 17 === 0 ? 9.99 : null,
     });
   }
