@@ -76,31 +76,13 @@ export function deriveEventId(source: IdSource, lineNo: number, text: string): s
   return `${DERIVED_ID_PREFIX}${paddedLine(lineNo)}:${lineHash(source, text)}`;
 }
 
-/** Supplies the ids of lines without an eventId. */
-export interface EventIds {
-  /** Whether derive() reads the line's text. */
-  readonly needsText: boolean;
-  derive(lineNo: number, text: string | undefined): string;
-}
-
-/** The full derived ids (`ingest`: stable across re-runs and retries). */
-export function hashedLineIds(sourceName: string): EventIds {
-  const source = idSource(sourceName);
-  return {
-    needsText: true,
-    derive(lineNo, text) {
-      if (text === undefined) throw new Error('hashedLineIds needs the line text');
-      return deriveEventId(source, lineNo, text);
-    },
-  };
-}
-
 /**
- * `line:<line number, 12 digits>` (`sessionize`). The ids never leave the
- * process and only order events with equal timestamps, which the line number
- * alone decides exactly as the full id would: sessions come out the same, and
- * a line is not hashed.
+ * `line:<line number, 12 digits>`: the start of every derived id of that
+ * line. `sessions sessionize` orders a line without an eventId by this (its
+ * ids never leave the process): against another such line the line numbers
+ * decide, exactly as the full ids would; against an explicit id the prefix
+ * compares as the full id does (unless that id itself starts with it).
  */
-export function lineNumberIds(): EventIds {
-  return { needsText: false, derive: (lineNo) => `${DERIVED_ID_PREFIX}${paddedLine(lineNo)}` };
+export function lineIdPrefix(lineNo: number): string {
+  return `${DERIVED_ID_PREFIX}${paddedLine(lineNo)}`;
 }

@@ -2,13 +2,12 @@
  * How one JSON line becomes an event: the field mapping shared by
  * `sessions ingest` and `sessions sessionize` (docs/cli.md, "Field mapping").
  *
- * A line's fields are looked up by alias into a fixed array of raw values
- * (`FieldValues`, filled by json-line.ts from the fast scanner or from
- * JSON.parse), then checked and converted here. Pure: no I/O, no clock.
+ * A line's known keys arrive as raw values by slot (FieldValues, filled by
+ * json-line.ts from the byte scanner or from JSON.parse) and are checked and
+ * converted here. Pure: no I/O, no clock.
  */
-import type { SessionEvent } from '../sessionizer/index.ts';
+import { FIELD_ALIASES, FIELD_MASK, FIELDS, KNOWN_KEYS, type Field, type FieldValues } from './field-values.ts';
 import { parseTimestamp } from './timestamp.ts';
-import type { EventIds } from './event-id.ts';
 
 /** Codes of lines refused before they reach the core or the service (the service's codes where they overlap). */
 export enum LineCode {
@@ -33,60 +32,21 @@ export class LineRejection {
 /** Longest id or name the service accepts (src/ingest/validate.ts MAX_FIELD_LENGTH), in characters. */
 export const MAX_FIELD_LENGTH = 256;
 
-/** Accepted keys per field, in precedence order: the first one present and not null wins. */
-export const FIELD_ALIASES = {
-  name: ['name', 'event_name', 'event_type', 'event'],
-  userId: ['userId', 'user_id'],
-  channelId: ['channelId', 'channel_id'],
-  timestamp: ['timestamp', 'ts', 'time', 'event_time'],
-  value: ['value', 'purchase_value', 'revenue', 'amount'],
-  eventId: ['eventId', 'event_id', 'id'],
-} as const;
+// Each field's slot bits, read once: a lookup by field name on the hot path
+// would see several names at one site and slow down.
+const USER_ID = FIELD_MASK.userId;
+const NAME = FIELD_MASK.name;
+const TIMESTAMP = FIELD_MASK.timestamp;
+const CHANNEL_ID = FIELD_MASK.channelId;
+const VALUE = FIELD_MASK.value;
+const EVENT_ID = FIELD_MASK.eventId;
 
-type Field = keyof typeof FIELD_ALIASES;
-const FIELDS = Object.keys(FIELD_ALIASES) as Field[];
-
-/** Every alias, flattened; a key's position in this list is its slot in FieldValues. */
-export const KNOWN_KEYS: readonly string[] = FIELDS.flatMap((f) => FIELD_ALIASES[f]);
-
-/** [first slot, end slot) of each field in KNOWN_KEYS. */
-const SLOTS = ((): Record<Field, readonly [number, number]> => {
-  const out = {} as Record<Field, readonly [number, number]>;
-  let at = 0;
-  for (const f of FIELDS) {
-    out[f] = [at, at + FIELD_ALIASES[f].length];
-    at += FIELD_ALIASES[f].length;
-  }
-  return out;
-})();
-
-/** Raw values of the known keys of one line, by slot (undefined: absent). */
-export type FieldValues = unknown[];
-
-export function emptyFieldValues(): FieldValues {
-  return new Array<unknown>(KNOWN_KEYS.length).fill(undefined);
-}
-
-/** Copies the known keys of a parsed JSON object into `vals`. */
-export function fieldValuesOf(obj: Readonly<Record<string, unknown>>, vals: FieldValues): FieldValues {
-  for (let i = 0; i < KNOWN_KEYS.length; i++) {
-    const key = KNOWN_KEYS[i] as string;
-    vals[i] = Object.hasOwn(obj, key) ? obj[key] : undefined;
-  }
-  return vals;
-}
-
-/** Slot of the alias that supplies `field`, or -1. */
-function slotOf(vals: FieldValues, field: Field): number {
-  const [from, to] = SLOTS[field];
-  for (let i = from; i < to; i++) if (vals[i] !== undefined && vals[i] !== null) return i;
-  return -1;
-}
-
-/** An id-like field: strings as they are, finite numbers as their decimal text. */
-function idText(vals: FieldValues, field: Field, required: boolean): string | null | LineRejection {
-  const slot = slotOf(vals, field);
-  const v = slot < 0 ? undefined : vals[slot];
+/**
+ * An id-like field from `slot` (-1: absent): strings as they are, finite
+ * numbers as their decimal text; blank counts as absent.
+ */
+function idText(vals: FieldValues, slot: number, field: Field, required: boolean): string | null | LineRejection {
+  const v = slot < 0 ? undefined : vals.raw[slot];
   let s: string;
   if (typeof v === 'string') s = v;
   else if (typeof v === 'number' && Number.isFinite(v)) s = String(v);
@@ -108,20 +68,15 @@ function isBlankText(s: string): boolean {
   return c > 32 && c < 127 ? false : s.trim() === '';
 }
 
-function requiredText(vals: FieldValues, field: Field): string | LineRejection {
-  // idText only returns null when the field is optional.
-  return idText(vals, field, true) as string | LineRejection;
-}
-
 function describe(field: Field): string {
   const names = FIELD_ALIASES[field];
   return `${field} (${names.slice(0, -1).join(', ')}${names.length > 1 ? ' or ' : ''}${names[names.length - 1]})`;
 }
 
 function valueOf(vals: FieldValues): number | null | LineRejection {
-  const slot = slotOf(vals, 'value');
+  const slot = vals.slotOf(VALUE);
   if (slot < 0) return null;
-  const v = vals[slot];
+  const v = vals.raw[slot];
   const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : Number.NaN;
   if (typeof v !== 'number' && typeof v !== 'string') {
     return new LineRejection(LineCode.InvalidField, `${KNOWN_KEYS[slot]} must be a number`);
@@ -130,53 +85,72 @@ function valueOf(vals: FieldValues): number | null | LineRejection {
   return n;
 }
 
+/** One line's fields after mapping: a reusable record that mapFields() fills. */
+export interface LineFields {
+  userId: string;
+  name: string;
+  /** ms since the epoch. */
+  ts: number;
+  channelId: string | null;
+  value: number | null;
+  /** The line's own eventId (eventId, event_id or id), or null: the caller derives one (event-id.ts). */
+  eventId: string | null;
+  /** Interner ids of userId, name and channelId (LineParser.strings), or -1 where the text did not come from it. */
+  userRef: number;
+  nameRef: number;
+  channelRef: number;
+}
+
+/** A record for mapFields() to fill. */
+export function emptyLineFields(): LineFields {
+  return { userId: '', name: '', ts: 0, channelId: null, value: null, eventId: null, userRef: -1, nameRef: -1, channelRef: -1 };
+}
+
 /**
- * Maps one line's field values to an event. A line without an eventId gets
- * ids.derive(lineNo, text) (`lineNo` 1-based, `text` the line without its
- * line break; only read when ids.needsText).
+ * Maps one line's field values into `out`: null when the line is an event
+ * (`out` then holds it), else why it is refused (`out` is then unspecified).
+ * Filling a reused record spares an object per line; each command builds
+ * the event shape it needs from it.
  */
-export function eventOf(
-  vals: FieldValues,
-  ids: EventIds,
-  lineNo: number,
-  text: string | undefined,
-): SessionEvent | LineRejection {
-  const userId = requiredText(vals, 'userId');
-  if (userId instanceof LineRejection) return userId;
-  const name = requiredText(vals, 'name');
-  if (name instanceof LineRejection) return name;
-  const tsSlot = slotOf(vals, 'timestamp');
+export function mapFields(vals: FieldValues, out: LineFields): LineRejection | null {
+  const userSlot = vals.slotOf(USER_ID);
+  const userId = idText(vals, userSlot, 'userId', true);
+  if (typeof userId !== 'string') return userId as LineRejection; // required: never null
+  const nameSlot = vals.slotOf(NAME);
+  const name = idText(vals, nameSlot, 'name', true);
+  if (typeof name !== 'string') return name as LineRejection;
+  const tsSlot = vals.slotOf(TIMESTAMP);
   if (tsSlot < 0) return new LineRejection(LineCode.MissingField, `missing ${describe('timestamp')}`);
-  const ts = parseTimestamp(vals[tsSlot]);
+  const ts = tsSlot === vals.timeSlot ? vals.timeMs : parseTimestamp(vals.raw[tsSlot]);
   if (ts === null) {
-    const raw = JSON.stringify(vals[tsSlot]) ?? '';
+    const raw = JSON.stringify(vals.raw[tsSlot]) ?? '';
     return new LineRejection(
       LineCode.InvalidTimestamp,
       `${KNOWN_KEYS[tsSlot]} ${raw.slice(0, 64)} is not an RFC 3339 date-time or epoch seconds/milliseconds`,
     );
   }
-  const channelId = idText(vals, 'channelId', false);
+  const channelSlot = vals.slotOf(CHANNEL_ID);
+  const channelId = idText(vals, channelSlot, 'channelId', false);
   if (channelId instanceof LineRejection) return channelId;
   const value = valueOf(vals);
   if (value instanceof LineRejection) return value;
-  const explicitId = idText(vals, 'eventId', false);
-  if (explicitId instanceof LineRejection) return explicitId;
-  return {
-    eventId: explicitId ?? ids.derive(lineNo, text),
-    userId,
-    name,
-    ts,
-    channelId,
-    value,
-  };
+  const eventId = idText(vals, vals.slotOf(EVENT_ID), 'eventId', false);
+  if (eventId instanceof LineRejection) return eventId;
+  out.userId = userId;
+  out.name = name;
+  out.ts = ts;
+  out.channelId = channelId;
+  out.value = value;
+  out.eventId = eventId;
+  out.userRef = refOf(vals, userSlot);
+  out.nameRef = refOf(vals, nameSlot);
+  out.channelRef = channelId === null ? -1 : refOf(vals, channelSlot);
+  return null;
 }
 
-/** True when the line supplies its own eventId (a non-blank eventId, event_id or id). */
-export function hasExplicitId(vals: FieldValues): boolean {
-  const slot = slotOf(vals, 'eventId');
-  if (slot < 0) return false;
-  const v = vals[slot];
-  return (typeof v === 'number' && Number.isFinite(v)) || (typeof v === 'string' && !isBlankText(v));
+/** The interner id of a slot's text, when the field's text is that text (not a number made text). */
+function refOf(vals: FieldValues, slot: number): number {
+  return typeof vals.raw[slot] === 'string' ? (vals.refs[slot] as number) : -1;
 }
 
 /**
@@ -186,7 +160,7 @@ export function hasExplicitId(vals: FieldValues): boolean {
 export function propertiesOf(obj: Readonly<Record<string, unknown>>, vals: FieldValues): Record<string, unknown> | null {
   const used = new Set<string>();
   for (const f of FIELDS) {
-    const slot = slotOf(vals, f);
+    const slot = vals.slotOf(FIELD_MASK[f]);
     if (slot >= 0) used.add(KNOWN_KEYS[slot] as string);
   }
   let out: Record<string, unknown> | null = null;

@@ -1,20 +1,12 @@
 /**
- * JSON lines -> events: the fast byte scanner where it applies, JSON.parse
- * otherwise, then the shared field mapping (event-line.ts).
+ * JSON lines -> mapped fields: the fast byte scanner where it applies,
+ * JSON.parse otherwise, then the shared field mapping (event-line.ts).
  */
-import type { SessionEvent } from '../sessionizer/index.ts';
 import { FlatObjectScanner } from './byte-scanner.ts';
-import type { EventIds } from './event-id.ts';
-import type { FieldValues } from './event-line.ts';
-import {
-  emptyFieldValues,
-  eventOf,
-  fieldValuesOf,
-  hasExplicitId,
-  LineCode,
-  LineRejection,
-  propertiesOf,
-} from './event-line.ts';
+import type { LineFields } from './event-line.ts';
+import { emptyLineFields, LineCode, LineRejection, mapFields, propertiesOf } from './event-line.ts';
+import { FieldValues } from './field-values.ts';
+import type { StringInterner } from './string-interner.ts';
 
 /** JSON.parse of a line that must hold an object. */
 export function parseObject(text: string): Record<string, unknown> | LineRejection {
@@ -30,43 +22,41 @@ export function parseObject(text: string): Record<string, unknown> | LineRejecti
   return parsed as Record<string, unknown>;
 }
 
-/** The events of one input's lines. Keeps caches across lines: one per input. */
+/**
+ * Reads lines into `fields`, one line at a time: each read overwrites it.
+ * One per input: it keeps caches across lines.
+ */
 export class LineParser {
-  private readonly vals: FieldValues = emptyFieldValues();
+  /** The last line read, when the read returned null. */
+  readonly fields: LineFields = emptyLineFields();
+  private readonly vals = new FieldValues();
   private readonly scanner = new FlatObjectScanner();
-  /** Whether the last line given to event() or eventFromBytes() had its own eventId (else it was derived). */
-  hadEventId = false;
 
-  constructor(readonly ids: EventIds) {}
+  /** Reads the line in buf[start, end) (no line break): null, or why it is refused. Decodes it only when it must. */
+  readBytes(buf: Buffer, start: number, end: number): LineRejection | null {
+    if (this.scanner.scan(buf, start, end, this.vals)) return mapFields(this.vals, this.fields);
+    return this.read(buf.toString('utf8', start, end));
+  }
 
-  /** The event of one line (text without its line break; lineNo 1-based), or why it is refused. */
-  event(text: string, lineNo: number): SessionEvent | LineRejection {
+  /** The interner behind LineFields' *Ref ids. */
+  get strings(): StringInterner {
+    return this.scanner.strings;
+  }
+
+  /** Reads one line's text (no line break): null, or why it is refused. */
+  read(text: string): LineRejection | null {
     const obj = parseObject(text);
     if (obj instanceof LineRejection) return obj;
-    return this.mapped(fieldValuesOf(obj, this.vals), lineNo, text);
+    return mapFields(this.vals.fillFrom(obj), this.fields);
   }
 
-  /** Like event() for the line in buf[start, end) (no line break), without decoding it when it can. */
-  eventFromBytes(buf: Buffer, start: number, end: number, lineNo: number): SessionEvent | LineRejection {
-    if (!this.scanner.scan(buf, start, end, this.vals)) return this.event(buf.toString('utf8', start, end), lineNo);
-    return this.mapped(this.vals, lineNo, this.ids.needsText ? buf.toString('utf8', start, end) : undefined);
-  }
-
-  /** Like event(), plus the line's other keys as `properties` (for ingest). */
-  eventWithProperties(
-    text: string,
-    lineNo: number,
-  ): { event: SessionEvent; properties: Record<string, unknown> | null } | LineRejection {
+  /** Like read(), and returns the line's other keys, the event's `properties` (null when none; for ingest). */
+  readWithProperties(text: string): { properties: Record<string, unknown> | null } | LineRejection {
     const obj = parseObject(text);
     if (obj instanceof LineRejection) return obj;
-    const vals = fieldValuesOf(obj, this.vals);
-    const event = this.mapped(vals, lineNo, text);
-    if (event instanceof LineRejection) return event;
-    return { event, properties: propertiesOf(obj, vals) };
-  }
-
-  private mapped(vals: FieldValues, lineNo: number, text: string | undefined): SessionEvent | LineRejection {
-    this.hadEventId = hasExplicitId(vals);
-    return eventOf(vals, this.ids, lineNo, text);
+    const vals = this.vals.fillFrom(obj);
+    const refused = mapFields(vals, this.fields);
+    if (refused !== null) return refused;
+    return { properties: propertiesOf(obj, vals) };
   }
 }

@@ -70,14 +70,3 @@ export function isBlankBytes(buf: Buffer, start: number, end: number): boolean {
   }
   return true;
 }
-
-/** The lines of a chunk as strings (ingest, tests). */
-export function linesOf(buf: Buffer): string[] {
-  const out: string[] = [];
-  for (let pos = 0; pos < buf.length; ) {
-    const next = nextLine(buf, pos);
-    out.push(buf.toString('utf8', pos, lineTextEnd(buf, pos, next)));
-    pos = next;
-  }
-  return out;
-}

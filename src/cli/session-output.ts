@@ -1,6 +1,18 @@
+/**
+ * `sessions sessionize` output: sessions as JSON lines, one JSON array, or
+ * CSV, with the service's Session fields (docs/cli.md, "sessions sessionize").
+ *
+ * JSON goes straight into bytes (session-json.ts): built as strings, the
+ * pieces and their concatenation trees cost more than everything else in
+ * sessionize. CSV, less used, is built as text.
+ */
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import type { ChannelStat, SessionSnapshot } from '../sessionizer/index.ts';
+import type { SessionRules } from '../sessionizer/types.ts';
+import type { Counts, SessionTally } from './session-tally.ts';
+import { ByteWriter } from './byte-writer.ts';
+import { byCountThenName, writeSessionJson } from './session-json.ts';
+import { randomUuid } from './uuid.ts';
 
 export type OutputFormat = 'json' | 'jsonl' | 'csv';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['json', 'jsonl', 'csv'];
@@ -27,182 +39,121 @@ export const SESSION_COLUMNS = [
   'closeReason',
 ] as const;
 
-/** Characters buffered before a write: few, large writes. */
-const FLUSH_CHARS = 1 << 18;
+/** Bytes buffered before a write: few, large writes. */
+const FLUSH_BYTES = 1 << 20;
 
-const DAY_MS = 86_400_000;
-const TWO_DIGITS = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
-const THREE_DIGITS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
-let isoDay = Number.NaN;
-let isoDayPrefix = '';
-
-/**
- * RFC 3339 UTC with milliseconds, as Date.toISOString() writes it, at a
- * fraction of its cost: the date part is cached (sessions close in time order).
- */
+/** RFC 3339 UTC with milliseconds: Date.toISOString(), null for times it cannot show. */
 export function iso(ms: number): string {
-  const day = Math.floor(ms / DAY_MS);
-  if (day !== isoDay) {
-    const text = new Date(day * DAY_MS).toISOString();
-    isoDay = day;
-    isoDayPrefix = text.slice(0, text.indexOf('T') + 1);
-  }
-  let rest = ms - day * DAY_MS;
-  const h = Math.floor(rest / 3_600_000);
-  rest -= h * 3_600_000;
-  const m = Math.floor(rest / 60_000);
-  rest -= m * 60_000;
-  const sec = Math.floor(rest / 1000);
-  const milli = rest - sec * 1000;
-  return `${isoDayPrefix}${TWO_DIGITS[h]}:${TWO_DIGITS[m]}:${TWO_DIGITS[sec]}.${THREE_DIGITS[milli]}Z`;
+  return new Date(ms).toISOString();
 }
 
-/** Characters JSON.stringify escapes (and surrogates, which it may). */
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
-const str = (s: string | null): string => (s === null ? 'null' : NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`);
-const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
-
-/** eventCounts as a JSON object {name: count}, most frequent first, then by name (the API's order). */
-function eventCountsJson(counts: Readonly<Record<string, number>>): string {
-  const names = Object.keys(counts);
-  if (names.length === 1) {
-    const name = names[0] as string;
-    return `{${str(name)}:${counts[name]}}`;
-  }
-  names.sort((a, b) => (counts[b] as number) - (counts[a] as number) || (a < b ? -1 : a > b ? 1 : 0));
-  let out = '{';
-  for (let i = 0; i < names.length; i++) out += `${i === 0 ? '' : ','}${str(names[i] as string)}:${counts[names[i] as string]}`;
-  return `${out}}`;
-}
-
-/** channels as a JSON object {channelId: count}, in the order first seen (the API's order). */
-function channelsJson(channels: Readonly<Record<string, ChannelStat>>): string {
-  const ids = Object.keys(channels);
-  if (ids.length === 0) return '{}';
-  if (ids.length === 1) {
-    const id = ids[0] as string;
-    return `{${str(id)}:${(channels[id] as ChannelStat).count}}`;
-  }
-  const firstSeen = (a: string, b: string): number => {
-    const x = channels[a] as ChannelStat;
-    const y = channels[b] as ChannelStat;
-    return x.firstAt - y.firstAt || (x.firstEventId < y.firstEventId ? -1 : x.firstEventId > y.firstEventId ? 1 : 0);
-  };
-  ids.sort(firstSeen);
-  let out = '{';
-  for (let i = 0; i < ids.length; i++) out += `${i === 0 ? '' : ','}${str(ids[i] as string)}:${(channels[ids[i] as string] as ChannelStat).count}`;
-  return `${out}}`;
-}
-
-function topChannelCount(s: SessionSnapshot): number | null {
-  return s.topChannel === null ? null : (s.channels[s.topChannel]?.count ?? null);
-}
-
-/** One session as a JSON object (one line), fields in SESSION_COLUMNS order. */
-export function sessionJson(s: SessionSnapshot): string {
-  const top = topChannelCount(s);
-  return `{"id":${str(s.id)},"userId":${str(s.userId)},"status":"${s.status}","startedAt":"${iso(s.startedAt)}",\
-"endedAt":"${iso(s.endedAt)}","durationSeconds":${num(s.durationMs / 1000)},"eventCount":${s.eventCount},\
-"eventCounts":${eventCountsJson(s.eventCounts)},"topChannel":${str(s.topChannel)},\
-"topChannelCount":${top === null ? 'null' : top},"channels":${channelsJson(s.channels)},\
-"totalValue":${num(s.totalValue)},"converted":${s.converted},"engaged":${s.engaged},"bounced":${s.bounced},\
-"firstEventName":${str(s.firstEventName)},"lastEventName":${str(s.lastEventName)},\
-"closeReason":${s.closeReason === null ? 'null' : `"${s.closeReason}"`}}`;
+/** A Counts as JSON text {key: count}, entries in `order`. */
+function countsJson(c: Counts, order: readonly number[]): string {
+  return `{${order.map((k) => `${JSON.stringify(c.keyAt(k))}:${c.countAt(k)}`).join(',')}}`;
 }
 
 function csvCell(text: string): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-/** One session as a CSV row: eventCounts and channels as their JSON text, null as an empty cell. */
-export function sessionCsv(s: SessionSnapshot): string {
-  const top = topChannelCount(s);
-  const cells: Array<string | number | boolean | null> = [
-    s.id,
+/** One session as a CSV row (no line break): eventCounts and channels as their JSON text, null as an empty cell. */
+function sessionCsv(s: SessionTally, id: string, rules: SessionRules): string {
+  const top = s.topChannelCount;
+  const channels = s.channels;
+  const cells: Array<string | null> = [
+    id,
     s.userId,
-    s.status,
+    'CLOSED',
     iso(s.startedAt),
     iso(s.endedAt),
-    num(s.durationMs / 1000),
-    s.eventCount,
-    eventCountsJson(s.eventCounts),
+    String(s.durationMs / 1000),
+    String(s.eventCount),
+    countsJson(s.names, byCountThenName(s.names)),
     s.topChannel,
-    top,
-    channelsJson(s.channels),
-    num(s.totalValue),
-    s.converted,
-    s.engaged,
-    s.bounced,
+    top === null ? null : String(top),
+    channels === null ? '{}' : countsJson(channels, Array.from({ length: channels.size }, (_, i) => i)),
+    String(s.totalValue),
+    String(s.converted),
+    String(s.engaged(rules)),
+    String(s.bounced),
     s.firstEventName,
     s.lastEventName,
     s.closeReason,
   ];
-  return cells.map((c) => (c === null || c === 'null' ? '' : typeof c === 'string' ? csvCell(c) : String(c))).join(',');
+  return cells.map((c) => (c === null ? '' : csvCell(c))).join(',');
 }
 
 /**
- * Writes sessions as they become final. jsonl and csv stream a line per
- * session; json streams one array (valid once end() ran). Output is buffered
- * and flush() waits for the stream to drain, so a slow reader slows the
- * input instead of filling memory.
+ * Writes sessions as they become final, each with a fresh UUID. jsonl and
+ * csv stream a line per session; json streams one array (valid once end()
+ * ran). Output is buffered, and flush() waits for the stream to drain, so a
+ * slow reader slows the input instead of filling memory.
  */
 export class SessionWriter {
-  private pieces: string[] = [];
-  private chars = 0;
+  private readonly w = new ByteWriter(FLUSH_BYTES * 2);
   private count = 0;
+  /** The first error of the stream (EPIPE when the reader went away): the next flush throws it. */
+  private failure: Error | null = null;
 
   constructor(
     private readonly out: Writable,
     private readonly format: OutputFormat,
+    private readonly rules: SessionRules,
+    /** Session ids (tests); default: random UUIDs. */
+    private readonly newId: (() => string) | null = null,
   ) {
-    if (format === 'csv') this.push(`${SESSION_COLUMNS.join(',')}\n`);
-    else if (format === 'json') this.push('[');
+    out.on('error', (error: Error) => {
+      this.failure ??= error;
+    });
+    if (format === 'csv') this.w.ascii(`${SESSION_COLUMNS.join(',')}\n`);
+    else if (format === 'json') this.w.ascii('[');
   }
 
+  /** Sessions written so far. */
   get written(): number {
     return this.count;
   }
 
-  write(s: SessionSnapshot): void {
+  write(s: SessionTally): void {
+    const id = this.newId === null ? null : this.newId();
     switch (this.format) {
       case 'jsonl':
-        this.push(`${sessionJson(s)}\n`);
+        writeSessionJson(this.w, s, id, this.rules);
+        this.w.ascii('\n');
         break;
       case 'json':
-        this.push(`${this.count === 0 ? '\n' : ',\n'}${sessionJson(s)}`);
+        this.w.ascii(this.count === 0 ? '\n' : ',\n');
+        writeSessionJson(this.w, s, id, this.rules);
         break;
       case 'csv':
-        this.push(`${sessionCsv(s)}\n`);
+        this.w.utf8(sessionCsv(s, id ?? randomUuid(), this.rules));
+        this.w.ascii('\n');
         break;
       default:
-        throw new UnreachableCaseError(this.format);
+        throw new Error(`unknown case ${JSON.stringify(this.format satisfies never)}`);
     }
     this.count++;
+    // Hand a full buffer over now rather than letting it grow: one chunk of
+    // input can make megabytes of sessions. flush() waits for the stream.
+    if (this.w.length >= FLUSH_BYTES) this.hand();
   }
 
-  private push(text: string): void {
-    this.pieces.push(text);
-    this.chars += text.length;
-  }
-
-  /** Writes the buffer once it is large (or always, with force) and waits while the stream is full. */
+  /** Waits while the stream is full; writes the buffer too when `force` (the end). */
   async flush(force = false): Promise<void> {
-    if (this.chars === 0 || (!force && this.chars < FLUSH_CHARS)) return;
-    // One join makes one flat string: cheaper than growing a string piece by piece.
-    const ok = this.out.write(this.pieces.join(''));
-    this.pieces = [];
-    this.chars = 0;
-    if (!ok) await once(this.out, 'drain');
+    if (this.failure !== null) throw this.failure;
+    if (force && this.w.length > 0) this.hand();
+    if (this.out.writableNeedDrain) await once(this.out, 'drain');
   }
 
+  private hand(): void {
+    const chunk = this.w.take();
+    this.out.write(chunk, () => this.w.recycle(chunk));
+  }
+
+  /** Closes the JSON array (json) and writes what is buffered. */
   async end(): Promise<void> {
-    if (this.format === 'json') this.push(this.count === 0 ? ']\n' : '\n]\n');
+    if (this.format === 'json') this.w.ascii(this.count === 0 ? ']\n' : '\n]\n');
     await this.flush(true);
   }
 }
 
-class UnreachableCaseError extends Error {
-  constructor(value: never) {
-    super(`unreachable case: ${String(value)}`);
-  }
-}

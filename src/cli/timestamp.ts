@@ -9,29 +9,31 @@
  *   (before year 5138), else epoch milliseconds.
  *
  * Parsed by hand from char codes: Date.parse costs more than the rest of a
- * line's parsing, and sorted files repeat the same text, so the last result
- * is cached too.
+ * line's parsing. Files repeat the same text for many lines (and the line
+ * scanner hands out one string object per text), so results are cached too.
  */
 
 /** Epoch numbers below this are seconds, at or above it milliseconds. */
 export const EPOCH_SECONDS_LIMIT = 1e11;
 /** Largest |ms| a JavaScript Date can hold. */
-const MAX_DATE_MS = 8.64e15;
-const DAY_MS = 86_400_000;
+export const MAX_DATE_MS = 8.64e15;
+export const DAY_MS = 86_400_000;
 
 const DIGIT_0 = 48;
 
-let lastText = '';
-let lastMs = 0;
+/** Cached texts before the cache starts over: a bound on its memory. */
+const CACHE_LIMIT = 65_536;
+const cache = new Map<string, number>();
 
 /** ms since the epoch, or null when `v` is not a time this tool accepts. */
 export function parseTimestamp(v: unknown): number | null {
   if (typeof v === 'string') {
-    if (v === lastText) return lastMs;
+    const hit = cache.get(v);
+    if (hit !== undefined) return hit;
     const ms = parseTimestampText(v);
     if (ms !== null) {
-      lastText = v;
-      lastMs = ms;
+      if (cache.size >= CACHE_LIMIT) cache.clear();
+      cache.set(v, ms);
     }
     return ms;
   }
@@ -56,7 +58,7 @@ function digits(s: string, at: number, count: number): number {
 }
 
 /** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-function daysFromCivil(y: number, m: number, d: number): number {
+export function daysFromCivil(y: number, m: number, d: number): number {
   const yy = m <= 2 ? y - 1 : y;
   const era = Math.floor(yy / 400);
   const yoe = yy - era * 400;
@@ -65,7 +67,8 @@ function daysFromCivil(y: number, m: number, d: number): number {
   return era * 146_097 + doe - 719_468;
 }
 
-function daysInMonth(y: number, m: number): number {
+/** Days in month m (1-12) of year y. */
+export function daysInMonth(y: number, m: number): number {
   if (m === 2) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28;
   return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
 }

@@ -1,0 +1,47 @@
+/** How the commands count and word what they report on stderr. */
+import type { LineRejection } from './event-line.ts';
+
+/** `n` with thousands separators (1,234,567), for humans. */
+export function count(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+/** One bad line: `FILE:LINE: CODE message`, as compilers report, so editors and grep can follow it. */
+export function lineReport(label: string, lineNo: number, code: string, message: string): string {
+  return `${label}:${lineNo}: ${code} ${message}\n`;
+}
+
+/** "INVALID_JSON 4, MISSING_FIELD 2" (most frequent first), or "" when empty. */
+export function byCode(counts: Readonly<Record<string, number>>): string {
+  return Object.entries(counts)
+    .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1))
+    .map(([code, n]) => `${code} ${count(n)}`)
+    .join(', ');
+}
+
+/** Seconds with one decimal: "12.3 s". */
+export function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** Events per second over `ms`. */
+export function perSecond(n: number, ms: number): number {
+  return ms > 0 ? (n * 1000) / ms : 0;
+}
+
+/** Receives each refused line (lineNo 1-based). */
+export type RejectionReporter = (lineNo: number, rejection: LineRejection) => void;
+
+/** Counts refused lines by code and passes them on. */
+export class RejectionCounter {
+  rejected = 0;
+  readonly byCode: Record<string, number> = {};
+
+  constructor(private readonly report: RejectionReporter) {}
+
+  readonly reject = (lineNo: number, r: LineRejection): void => {
+    this.rejected++;
+    this.byCode[r.code] = (this.byCode[r.code] ?? 0) + 1;
+    this.report(lineNo, r);
+  };
+}

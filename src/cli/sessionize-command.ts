@@ -1,0 +1,67 @@
+/** `sessions sessionize`: input and output streams, reports and exit code around the sessionizer. */
+import { stat } from 'node:fs/promises';
+import { formatDurationMs } from '../duration.ts';
+import type { SessionizeCommand } from './args.ts';
+import type { CliIo } from './cli-io.ts';
+import { ExitCode } from './exit-code.ts';
+import { openLineInput, readLineChunks } from './line-reader.ts';
+import { byCode, count, lineReport, perSecond, seconds, type RejectionReporter } from './report.ts';
+import { SessionWriter } from './session-output.ts';
+import { sessionizeLines, type SessionizeSummary } from './sessionize.ts';
+
+/**
+ * Files from this size on are sessionized on two threads
+ * (sessionize-threaded.ts); below it, starting the worker costs more than it
+ * saves. SESSIONS_THREAD_MIN_BYTES overrides it (docs/cli.md, "Speed").
+ */
+const THREAD_MIN_BYTES = 32 * 1024 * 1024;
+const STDOUT_FD = 1;
+
+/** Runs the command: sessions to stdout, bad lines and the summary to stderr. */
+export async function runSessionize(cmd: SessionizeCommand, io: CliIo): Promise<ExitCode> {
+  const opts = { ...cmd.rules, latenessMs: cmd.latenessMs };
+  const label = cmd.input === '-' ? 'stdin' : cmd.input;
+  const report: RejectionReporter = (lineNo, r) => io.stderr.write(lineReport(label, lineNo, r.code, r.message));
+  const started = performance.now();
+  let summary: SessionizeSummary;
+  // The worker writes to the process's stdout itself, so only when that is where the sessions go.
+  const threaded =
+    cmd.input !== '-' &&
+    io.stdout === process.stdout &&
+    (await stat(cmd.input)).size >= threadMinBytes(io.env['SESSIONS_THREAD_MIN_BYTES']);
+  if (threaded) {
+    const { sessionizeFileThreaded } = await import('./sessionize-threaded.ts');
+    summary = await sessionizeFileThreaded(cmd.input, STDOUT_FD, cmd.format, opts, report);
+  } else {
+    const writer = new SessionWriter(io.stdout, cmd.format, cmd.rules);
+    summary = await sessionizeLines(readLineChunks(openLineInput(cmd.input, io.stdin).stream), writer, opts, report);
+  }
+  io.stderr.write(summaryText(summary, performance.now() - started, cmd.latenessMs));
+  return ExitCode.Ok;
+}
+
+function threadMinBytes(text: string | undefined): number {
+  const n = text === undefined || text.trim() === '' ? Number.NaN : Number(text);
+  return Number.isFinite(n) && n >= 0 ? n : THREAD_MIN_BYTES;
+}
+
+/** The closing lines on stderr. */
+export function summaryText(s: SessionizeSummary, ms: number, latenessMs: number): string {
+  let text =
+    `sessionize: ${count(s.lines)} lines, ${count(s.events)} events, ${count(s.sessions)} sessions ` +
+    `in ${seconds(ms)} (${count(perSecond(s.lines, ms))} lines/s)`;
+  if (s.duplicates > 0) text += `; ${count(s.duplicates)} duplicate eventIds ignored`;
+  if (s.rejected > 0) text += `; ${count(s.rejected)} lines rejected (${byCode(s.rejectedByCode)})`;
+  text += '\n';
+  if (s.largestLatenessMs > 0) {
+    text +=
+      `sessionize: lines up to ${formatDurationMs(s.largestLatenessMs)} behind the newest timestamp were refused ` +
+      `(--lateness ${Number.isFinite(latenessMs) ? formatDurationMs(latenessMs) : 'unlimited'}); ` +
+      `--lateness ${formatDurationMs(roundUpToSecond(s.largestLatenessMs))} would keep them\n`;
+  }
+  return text;
+}
+
+function roundUpToSecond(ms: number): number {
+  return Math.ceil(ms / 1000) * 1000;
+}

@@ -1,0 +1,173 @@
+import { describe, expect, it } from 'vitest';
+import { deriveEventId, idSource } from '../../../src/cli/event-id.ts';
+import { emptyCounts, ingestLines, type Batch } from '../../../src/cli/ingest.ts';
+import type { IngestAnswer } from '../../../src/cli/ingest-client.ts';
+import { rejectedLines } from '../../../src/cli/rejections.ts';
+
+describe('rejectedLines', () => {
+  it("maps each rejection's batch index to the line it came from, in line order", () => {
+    // The batch holds the events of lines 3, 4, 7, 8 and 12 (lines 5, 6 and 9-11 were refused locally or blank).
+    const lines = [3, 4, 7, 8, 12];
+    expect(
+      rejectedLines(lines, [
+        { index: 4, code: 'FUTURE_TIMESTAMP', message: 'ahead' },
+        { index: 0, code: 'FIELD_TOO_LONG', message: 'long' },
+        { index: 2, code: 'PROPERTIES_TOO_LARGE', message: 'big' },
+      ]),
+    ).toEqual([
+      { lineNo: 3, code: 'FIELD_TOO_LONG', message: 'long' },
+      { lineNo: 7, code: 'PROPERTIES_TOO_LARGE', message: 'big' },
+      { lineNo: 12, code: 'FUTURE_TIMESTAMP', message: 'ahead' },
+    ]);
+  });
+
+  it('keeps a rejection whose index the batch does not have, without a line', () => {
+    expect(rejectedLines([10, 11], [{ index: 2, code: 'X', message: 'm' }, { index: -1, code: 'Y', message: 'n' }])).toEqual([
+      { lineNo: null, code: 'X', message: 'm' },
+      { lineNo: null, code: 'Y', message: 'n' },
+    ]);
+  });
+});
+
+function chunksOf(text: string, size = 7): AsyncIterable<Buffer> {
+  const buf = Buffer.from(text);
+  return (async function* () {
+    // Chunks cut mid-line are what readLineChunks repairs; here whole lines per chunk, as it yields.
+    const lines = buf.toString().split(/(?<=\n)/);
+    for (let i = 0; i < lines.length; i += size) yield Buffer.from(lines.slice(i, i + size).join(''));
+  })();
+}
+
+const line = (user: string, second: number, extra = ''): string =>
+  `{"event_name": "send_message", "timestamp": "2016-11-08T14:09:${String(second).padStart(2, '0')}Z", "user_id": "${user}", "channel_id": "1"${extra}}`;
+
+describe('ingestLines', () => {
+  it('sends batches of events that remember their lines, and reports local and service rejections by line', async () => {
+    const text = [
+      line('1', 1), // 1
+      '{"event_name": "x"', // 2: INVALID_JSON
+      line('2', 2), // 3
+      '', // 4: blank, skipped
+      line('3', 3, ', "purchase_value": 9.5'), // 5
+      line('4', 4), // 6: the service rejects it
+      line('5', 5, ', "event_id": "own-id", "device": "ios"'), // 7
+    ].join('\n');
+    const batches: Batch[] = [];
+    const reports: Array<[number | null, string]> = [];
+    const counts = emptyCounts();
+    await ingestLines(
+      chunksOf(text, 2),
+      { batchSize: 2, concurrency: 2, sourceName: 'export.jsonl' },
+      {
+        async send(batch): Promise<IngestAnswer> {
+          batches.push(batch);
+          const i = batch.events.findIndex((e) => e.userId === '4');
+          return { accepted: batch.events.length - (i >= 0 ? 1 : 0), duplicates: 0, rejected: i >= 0 ? [{ index: i, code: 'FUTURE_TIMESTAMP', message: 'ahead' }] : [] };
+        },
+        report: (lineNo, code) => reports.push([lineNo, code]),
+      },
+      counts,
+    );
+    expect(batches.map((b) => b.lines)).toEqual([[1, 3], [5, 6], [7]]);
+    expect(reports.sort((a, b) => (a[0] ?? 0) - (b[0] ?? 0))).toEqual([
+      [2, 'INVALID_JSON'],
+      [6, 'FUTURE_TIMESTAMP'],
+    ]);
+    expect(counts).toEqual({
+      lines: 7,
+      sent: 5,
+      accepted: 4,
+      duplicates: 0,
+      rejected: 2,
+      rejectedByCode: { INVALID_JSON: 1, FUTURE_TIMESTAMP: 1 },
+    });
+    const [first, , last] = batches;
+    // Lines without an eventId get the deterministic derived one; fields map to EventInput.
+    const source = idSource('export.jsonl');
+    expect(first?.events[0]).toEqual({
+      eventId: deriveEventId(source, 1, line('1', 1)),
+      userId: '1',
+      name: 'send_message',
+      timestamp: '2016-11-08T14:09:01.000Z',
+      channelId: '1',
+    });
+    expect(batches[1]?.events[0]).toMatchObject({ value: 9.5 });
+    expect(last?.events[0]).toEqual({
+      eventId: 'own-id',
+      userId: '5',
+      name: 'send_message',
+      timestamp: '2016-11-08T14:09:05.000Z',
+      channelId: '1',
+      properties: { device: 'ios' },
+    });
+  });
+
+  it('derives the same ids on every run, so a re-run is all duplicates', async () => {
+    const text = `${line('1', 1)}\n${line('1', 1)}\n`;
+    const ids: string[][] = [];
+    for (let run = 0; run < 2; run++) {
+      const seen: string[] = [];
+      await ingestLines(
+        chunksOf(text),
+        { batchSize: 10, concurrency: 1, sourceName: 'a.jsonl' },
+        {
+          async send(batch) {
+            seen.push(...batch.events.map((e) => e.eventId));
+            return { accepted: batch.events.length, duplicates: 0, rejected: [] };
+          },
+          report: () => undefined,
+        },
+        emptyCounts(),
+      );
+      ids.push(seen);
+    }
+    expect(ids[0]).toEqual(ids[1]);
+    // Identical lines at different line numbers stay two events.
+    expect(new Set(ids[0]).size).toBe(2);
+  });
+
+  it('keeps at most `concurrency` batches in flight', async () => {
+    const text = Array.from({ length: 40 }, (_, i) => line(String(i), i % 60)).join('\n');
+    let inFlight = 0;
+    let most = 0;
+    await ingestLines(
+      chunksOf(text, 3),
+      { batchSize: 2, concurrency: 3, sourceName: 's' },
+      {
+        async send(batch) {
+          inFlight++;
+          most = Math.max(most, inFlight);
+          await new Promise((resolve) => setTimeout(resolve, 2));
+          inFlight--;
+          return { accepted: batch.events.length, duplicates: 0, rejected: [] };
+        },
+        report: () => undefined,
+      },
+      emptyCounts(),
+    );
+    expect(most).toBe(3);
+  });
+
+  it('stops reading on a fatal error and rejects with it once the batches in flight are answered', async () => {
+    const text = Array.from({ length: 100 }, (_, i) => line(String(i), i % 60)).join('\n');
+    const sent: number[] = [];
+    const counts = emptyCounts();
+    const run = ingestLines(
+      chunksOf(text),
+      { batchSize: 5, concurrency: 2, sourceName: 's' },
+      {
+        async send(batch) {
+          sent.push(batch.lines[0] as number);
+          if (batch.lines[0] === 6) throw new Error('refused');
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          return { accepted: batch.events.length, duplicates: 0, rejected: [] };
+        },
+        report: () => undefined,
+      },
+      counts,
+    );
+    await expect(run).rejects.toThrow('refused');
+    expect(sent.length).toBeLessThan(5);
+    expect(counts.lines).toBeLessThan(100);
+  });
+});
