@@ -2,10 +2,10 @@ import type { Logger } from '../logger.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import { ErrorCode, ServiceError } from '../graphql/errors.ts';
 import type { Sessionizer } from '../sessionizer/sessionizer.ts';
-import { runBatch } from '../sessionizer/run-batch.ts';
+import { applyBatch } from '../sessionizer/run-batch.ts';
 import type { SessionEvent } from '../sessionizer/types.ts';
 import { PgSessionStore, type CommittedChange } from '../store/pg-session-store.ts';
-import { beginWrite } from '../store/session-store.ts';
+import { planWrites, saveMaxEventTs } from '../store/session-store.ts';
 import type { ValidEvent } from './validate.ts';
 
 /** One queued request of the single writer. */
@@ -43,6 +43,16 @@ function maxTsOf(events: readonly SessionEvent[]): number | null {
   let max = Number.NEGATIVE_INFINITY;
   for (const e of events) if (e.ts > max) max = e.ts;
   return events.length === 0 ? null : max;
+}
+
+/** How a group's transaction ended. */
+type Outcome = 'committed' | 'failed';
+
+/** Rolls a group back because the group before it failed (its memory changes were never made). */
+class GroupAborted extends Error {
+  constructor() {
+    super('the group committed before this one failed');
+  }
 }
 
 /** Writer lifecycle. */
@@ -165,10 +175,39 @@ export class Writer {
     if (!this.running) void this.loop();
   }
 
+  /**
+   * Commits groups in queue order, two at a time: while one finishes (its
+   * session writes, corrections and COMMIT), the next one's transaction is
+   * already open and its events are being inserted, on another connection.
+   * The next group touches memory, and commits, only once the first has
+   * committed (see commitGroup); if the first fails, the next one is rolled
+   * back too, and memory is rebuilt once both are over.
+   */
   private async loop(): Promise<void> {
     this.running = true;
     try {
-      while (this.queue.length > 0) await this.commitGroup(this.takeGroup());
+      let previous: Promise<Outcome> = Promise.resolve('committed');
+      for (;;) {
+        if (this.queue.length === 0) {
+          // Jobs queued while the last group commits are taken on the next turn.
+          if ((await previous) === 'failed') await this.recover();
+          previous = Promise.resolve('committed');
+          if (this.queue.length === 0) break;
+          continue;
+        }
+        let inserted: () => void = () => undefined;
+        const stored = new Promise<void>((resolve) => (inserted = resolve));
+        const current = this.commitGroup(this.takeGroup(), previous, inserted);
+        await Promise.race([stored, current]);
+        // At most two transactions open: the one before must be over.
+        if ((await previous) === 'failed') {
+          await current;
+          await this.recover();
+          previous = Promise.resolve('committed');
+          continue;
+        }
+        previous = current;
+      }
     } finally {
       this.running = false;
       this.schedule();
@@ -190,12 +229,19 @@ export class Writer {
     return group;
   }
 
-  private async commitGroup(group: Job[]): Promise<void> {
+  /**
+   * One group in one transaction. First its events are inserted (which tells
+   * the new from the duplicates) and `inserted` is called; then it waits for
+   * `previous`, the group before it: memory and the session rows follow the
+   * commit order, so nothing else happens until that one has committed (a
+   * failed one aborts this one). Its callers are answered and its changes
+   * announced only after its own commit.
+   */
+  private async commitGroup(group: Job[], previous: Promise<Outcome>, inserted: () => void): Promise<Outcome> {
     const { prisma } = this.options;
-    const sessionizer = this.sessionizer;
     const ingests = group.filter((j): j is Extract<Job, { kind: 'ingest' }> => j.kind === 'ingest');
     const flushes = group.filter((j): j is Extract<Job, { kind: 'flush' }> => j.kind === 'flush');
-    const nowMs = this.now();
+    const events: SessionEvent[] = ingests.flatMap((j) => j.events);
     let store: PgSessionStore | undefined;
     const flushed: number[] = [];
     let corrections = 0;
@@ -203,10 +249,18 @@ export class Writer {
     try {
       await prisma.$transaction(
         async (tx) => {
-          store = new PgSessionStore(tx, this.options.gapMs);
-          const events: SessionEvent[] = ingests.flatMap((j) => j.events);
-          await beginWrite(tx, maxTsOf(events));
-          if (events.length > 0) corrections = (await runBatch(sessionizer, events, store, nowMs)).corrections;
+          const pg = new PgSessionStore(tx, this.options.gapMs);
+          store = pg;
+          await planWrites(tx);
+          const accepted = events.length > 0 ? await pg.insertEvents(events) : [];
+          inserted();
+          if ((await previous) === 'failed') throw new GroupAborted();
+          // Read after the wait: a failed group before this one has the memory rebuilt.
+          const sessionizer = this.sessionizer;
+          const nowMs = this.now();
+          const maxTs = maxTsOf(events);
+          if (maxTs !== null) await saveMaxEventTs(tx, maxTs);
+          if (events.length > 0) corrections = (await applyBatch(sessionizer, accepted, events.length - accepted.length, pg, nowMs)).corrections;
           else sessionizer.beginBatch();
           for (const job of flushes) {
             const before = sessionizer.openCount();
@@ -214,16 +268,18 @@ export class Writer {
             flushed.push(before - sessionizer.openCount());
           }
           sessionizer.advanceTime(nowMs);
-          await store.saveChanges(sessionizer.drainChanges());
+          await pg.saveChanges(sessionizer.drainChanges());
         },
         { timeout: this.options.transactionTimeoutMs ?? 60_000, maxWait: 10_000 },
       );
     } catch (error) {
-      this.options.logger.error({ err: error }, 'commit failed; rebuilding session state from the database');
-      this.options.observer?.failed();
+      inserted();
+      if (!(error instanceof GroupAborted)) {
+        this.options.logger.error({ err: error }, 'commit failed; rebuilding session state from the database');
+        this.options.observer?.failed();
+      }
       for (const job of group) if (job.kind !== 'tick') job.done.reject(unavailable());
-      await this.recover();
-      return;
+      return 'failed';
     }
     const committed = store as PgSessionStore;
     const seconds = (performance.now() - startedAt) / 1_000;
@@ -239,6 +295,7 @@ export class Writer {
     }
     flushes.forEach((job, i) => job.done.resolve(flushed[i] ?? 0));
     this.options.onCommit(committed.saved);
+    return 'committed';
   }
 
   // Retries until the database answers again: ingest keeps failing fast meanwhile.

@@ -25,6 +25,20 @@ export async function runBatch(
   nowMs: number,
 ): Promise<BatchOutcome> {
   const accepted = await store.insertEvents(events);
+  return applyBatch(sessionizer, accepted, events.length - accepted.length, store, nowMs);
+}
+
+/**
+ * The part of {@link runBatch} after the events are stored: `accepted` are
+ * the new ones (the store's answer), `duplicates` how many were not.
+ */
+export async function applyBatch(
+  sessionizer: Sessionizer,
+  accepted: SessionEvent[],
+  duplicates: number,
+  store: SessionStorePort,
+  nowMs: number,
+): Promise<BatchOutcome> {
   sessionizer.beginBatch();
   const requests = sessionizer.apply(accepted, nowMs);
   const changes = sessionizer.drainChanges();
@@ -32,7 +46,7 @@ export async function runBatch(
   for (const request of requests) {
     for (const c of await correctUser(sessionizer, store, request, nowMs)) changes.push(c);
   }
-  return { accepted, duplicates: events.length - accepted.length, changes, corrections: requests.length };
+  return { accepted, duplicates, changes, corrections: requests.length };
 }
 
 /**

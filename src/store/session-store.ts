@@ -370,30 +370,29 @@ export async function loadServiceState(db: Db): Promise<{ maxEventTs: number | n
 }
 
 /**
- * Opens a writer transaction in one round trip: records the largest event
- * timestamp of the group (the watermark's source; null when it has no events)
- * and sets the planner for the statements that follow, for this transaction
- * only.
+ * Sets the planner for the rest of a writer transaction (for it only).
  *
- * Why the planner settings: the writer's UPDATE joins a few thousand sessions
- * (an unnest of arrays) to the sessions table by id. Postgres prefers a hash
- * join over a sequential scan of the whole table, which grows with every
- * session ever stored (and with dead row versions until vacuum runs); index
- * lookups by primary key cost the same whatever the table size. Measured on
- * 25,000 sessions: 73 ms with the hash join, 35 ms with the nested loop, and
- * the gap widens with the table.
- *
- * Duplicates may be among the events: their timestamps were accepted before,
- * so they cannot raise the maximum past what is stored.
+ * The writer's UPDATE joins a few thousand sessions (an unnest of arrays) to
+ * the sessions table by id. Postgres prefers a hash join over a sequential
+ * scan of the whole table, which grows with every session ever stored (and
+ * with dead row versions until vacuum runs); index lookups by primary key
+ * cost the same whatever the table size. Measured on 25,000 sessions: 73 ms
+ * with the hash join, 35 ms with the nested loop, and the gap widens with the
+ * table.
  */
-export async function beginWrite(db: Db, maxEventTs: number | null): Promise<void> {
-  await db.$queryRawUnsafe(
-    `WITH state AS (
-       INSERT INTO service_state (id, max_event_ts, updated_at)
-       SELECT 1, $1::bigint, now() WHERE $1::bigint IS NOT NULL
-       ON CONFLICT (id) DO UPDATE SET max_event_ts = greatest(service_state.max_event_ts, EXCLUDED.max_event_ts), updated_at = now()
-     )
-     SELECT set_config('enable_hashjoin', 'off', true) AS hash, set_config('enable_mergejoin', 'off', true) AS merge`,
-    maxEventTs === null ? null : Math.round(maxEventTs),
+export async function planWrites(db: Db): Promise<void> {
+  await db.$queryRawUnsafe(`SELECT set_config('enable_hashjoin', 'off', true) AS hash, set_config('enable_mergejoin', 'off', true) AS merge`);
+}
+
+/**
+ * Records the largest event timestamp of a commit (the watermark's source
+ * after a restart). Duplicates may be among the events: their timestamps were
+ * accepted before, so they cannot raise the maximum past what is stored.
+ */
+export async function saveMaxEventTs(db: Db, maxEventTs: number): Promise<void> {
+  await db.$executeRawUnsafe(
+    `INSERT INTO service_state (id, max_event_ts, updated_at) VALUES (1, $1::bigint, now())
+     ON CONFLICT (id) DO UPDATE SET max_event_ts = greatest(service_state.max_event_ts, EXCLUDED.max_event_ts), updated_at = now()`,
+    Math.round(maxEventTs),
   );
 }
