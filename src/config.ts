@@ -21,7 +21,12 @@ export interface Config {
   readonly groupCommitMaxEvents: number;
   readonly updateIntervalMs: number;
   readonly maxPageSize: number;
+  /** Most unsent bytes a WebSocket may hold; past that it is closed as a slow consumer (1013). */
   readonly wsMaxBufferedBytes: number;
+  /** Longest a WebSocket with unsent bytes may go without finishing a write before it is closed as a slow consumer (1013). */
+  readonly wsSendTimeoutMs: number;
+  /** Most messages one subscription may fall behind before it is closed as a slow consumer (1013). */
+  readonly wsMaxQueuedMessages: number;
   readonly bodyLimitBytes: number;
   readonly shutdownTimeoutMs: number;
   readonly logLevel: string;
@@ -108,6 +113,24 @@ function databaseUrl(env: Env): string | null {
 }
 
 /**
+ * WS_MAX_QUEUED_MESSAGES. One commit can publish as many starts (and updates)
+ * as it has events, at once, to every subscriber: a bound below that would
+ * cut healthy subscribers, so the value may not be smaller than the largest
+ * commit (GROUP_COMMIT_MAX_EVENTS, or MAX_BATCH_SIZE when one mutation is
+ * larger), and the default leaves room for two such commits.
+ */
+function queuedMessages(env: Env, maxBatchSize: number, groupCommitMaxEvents: number): number {
+  const largestCommit = Math.max(groupCommitMaxEvents, maxBatchSize);
+  const value = integer(env, 'WS_MAX_QUEUED_MESSAGES', Math.max(100_000, 2 * largestCommit), 1, 100_000_000);
+  if (value < largestCommit) {
+    throw new ConfigError(
+      `WS_MAX_QUEUED_MESSAGES=${value} must be at least the largest commit, ${largestCommit} events (GROUP_COMMIT_MAX_EVENTS / MAX_BATCH_SIZE)`,
+    );
+  }
+  return value;
+}
+
+/**
  * Reads every variable of the configuration table once, validates it and
  * returns a frozen Config. Throws ConfigError naming the first bad variable.
  */
@@ -116,6 +139,8 @@ export function loadConfig(env: Env = process.env): Config {
   if (!LOG_LEVELS.has(logLevel)) {
     throw new ConfigError(`LOG_LEVEL=${JSON.stringify(logLevel)} must be one of ${[...LOG_LEVELS].join(', ')}`);
   }
+  const maxBatchSize = integer(env, 'MAX_BATCH_SIZE', 10_000, 1, 1_000_000);
+  const groupCommitMaxEvents = integer(env, 'GROUP_COMMIT_MAX_EVENTS', 50_000, 1, 10_000_000);
   const config: Config = {
     port: integer(env, 'PORT', 4000, 0, 65_535),
     host: raw(env, 'HOST') ?? '0.0.0.0',
@@ -130,11 +155,13 @@ export function loadConfig(env: Env = process.env): Config {
     conversionEvents: new Set(list(env, 'CONVERSION_EVENTS', 'purchase')),
     engagedMinDurationMs: duration(env, 'ENGAGED_MIN_DURATION', '10s', { allowZero: true }),
     engagedMinEvents: integer(env, 'ENGAGED_MIN_EVENTS', 2, 1, 1_000_000),
-    maxBatchSize: integer(env, 'MAX_BATCH_SIZE', 10_000, 1, 1_000_000),
-    groupCommitMaxEvents: integer(env, 'GROUP_COMMIT_MAX_EVENTS', 50_000, 1, 10_000_000),
+    maxBatchSize,
+    groupCommitMaxEvents,
     updateIntervalMs: duration(env, 'UPDATE_INTERVAL', '1s', { allowZero: true }),
     maxPageSize: integer(env, 'MAX_PAGE_SIZE', 500, 1, 100_000),
     wsMaxBufferedBytes: integer(env, 'WS_MAX_BUFFERED_BYTES', 4_194_304, 1_024, 1_073_741_824),
+    wsSendTimeoutMs: duration(env, 'WS_SEND_TIMEOUT', '10s'),
+    wsMaxQueuedMessages: queuedMessages(env, maxBatchSize, groupCommitMaxEvents),
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 16_777_216, 1_024, 1_073_741_824),
     shutdownTimeoutMs: duration(env, 'SHUTDOWN_TIMEOUT', '10s'),
     logLevel,

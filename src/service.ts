@@ -66,7 +66,9 @@ function closeReasons(saved: readonly CommittedChange[]): CloseReason[] {
 
 function announcements(saved: readonly CommittedChange[]): SessionAnnouncement[] {
   return saved.map(({ change, closeSeq }): SessionAnnouncement => {
-    if (change.kind === 'removed') return { kind: 'removed', sessionId: change.session.id };
+    if (change.kind === 'removed') {
+      return { kind: 'removed', sessionId: change.session.id, userId: change.session.userId, mergedInto: change.mergedInto ?? null };
+    }
     const session = change.session;
     return { kind: change.kind, sessionId: session.id, userId: session.userId, view: () => viewFromSnapshot(session, closeSeq) };
   });

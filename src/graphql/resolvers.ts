@@ -4,7 +4,7 @@ import type { RequestContext } from './context.ts';
 import { ErrorCode, ServiceError } from './errors.ts';
 import { DateTimeScalar, JsonScalar, dateTimeArg, type DateTimeInput } from './scalars.ts';
 import { validateEvents, type EventInput, type Rejection } from '../ingest/validate.ts';
-import { liveSessions } from './subscriptions.ts';
+import { liveMerges, liveSessions } from './subscriptions.ts';
 import type { Interval, UserRanking } from '../store/stats-reader.ts';
 
 type Args = Record<string, unknown>;
@@ -174,6 +174,7 @@ export function createResolvers(observer: IngestObserver = ignore): IResolvers<u
       sessionStarted: liveSessions('started'),
       sessionUpdated: liveSessions('updated'),
       sessionClosed: liveSessions('closed'),
+      sessionMerged: liveMerges(),
     },
   };
 }

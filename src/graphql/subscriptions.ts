@@ -1,4 +1,4 @@
-import type { SessionTopic } from '../realtime/session-bus.ts';
+import type { SessionMerge, SessionTopic } from '../realtime/session-bus.ts';
 import { WsCloseCode } from '../server/close-codes.ts';
 import type { SessionView } from '../store/session-view.ts';
 import { requireRole } from './auth.ts';
@@ -21,7 +21,7 @@ type Source = AsyncIterator<SessionView>;
 const DONE: IteratorResult<SessionView> = { value: undefined, done: true };
 
 /*
- * The two wrappers below are plain iterators, not async generators: graphql-ws
+ * The wrapper below is a plain iterator, not an async generator: graphql-ws
  * calls return() when a client stops a subscription, and a generator parked
  * in `for await` sees that only at the next message, which leaves a quiet
  * subscription on the bus. Here return() reaches the bus at once.
@@ -79,49 +79,56 @@ class ReplayThenLive implements AsyncIterableIterator<SessionView> {
   }
 }
 
-/** Cuts off a consumer whose socket buffer grew past the limit (it stopped reading). */
-class BufferGuard implements AsyncIterableIterator<SessionView> {
-  constructor(
-    private readonly source: Source,
-    private readonly ctx: RequestContext,
-  ) {}
-
-  async next(): Promise<IteratorResult<SessionView>> {
-    const result = await this.source.next();
-    if (result.done === true) return DONE;
-    const { bufferedAmount, closeSocket } = this.ctx;
-    if (bufferedAmount !== undefined && bufferedAmount() > this.ctx.services.config.wsMaxBufferedBytes) {
-      closeSocket?.(WsCloseCode.SlowConsumer, 'consumer too slow: send buffer full');
-      await this.return();
-      return DONE;
-    }
-    return result;
-  }
-
-  async return(): Promise<IteratorResult<SessionView>> {
-    await this.source.return?.();
-    return DONE;
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
+/**
+ * The context of an operation over WebSocket (src/server/ws-server.ts): the
+ * request context plus the connection its subscriptions deliver to.
+ */
+export interface SocketContext extends RequestContext {
+  /**
+   * The WebSocket connection, as the owner of its bus subscriptions: when it
+   * is cut off as a slow consumer, all of them end together and what they
+   * leave undelivered is counted as dropped.
+   */
+  readonly connection?: object;
 }
 
-/** The subscribe/resolve pair of one Subscription field. */
-export function liveSessions(topic: SessionTopic) {
+/** Subscribes to the bus for one subscription field, cut off past WS_MAX_QUEUED_MESSAGES of backlog. */
+function follow<T extends SessionTopic>(topic: T, userId: string | null, ctx: SocketContext) {
+  const maxQueue = ctx.services.config.wsMaxQueuedMessages;
+  return ctx.services.bus.subscribe({
+    topic,
+    userId,
+    maxQueue,
+    owner: ctx.connection ?? null,
+    onOverflow: () => ctx.closeSocket?.(WsCloseCode.SlowConsumer, `consumer too slow: more than ${maxQueue} messages behind`),
+  });
+}
+
+function userIdArg(args: Record<string, unknown>): string | null {
+  return (args['userId'] as string | null | undefined) ?? null;
+}
+
+/** The subscribe/resolve pair of sessionStarted, sessionUpdated or sessionClosed. */
+export function liveSessions(topic: 'started' | 'updated' | 'closed') {
   return {
-    subscribe(_root: unknown, args: Record<string, unknown>, ctx: RequestContext): AsyncIterable<SessionView> {
+    subscribe(_root: unknown, args: Record<string, unknown>, ctx: SocketContext): AsyncIterable<SessionView> {
       requireRole(ctx.caller, 'read');
-      const userId = (args['userId'] as string | null | undefined) ?? null;
+      const userId = userIdArg(args);
       const after = topic === 'closed' ? parseCloseCursor(args['after']) : null;
-      const live = ctx.services.bus.subscribe({
-        topic,
-        userId,
-        onOverflow: () => ctx.closeSocket?.(WsCloseCode.SlowConsumer, 'consumer too slow: message queue full'),
-      });
-      return new BufferGuard(after === null ? live : new ReplayThenLive(live, after, userId, ctx), ctx);
+      const live = follow(topic, userId, ctx);
+      return after === null ? live : new ReplayThenLive(live, after, userId, ctx);
     },
     resolve: (session: SessionView) => session,
+  };
+}
+
+/** The subscribe/resolve pair of sessionMerged. */
+export function liveMerges() {
+  return {
+    subscribe(_root: unknown, args: Record<string, unknown>, ctx: SocketContext): AsyncIterable<SessionMerge> {
+      requireRole(ctx.caller, 'read');
+      return follow('merged', userIdArg(args), ctx);
+    },
+    resolve: (merge: SessionMerge) => merge,
   };
 }

@@ -10,13 +10,31 @@ export type SessionAnnouncement =
       /** Builds the payload; called only when someone listens. */
       readonly view: () => SessionView;
     }
-  | { readonly kind: 'removed'; readonly sessionId: string };
+  | {
+      /** The session no longer exists: a late event merged it into `mergedInto` (null: its events went nowhere known). */
+      readonly kind: 'removed';
+      readonly sessionId: string;
+      readonly userId: string;
+      readonly mergedInto: string | null;
+    };
+
+type Viewable = Extract<SessionAnnouncement, { kind: 'started' | 'updated' | 'closed' }>;
+
+/** The last announcement of each session in a commit: its latest state. */
+function latestById(changes: readonly SessionAnnouncement[]): Map<string, Viewable> {
+  const latest = new Map<string, Viewable>();
+  for (const change of changes) if (change.kind !== 'removed') latest.set(change.sessionId, change);
+  return latest;
+}
 
 /**
- * Turns committed changes into bus messages. Starts and closures go out at
- * once; updates are coalesced to at most one per session per `intervalMs`,
- * always carrying the latest state (a closure supersedes a pending update).
- * When nobody listens to a session's updates, nothing is tracked at all.
+ * Turns committed changes into bus messages. Starts, closures and merges go
+ * out at once; updates are coalesced to at most one per session per
+ * `intervalMs`, always carrying the latest state (a closure supersedes a
+ * pending update). A session merged away is announced on `merged` with the
+ * survivor's state after the commit, so a dashboard can drop the old id and
+ * update the survivor from one message. When nobody listens to a session's
+ * updates, nothing is tracked at all.
  */
 export class ChangePublisher {
   // Send times live in two generations of one interval each: an id absent
@@ -38,6 +56,7 @@ export class ChangePublisher {
 
   /** Announces changes in commit order. */
   announce(changes: readonly SessionAnnouncement[]): void {
+    let latest: Map<string, Viewable> | null = null;
     for (const change of changes) {
       switch (change.kind) {
         case 'started':
@@ -50,9 +69,15 @@ export class ChangePublisher {
           this.pending.delete(change.sessionId);
           if (this.bus.wants('closed', change.userId)) this.bus.publish('closed', change.view());
           break;
-        case 'removed':
+        case 'removed': {
           this.pending.delete(change.sessionId);
+          if (change.mergedInto === null || !this.bus.wants('merged', change.userId)) break;
+          // Merges are rare: the index of the commit is built only for the first one.
+          latest ??= latestById(changes);
+          const into = latest.get(change.mergedInto);
+          if (into !== undefined) this.bus.publish('merged', { mergedId: change.sessionId, userId: change.userId, into: into.view() });
           break;
+        }
         default:
           throw new Error(`unknown change ${(change satisfies never) as string}`);
       }

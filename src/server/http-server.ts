@@ -201,7 +201,7 @@ export async function startHttpServer(
     await apollo.stop();
     throw error;
   });
-  ws = attachWebSocketServer({ httpServer, schema, services, authenticator, logger, path: GRAPHQL_PATH });
+  ws = attachWebSocketServer({ httpServer, schema, services, authenticator, logger, metrics, path: GRAPHQL_PATH });
   const address = httpServer.address();
   const port = typeof address === 'object' && address !== null ? address.port : listen.port;
   const host = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host;

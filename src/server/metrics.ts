@@ -20,9 +20,13 @@ export interface MetricSources {
 
 /** Counts the realtime side reports (the WebSocket server calls these). */
 export interface RealtimeMetrics {
-  /** `count` subscription messages handed to a socket. Default 1. */
+  /** `count` subscription results (graphql-ws `next` messages) handed to an open socket. Default 1. */
   wsMessageSent(count?: number): void;
-  /** `count` subscription messages not delivered (queue overflow, slow consumer, closed socket). Default 1. */
+  /**
+   * `count` subscription messages never handed to a socket because its
+   * connection was cut off as a slow consumer (a subscription too far behind,
+   * or a send buffer that stayed full). Default 1.
+   */
   wsMessageDropped(count?: number): void;
 }
 
@@ -100,10 +104,14 @@ export class ServiceMetrics implements IngestObserver, WriterObserver, RealtimeM
       labelNames: ['reason'],
       registers,
     });
-    this.wsSent = new Counter({ name: 'sessions_ws_messages_sent_total', help: 'Subscription messages sent over WebSocket', registers });
+    this.wsSent = new Counter({
+      name: 'sessions_ws_messages_sent_total',
+      help: 'Subscription results (next messages) handed to an open WebSocket',
+      registers,
+    });
     this.wsDropped = new Counter({
       name: 'sessions_ws_messages_dropped_total',
-      help: 'Subscription messages dropped (slow or gone consumers)',
+      help: 'Subscription messages not delivered because their connection was cut off as a slow consumer (1013)',
       registers,
     });
     new Gauge({

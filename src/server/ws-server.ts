@@ -1,15 +1,19 @@
 import type http from 'node:http';
 import type { GraphQLSchema } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger.ts';
 import type { Caller, createAuthenticator } from '../graphql/auth.ts';
 import type { RequestContext, Services } from '../graphql/context.ts';
+import type { SocketContext } from '../graphql/subscriptions.ts';
 import { createSharedSubscribe } from '../realtime/shared-execution.ts';
-import { WsCloseCode } from './close-codes.ts';
+import type { RealtimeMetrics } from './metrics.ts';
+import { createOperationCheck } from './ws-operation.ts';
+import { useGraphqlWs } from './ws-transport.ts';
 
 /** Interval of graphql-ws keep-alive pings (ms). */
 const KEEP_ALIVE_MS = 12_000;
+/** Largest message a client may send (bytes). */
+const MAX_PAYLOAD_BYTES = 1_048_576;
 
 /** Who a subscription's results may be shared with: callers with the same roles. */
 function callerKey(contextValue: unknown): string {
@@ -24,18 +28,27 @@ interface WsOptions {
   readonly authenticator: ReturnType<typeof createAuthenticator>;
   readonly logger: Logger;
   readonly path: string;
+  /** Told about subscription messages sent, and dropped when a connection is cut off. */
+  readonly metrics: RealtimeMetrics;
 }
 
 /**
  * graphql-ws on the HTTP server's port. The connection is authenticated once,
- * from the `authorization` connection parameter; a refused connection is
- * closed by graphql-ws with 4403 Forbidden.
+ * from the `authorization` connection parameter (a refused connection is
+ * closed with 4403); every operation goes through the same checks as over
+ * HTTP (query limits, introspection role) before it runs. A connection that
+ * stops reading, or falls more than WS_MAX_QUEUED_MESSAGES behind on one
+ * subscription, is cut off with 1013 and its undelivered messages are
+ * counted as dropped.
  */
 export function attachWebSocketServer(options: WsOptions): { stop(): Promise<void> } {
-  const { services, authenticator, logger } = options;
-  const wss = new WebSocketServer({ server: options.httpServer, path: options.path, maxPayload: 1_048_576 });
+  const { services, authenticator, logger, metrics } = options;
+  const { config, bus } = services;
+  const wss = new WebSocketServer({ server: options.httpServer, path: options.path, maxPayload: MAX_PAYLOAD_BYTES });
   const callers = new WeakMap<object, Caller>();
-  const disposable = useServer<Record<string, unknown> | undefined, { caller?: Caller }>(
+  const check = createOperationCheck(options.schema, config.queryLimits);
+  const disposable = useGraphqlWs<Record<string, unknown> | undefined>(
+    wss,
     {
       schema: options.schema,
       // One execution per published session and operation, not per subscriber.
@@ -46,26 +59,33 @@ export function attachWebSocketServer(options: WsOptions): { stop(): Promise<voi
         callers.set(ctx.extra.socket, caller);
         return true;
       },
-      context(ctx): RequestContext {
-        const socket = ctx.extra.socket;
+      onSubscribe: (ctx, _id, payload) => check(payload, callers.get(ctx.extra.socket) ?? { kind: 'anonymous' }),
+      context(ctx): SocketContext {
+        const { socket, connection } = ctx.extra;
         return {
           services,
           caller: callers.get(socket) ?? { kind: 'anonymous' },
-          closeSocket: (code, reason) => {
-            logger.warn({ code, reason }, 'closing a WebSocket connection');
-            socket.close(code, reason);
-          },
-          bufferedAmount: () => socket.bufferedAmount,
+          connection,
+          closeSocket: (code, reason) => connection.cut(code, reason),
         };
       },
     },
-    wss,
-    KEEP_ALIVE_MS,
+    {
+      keepAliveMs: KEEP_ALIVE_MS,
+      maxBufferedBytes: config.wsMaxBufferedBytes,
+      sendTimeoutMs: config.wsSendTimeoutMs,
+      logger,
+      sent: () => metrics.wsMessageSent(),
+      cut: (connection, reason) => {
+        const dropped = bus.cut(connection);
+        if (dropped > 0) metrics.wsMessageDropped(dropped);
+        logger.warn({ reason, dropped }, 'cut off a slow WebSocket consumer');
+      },
+    },
   );
   return {
     async stop() {
-      services.bus.close();
-      for (const client of wss.clients) client.close(WsCloseCode.GoingAway, 'server shutting down');
+      bus.close();
       await disposable.dispose();
     },
   };

@@ -1,10 +1,11 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { startService, type RunningService } from '../../src/service.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import { INGEST } from '../helpers/events.ts';
+import { INGEST, SESSION_FIELDS, inParallel } from '../helpers/events.ts';
 import { collect, gql, gqlData, wsClient } from '../helpers/graphql.ts';
 
 const METRICS_KEYS = 'metrics-key-1,metrics-key-2';
@@ -54,6 +55,9 @@ describe('metrics and logs', () => {
       MAX_BATCH_SIZE: '10',
       SESSION_GAP: '30m',
       ALLOWED_LATENESS: '0s',
+      // A subscription more than 10 messages behind is cut off (the bound may be that low with commits of 10 events).
+      GROUP_COMMIT_MAX_EVENTS: '10',
+      WS_MAX_QUEUED_MESSAGES: '10',
     });
     // Captures the service's log lines to check request ids and redaction.
     const sink = new Writable({
@@ -194,6 +198,61 @@ describe('metrics and logs', () => {
     resumed.stop();
     expect(await subscriptionsReach(0)).toBe(true);
     await client.dispose();
+  });
+
+  it('counts the subscription results sent to sockets', async () => {
+    const before = await scrape();
+    const client = wsClient(service.wsUrl, { authorization: `Bearer ${ADMIN_KEY}` });
+    const live = collect(client, 'subscription { sessionStarted(userId: "m-sent") { id } }');
+    const other = collect(client, 'subscription { sessionStarted(userId: "m-not-sent") { id } }');
+    expect(await subscriptionsReach(2)).toBe(true);
+    // Three sessions (an hour apart, GAP 30m) in one mutation: three results.
+    const events = ['10:00', '11:00', '12:00'].map((at, i) => ev('m-sent', `m-sent-${i}`, `2026-04-02T${at}:00Z`));
+    await gqlData(service.url, INGEST, { events }, auth);
+    await live.waitFor(3);
+    const after = await scrape();
+    expect(after.get('sessions_ws_messages_sent_total')).toBe((before.get('sessions_ws_messages_sent_total') ?? 0) + 3);
+    expect(after.get('sessions_ws_messages_dropped_total')).toBe(before.get('sessions_ws_messages_dropped_total'));
+    expect(other.items).toEqual([]);
+    await client.dispose();
+    expect(await subscriptionsReach(0)).toBe(true);
+  });
+
+  it('counts the messages a consumer that stopped reading never got when it is cut off for falling behind', async () => {
+    const before = await scrape();
+    const raw = new WebSocket(service.wsUrl, 'graphql-transport-ws');
+    const closedWith = new Promise<number>((resolve) => raw.on('close', (code) => resolve(code)));
+    await new Promise<void>((resolve) => raw.on('open', () => resolve()));
+    raw.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${ADMIN_KEY}` } }));
+    await new Promise<void>((resolve) => raw.once('message', () => resolve()));
+    // 15 subscriptions of whole sessions: about 10 KB per session start, well past what the kernel buffers (about 4 MB).
+    const subscriptions = 15;
+    for (let id = 0; id < subscriptions; id++) {
+      raw.send(JSON.stringify({ id: String(id), type: 'subscribe', payload: { query: `subscription { sessionStarted { ${SESSION_FIELDS} } }` } }));
+    }
+    expect(await subscriptionsReach(subscriptions)).toBe(true);
+    (raw as unknown as { _socket: { pause(): void } })._socket.pause();
+
+    const users = 1_000;
+    const batches = Array.from({ length: users / 10 }, (_, b) =>
+      Array.from({ length: 10 }, (_, i) => ev(`m-stall-${b * 10 + i}`, `m-stall-${b * 10 + i}`, '2026-04-03T10:00:00Z')),
+    );
+    await inParallel(batches, 4, async (events) => void (await gqlData(service.url, INGEST, { events }, auth)));
+    let m = await scrape();
+    for (let i = 0; i < 100 && m.get('sessions_ws_messages_dropped_total') === before.get('sessions_ws_messages_dropped_total'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      m = await scrape();
+    }
+    const sent = (m.get('sessions_ws_messages_sent_total') ?? 0) - (before.get('sessions_ws_messages_sent_total') ?? 0);
+    const dropped = (m.get('sessions_ws_messages_dropped_total') ?? 0) - (before.get('sessions_ws_messages_dropped_total') ?? 0);
+    // At least what the subscription that passed the bound had not read.
+    expect(dropped).toBeGreaterThan(10);
+    expect(sent).toBeGreaterThan(0);
+    // Each message of each subscription is counted once at most: sent, or dropped at the cut (or published after it).
+    expect(sent + dropped).toBeLessThanOrEqual(users * subscriptions);
+    expect(m.get('sessions_subscriptions_active')).toBe(0);
+    (raw as unknown as { _socket: { resume(): void } })._socket.resume();
+    expect(await closedWith).toBe(1013);
   });
 
   it('logs each HTTP request with its request id and never a key', async () => {

@@ -29,6 +29,21 @@ const post = (url: string, body: string, headers: Record<string, string> = { 'co
 
 const codeOf = (result: { errors?: Array<{ extensions?: { code?: string } }> }) => result.errors?.[0]?.extensions?.code;
 
+type WsError = { message: string; extensions?: { code?: string } & Record<string, unknown> };
+
+/**
+ * Runs one operation over graphql-ws and returns what it ended with: the
+ * results and the errors (graphql-ws sends a refused operation's errors as
+ * one `error` message). A subscription that was accepted never ends: after
+ * `waitMs` it is stopped and reported with no errors.
+ */
+async function overWs(client: Client, query: string, waitMs = 2_000): Promise<{ data: unknown[]; errors: WsError[] }> {
+  const run = collect(client, query);
+  await Promise.race([run.ended, new Promise((resolve) => setTimeout(resolve, waitMs))]);
+  run.stop();
+  return { data: run.items, errors: run.errors.flat() as WsError[] };
+}
+
 describe('bad input', () => {
   let db: TestDatabase;
   let server: TestServer;
@@ -283,6 +298,53 @@ describe('bad input', () => {
     expect(codeOf(await gql(server.url, comments))).toBe('GRAPHQL_PARSE_FAILED');
   });
 
+  it('applies the same limits over WebSocket, with the same codes, and keeps the connection', async () => {
+    const client = wsClient(server.wsUrl);
+    try {
+      const deep = await overWs(client, `subscription { ${'... on Subscription { '.repeat(12)}sessionStarted { id }${' }'.repeat(12)} }`);
+      expect(deep.errors.map((e) => e.extensions?.code)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+      expect(deep.errors[0]?.message).toMatch(/depth limit of 8 exceeded.*MAX_QUERY_DEPTH/);
+
+      const aliases = await overWs(client, `subscription { sessionStarted { ${Array.from({ length: 1_000 }, (_, i) => `a${i}: id`).join(' ')} } }`);
+      expect(aliases.errors).toHaveLength(1);
+      expect(aliases.errors[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+      expect(aliases.errors[0]?.message).toMatch(/Aliases limit of 15 exceeded.*MAX_QUERY_ALIASES/);
+
+      const directives = await overWs(client, `subscription { sessionStarted { ${Array.from({ length: 60 }, () => 'id @include(if: true)').join(' ')} } }`);
+      expect(directives.errors.map((e) => e.extensions?.code)).toContain('GRAPHQL_VALIDATION_FAILED');
+      expect(directives.errors.map((e) => e.message).join(' ')).toMatch(/MAX_QUERY_DIRECTIVES/);
+
+      const wide = `{ ${[1, 2, 3].map((i) => `p${i}: sessions(first: 500) { nodes { ${SESSION_FIELDS} } }`).join(' ')} }`;
+      const cost = await overWs(client, wide);
+      expect(cost.errors[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+      expect(cost.errors[0]?.message).toMatch(/Cost limit of 100000 exceeded.*MAX_QUERY_COST/);
+      expect(cost.data).toEqual([]);
+
+      const tokens = await overWs(client, `subscription { sessionStarted { ${'id '.repeat(20_000)}} }`);
+      expect(tokens.errors.map((e) => e.extensions?.code)).toEqual(['GRAPHQL_PARSE_FAILED']);
+      expect(tokens.errors[0]?.message).toMatch(/more that 10000 tokens/);
+      const comments = await overWs(client, `subscription { sessionStarted { id ${'#\n'.repeat(20_000)}} }`);
+      expect(comments.errors[0]?.extensions?.code).toBe('GRAPHQL_PARSE_FAILED');
+
+      const typo = await overWs(client, 'subscription { sessionStarted { idd } }');
+      expect(typo.errors[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+      expect(typo.errors[0]?.message).not.toMatch(/Did you mean/);
+
+      const twoOperations = await overWs(client, 'subscription A { sessionStarted { id } } subscription B { sessionClosed { id } }');
+      expect(twoOperations.errors[0]?.extensions?.code).toBe('OPERATION_RESOLUTION_FAILURE');
+
+      // The connection is still usable: an operation within the limits runs.
+      const live = collect(client, `subscription { sessionStarted(userId: "ws-limits") { userId eventCount } }`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await gqlData(server.url, INGEST, { events: [ev({ userId: 'ws-limits' })] });
+      expectedUsers.set('ws-limits', 1);
+      expect(await live.waitFor(1)).toEqual([{ userId: 'ws-limits', eventCount: 1 }]);
+      expect((await overWs(client, '{ __typename }')).data).toEqual(['Query']);
+    } finally {
+      await client.dispose();
+    }
+  });
+
   it('does not spell out the schema in error hints', async () => {
     const result = await gql(server.url, '{ sesions { nodes { id } } }');
     expect(codeOf(result)).toBe('GRAPHQL_VALIDATION_FAILED');
@@ -441,6 +503,25 @@ describe('roles', () => {
     }
     // __typename reveals nothing: anyone may ask.
     expect((await gql(server.url, '{ __typename }', {}, headers)).data).toEqual({ __typename: 'Query' });
+  });
+
+  it('lets only read and admin keys introspect over WebSocket (refused before execution)', async () => {
+    const queries = ['{ __schema { queryType { name } } }', '{ __type(name: "Session") { name } }', 'query { ...F } fragment F on Query { __schema { types { name } } }'];
+    for (const [key, role] of [['read-key-2', 'read'], ['admin-key-1', 'admin'], ['ingest-key-1', 'ingest']] as const) {
+      const client = wsClient(server.wsUrl, { authorization: `Bearer ${key}` });
+      clients.push(client);
+      for (const query of queries) {
+        const result = await overWs(client, query);
+        if (expected(role, 'read') === 'ok') {
+          expect(result.errors, `${key} ${query}`).toEqual([]);
+          expect(result.data, `${key} ${query}`).toHaveLength(1);
+        } else {
+          expect(result.errors.map((e) => e.extensions?.code), `${key} ${query}`).toEqual(['FORBIDDEN']);
+          expect(result.data).toEqual([]);
+        }
+      }
+      expect((await overWs(client, '{ __typename }')).data).toEqual(['Query']);
+    }
   });
 
   it('closes a WebSocket without a valid key with 4403', async () => {

@@ -6,7 +6,7 @@ import { collect, gqlData, wsClient } from '../helpers/graphql.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 const GAP_MS = 1_000;
-const ENV = { SESSION_GAP: '1s', ALLOWED_LATENESS: '0s', UPDATE_INTERVAL: '1s', WS_MAX_BUFFERED_BYTES: '65536' };
+const ENV = { SESSION_GAP: '1s', ALLOWED_LATENESS: '0s', UPDATE_INTERVAL: '1s', WS_MAX_BUFFERED_BYTES: '65536', WS_SEND_TIMEOUT: '500ms' };
 
 const started = (user: string) => `subscription { sessionStarted(userId: "${user}") { ${SESSION_FIELDS} } }`;
 const updated = (user: string) => `subscription { sessionUpdated(userId: "${user}") { ${SESSION_FIELDS} } }`;
@@ -124,7 +124,10 @@ describe('live sessions over graphql-ws', () => {
     await new Promise<void>((resolve) => raw.on('open', () => resolve()));
     raw.send(JSON.stringify({ type: 'connection_init', payload: {} }));
     await new Promise<void>((resolve) => raw.once('message', () => resolve()));
-    raw.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: `subscription { sessionStarted { ${SESSION_FIELDS} } }` } }));
+    // Two subscriptions: over 10 MB for it in all, well past what the kernel buffers for a socket that is not read (about 4 MB here).
+    for (const id of ['1', '2']) {
+      raw.send(JSON.stringify({ id, type: 'subscribe', payload: { query: `subscription { sessionStarted { ${SESSION_FIELDS} } }` } }));
+    }
     await new Promise((resolve) => setTimeout(resolve, 200));
     (raw as unknown as { _socket: { pause(): void } })._socket.pause();
 
@@ -139,7 +142,91 @@ describe('live sessions over graphql-ws', () => {
     await received.waitFor(total, 30_000);
     expect(received.items.length).toBe(total);
     (raw as unknown as { _socket: { resume(): void } })._socket.resume();
-    expect(await closedWith).toBe(4429);
+    expect(await closedWith).toBe(1013);
     await healthy.dispose();
+  });
+});
+
+describe('large commits and merges over graphql-ws', () => {
+  let db: TestDatabase;
+  let server: TestServer;
+  const flush = (before: string) => gqlData(server.url, `mutation { flushSessions(before: "${before}") { closed } }`);
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    // The burst below fills the sockets: sends must wait for them to drain, and nobody is cut off.
+    server = await startTestServer(db.url, { SESSION_GAP: '30m', ALLOWED_LATENESS: '0s', WS_MAX_BUFFERED_BYTES: '65536', WS_SEND_TIMEOUT: '2s' });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await db?.drop();
+  });
+
+  it('delivers every start of one mutation and every closure of one flush, more than the old queue bound of 1,000', async () => {
+    const client = wsClient(server.wsUrl);
+    const starts = collect(client, `subscription { sessionStarted { id userId } }`);
+    const closures = collect(client, `subscription { sessionClosed { ${SESSION_FIELDS} } }`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const total = 3_000;
+    const base = Date.parse('2026-04-01T00:00:00Z');
+    const events = Array.from({ length: total }, (_, i) => event(`big-${i}`, `big-${i}`, base + i, { channelId: 'web' }));
+    await gqlData(server.url, INGEST, { events });
+    expect((await flush('2026-04-02T00:00:00Z'))['flushSessions'].closed).toBe(total);
+
+    await starts.waitFor(total, 30_000);
+    await closures.waitFor(total, 30_000);
+    expect(starts.errors).toEqual([]);
+    expect(closures.errors).toEqual([]);
+    const closed = closures.items as Array<{ userId: string; closeReason: string; eventCount: number }>;
+    expect(new Set(closed.map((s) => s.userId)).size).toBe(total);
+    expect(closed.every((s) => s.closeReason === 'FLUSH' && s.eventCount === 1)).toBe(true);
+    await client.dispose();
+  });
+
+  it('announces a session merged away by a late event, with the surviving session', async () => {
+    const client = wsClient(server.wsUrl);
+    const mergedFields = `mergedId userId into { id userId status startedAt endedAt eventCount version closeReason }`;
+    const starts = collect(client, started('merge-user'));
+    const merges = collect(client, `subscription { sessionMerged(userId: "merge-user") { ${mergedFields} } }`);
+    const allMerges = collect(client, `subscription { sessionMerged { ${mergedFields} } }`);
+    const otherMerges = collect(client, `subscription { sessionMerged(userId: "someone-else") { mergedId } }`);
+    const updates = collect(client, updated('merge-user'));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    // Two sessions 45 minutes apart (GAP 30m), closed by a watermark ten hours later.
+    const t0 = Date.parse('2026-05-01T00:00:00Z');
+    const minute = 60_000;
+    await gqlData(server.url, INGEST, { events: [event('merge-user', 'mu-1', t0), event('merge-user', 'mu-2', t0 + 45 * minute)] });
+    const [first, second] = (await starts.waitFor(2)) as Array<{ id: string; startedAt: string; version: number }>;
+    expect(first?.startedAt).toBe(new Date(t0).toISOString());
+    await gqlData(server.url, INGEST, { events: [event('merge-watermark', 'mw-1', t0 + 600 * minute)] });
+    const stored = await gqlData(server.url, `{ sessions(userId: "merge-user") { nodes { id status } } }`);
+    expect(stored['sessions'].nodes.map((s: { status: string }) => s.status)).toEqual(['CLOSED', 'CLOSED']);
+
+    // A late event 22 minutes after the first and 23 before the second bridges them.
+    await gqlData(server.url, INGEST, { events: [event('merge-user', 'mu-late', t0 + 22 * minute)] });
+    const [merge] = (await merges.waitFor(1)) as Array<Record<string, any>>;
+    expect(merge).toEqual({
+      mergedId: second?.id,
+      userId: 'merge-user',
+      into: {
+        id: first?.id,
+        userId: 'merge-user',
+        status: 'CLOSED',
+        startedAt: new Date(t0).toISOString(),
+        endedAt: new Date(t0 + 45 * minute).toISOString(),
+        eventCount: 3,
+        version: merge?.into.version,
+        closeReason: 'INACTIVITY',
+      },
+    });
+    expect(merge?.into.version).toBeGreaterThan(first?.version ?? 0);
+    expect(await allMerges.waitFor(1)).toEqual([merge]);
+    // The survivor also comes as an update; the merged id is gone from the store.
+    const latest = (await updates.waitFor(1)).at(-1) as { id: string; eventCount: number };
+    expect(latest).toMatchObject({ id: first?.id, eventCount: 3 });
+    expect((await gqlData(server.url, `{ session(id: "${second?.id}") { id } }`))['session']).toBeNull();
+    expect(otherMerges.items).toEqual([]);
+    await client.dispose();
   });
 });

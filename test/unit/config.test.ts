@@ -40,6 +40,21 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
+  it('bounds WebSocket delivery: send timeout, and a subscription backlog no smaller than the largest commit', () => {
+    expect(loadConfig({})).toMatchObject({ wsMaxBufferedBytes: 4_194_304, wsSendTimeoutMs: 10_000, wsMaxQueuedMessages: 100_000 });
+    expect(loadConfig({ WS_SEND_TIMEOUT: '500ms', WS_MAX_QUEUED_MESSAGES: '60000' })).toMatchObject({
+      wsSendTimeoutMs: 500,
+      wsMaxQueuedMessages: 60_000,
+    });
+    // The default follows larger commits: room for two.
+    expect(loadConfig({ GROUP_COMMIT_MAX_EVENTS: '200000' }).wsMaxQueuedMessages).toBe(400_000);
+    expect(loadConfig({ MAX_BATCH_SIZE: '10', GROUP_COMMIT_MAX_EVENTS: '10', WS_MAX_QUEUED_MESSAGES: '10' }).wsMaxQueuedMessages).toBe(10);
+    expect(() => loadConfig({ WS_MAX_QUEUED_MESSAGES: '1000' })).toThrow(/^WS_MAX_QUEUED_MESSAGES=1000 must be at least the largest commit, 50000 events/);
+    expect(() => loadConfig({ GROUP_COMMIT_MAX_EVENTS: '10', MAX_BATCH_SIZE: '5000', WS_MAX_QUEUED_MESSAGES: '4999' })).toThrow(
+      /^WS_MAX_QUEUED_MESSAGES=4999 .* 5000 events/,
+    );
+  });
+
   it('parses lists and keys', () => {
     const config = loadConfig({ CONVERSION_EVENTS: 'purchase, signup ,', READ_API_KEYS: 'a,b' });
     expect([...config.conversionEvents]).toEqual(['purchase', 'signup']);
@@ -54,6 +69,8 @@ describe('loadConfig', () => {
     [{ DATABASE_URL: 'mysql://x' }, /^DATABASE_URL must start with postgres/],
     [{ SESSION_GAP: '2h', SESSION_MAX_DURATION: '1h' }, /SESSION_MAX_DURATION/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL=/],
+    [{ WS_SEND_TIMEOUT: '0s' }, /^WS_SEND_TIMEOUT="0s"/],
+    [{ WS_MAX_QUEUED_MESSAGES: 'lots' }, /^WS_MAX_QUEUED_MESSAGES="lots"/],
   ])('rejects %j naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
