@@ -6,13 +6,14 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { expressMiddleware } from '@as-integrations/express5';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import express from 'express';
-import type { GraphQLError, GraphQLFormattedError, GraphQLSchema } from 'graphql';
+import type { GraphQLError, GraphQLSchema } from 'graphql';
 import type { Logger } from '../logger.ts';
 import type { Authenticator } from '../graphql/auth.ts';
 import type { RequestContext, Services } from '../graphql/context.ts';
-import { ErrorCode, ServiceError, isPublicError } from '../graphql/errors.ts';
+import { ErrorCode, ServiceError } from '../graphql/errors.ts';
+import { formatError, isShown } from './error-masking.ts';
 import { introspectionError } from '../graphql/introspection-access.ts';
-import { queryParseOptions, queryValidationRules, withoutSuggestions } from '../graphql/limits.ts';
+import { queryParseOptions, queryValidationRules } from '../graphql/limits.ts';
 import { createResolvers, type IngestObserver } from '../graphql/resolvers.ts';
 import { isDatabaseUnavailable } from './database-errors.ts';
 import { jsonErrorHandler, notFound } from './http-errors.ts';
@@ -23,17 +24,6 @@ import { attachWebSocketServer } from './ws-server.ts';
 /** Path of the GraphQL endpoint, over HTTP and WebSocket alike. */
 export const GRAPHQL_PATH = '/graphql';
 const SCHEMA_FILE = new URL('../../schema.graphql', import.meta.url);
-
-/** Codes graphql-js and Apollo give to request errors that are safe to show as they are. */
-const REQUEST_ERROR_CODES = new Set([
-  'GRAPHQL_PARSE_FAILED',
-  'GRAPHQL_VALIDATION_FAILED',
-  'BAD_USER_INPUT',
-  'BAD_REQUEST',
-  'OPERATION_RESOLUTION_FAILURE',
-  'PERSISTED_QUERY_NOT_FOUND',
-  'PERSISTED_QUERY_NOT_SUPPORTED',
-]);
 
 /** Builds the executable schema from schema.graphql (schema first); `observer` hears every ingest mutation. */
 export function loadSchema(observer?: IngestObserver): GraphQLSchema {
@@ -57,43 +47,6 @@ export interface RunningHttpServer {
   readonly port: number;
   /** Stops accepting, closes subscriptions, and waits for in-flight requests. */
   stop(): Promise<void>;
-}
-
-/**
- * True when the error or one it wraps is a coded service error. Apollo wraps
- * errors that are not GraphQLErrors of its own copy of graphql-js (as under
- * vitest, which loads graphql's ESM build for our code), so look through
- * `originalError` rather than trust the first level.
- */
-function isServiceError(error: unknown): boolean {
-  for (let current = error, depth = 0; typeof current === 'object' && current !== null && depth < 5; depth++) {
-    if (isPublicError(current)) return true;
-    current = (current as { originalError?: unknown }).originalError;
-  }
-  return false;
-}
-
-/** Errors shown to clients as they are: coded service errors and request errors. */
-function isShown(error: unknown, code: unknown): boolean {
-  return isServiceError(error) || (typeof code === 'string' && REQUEST_ERROR_CODES.has(code));
-}
-
-/**
- * Masks unexpected errors: clients see INTERNAL_SERVER_ERROR (or
- * SERVICE_UNAVAILABLE when the database is unreachable); the server log gets
- * the whole error (see {@link requestPlugin}). Coded service errors and
- * request errors pass through, without schema hints ("Did you mean").
- */
-function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
-  const path = formatted.path ? { path: formatted.path } : {};
-  if (isShown(error, formatted.extensions?.['code'])) {
-    const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
-    return { ...formatted, message: withoutSuggestions(formatted.message), extensions };
-  }
-  if (isDatabaseUnavailable(unwrapResolverError(error))) {
-    return { message: 'the database is unavailable; retry later', extensions: { code: ErrorCode.Unavailable }, ...path };
-  }
-  return { message: 'Internal server error', extensions: { code: ErrorCode.Internal }, ...path };
 }
 
 /** HTTP status of a request refused before execution (Apollo would answer 500). */

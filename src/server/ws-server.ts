@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import type { GraphQLSchema } from 'graphql';
+import type { GraphQLError, GraphQLSchema } from 'graphql';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger.ts';
 import type { Caller, createAuthenticator } from '../graphql/auth.ts';
@@ -7,6 +7,7 @@ import type { RequestContext, Services } from '../graphql/context.ts';
 import type { SocketContext } from '../graphql/subscriptions.ts';
 import { createSharedSubscribe } from '../realtime/shared-execution.ts';
 import type { RealtimeMetrics } from './metrics.ts';
+import { maskError } from './error-masking.ts';
 import { createOperationCheck } from './ws-operation.ts';
 import { useGraphqlWs } from './ws-transport.ts';
 
@@ -47,6 +48,9 @@ export function attachWebSocketServer(options: WsOptions): { stop(): Promise<voi
   const wss = new WebSocketServer({ server: options.httpServer, path: options.path, maxPayload: MAX_PAYLOAD_BYTES });
   const callers = new WeakMap<object, Caller>();
   const check = createOperationCheck(options.schema, config.queryLimits);
+  const logHidden = (error: GraphQLError, id: string, operationName: string | null | undefined): void => {
+    logger.error({ err: error.originalError ?? error, path: error.path, operationName, subscriptionId: id }, 'unexpected error in a WebSocket operation');
+  };
   const disposable = useGraphqlWs<Record<string, unknown> | undefined>(
     wss,
     {
@@ -60,6 +64,14 @@ export function attachWebSocketServer(options: WsOptions): { stop(): Promise<voi
         return true;
       },
       onSubscribe: (ctx, _id, payload) => check(payload, callers.get(ctx.extra.socket) ?? { kind: 'anonymous' }),
+      // Unexpected errors are masked for clients and logged in full, as over HTTP.
+      onError: (_ctx, id, payload, errors) => errors.map((error) => maskError(error, (hidden) => logHidden(hidden, id, payload.operationName))),
+      onNext: (_ctx, id, payload, _args, result) => {
+        if (result.errors === undefined || result.errors.length === 0) return undefined;
+        // A new result: with shared execution this one may go to other subscribers too.
+        const errors = result.errors.map((error) => maskError(error, (hidden) => logHidden(hidden, id, payload.operationName)));
+        return result.data === undefined ? { errors } : { data: result.data, errors };
+      },
       context(ctx): SocketContext {
         const { socket, connection } = ctx.extra;
         return {

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_URL, createTestDatabase, postgresAvailable, type TestDatabase } from '../helpers/database.ts';
 import { generateEvents, INGEST, randomBatches, toInput } from '../helpers/events.ts';
-import { gql, gqlData } from '../helpers/graphql.ts';
+import { collect, gql, gqlData, wsClient } from '../helpers/graphql.ts';
 import { referenceSessions, rng, type RefEvent } from '../helpers/reference.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { allSessions, comparable, roundValues, sortSessions } from '../helpers/sessions.ts';
@@ -113,6 +113,12 @@ describe.skipIf(!serverAnswers)('database outage', () => {
     expect(await eventually(async () => (await readyStatus(base)) === 503, 5_000)).toBe(true);
     const read = await gql(server.url, '{ sessions(first: 1) { nodes { id } } }');
     expect(read.errors?.[0]?.extensions?.code).toBe('SERVICE_UNAVAILABLE');
+    // A resumed subscription replays from the database: it fails with a coded, masked error.
+    const client = wsClient(server.wsUrl);
+    const resumed = collect(client, 'subscription { sessionClosed(after: "0") { id } }');
+    await resumed.ended;
+    expect(resumed.errors).toEqual([{ message: 'the database is unavailable; retry later', extensions: { code: 'SERVICE_UNAVAILABLE' } }]);
+    await client.dispose();
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/^sessions_events_rejected_total\{code="SERVICE_UNAVAILABLE"\} [1-9]/m);
     expect(await readyStatus(base)).toBe(503);

@@ -1,0 +1,61 @@
+import { unwrapResolverError } from '@apollo/server/errors';
+import type { GraphQLError, GraphQLFormattedError } from 'graphql';
+import { ErrorCode, isPublicError } from '../graphql/errors.ts';
+import { withoutSuggestions } from '../graphql/limits.ts';
+import { isDatabaseUnavailable } from './database-errors.ts';
+
+/** Codes graphql-js and Apollo give to request errors that are safe to show as they are. */
+const REQUEST_ERROR_CODES = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_USER_INPUT',
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+]);
+
+/**
+ * True when the error or one it wraps is a coded service error. Apollo wraps
+ * errors that are not GraphQLErrors of its own copy of graphql-js (as under
+ * vitest, which loads graphql's ESM build for our code), so look through
+ * `originalError` rather than trust the first level.
+ */
+function isServiceError(error: unknown): boolean {
+  for (let current = error, depth = 0; typeof current === 'object' && current !== null && depth < 5; depth++) {
+    if (isPublicError(current)) return true;
+    current = (current as { originalError?: unknown }).originalError;
+  }
+  return false;
+}
+
+/** Errors shown to clients as they are: coded service errors and request errors. */
+export function isShown(error: unknown, code: unknown): boolean {
+  return isServiceError(error) || (typeof code === 'string' && REQUEST_ERROR_CODES.has(code));
+}
+
+/**
+ * Masks unexpected errors: clients see INTERNAL_SERVER_ERROR (or
+ * SERVICE_UNAVAILABLE when the database is unreachable); the server log gets
+ * the whole error. Coded service errors and request errors pass through,
+ * without schema hints ("Did you mean"). Apollo's `formatError` signature;
+ * the WebSocket side uses {@link maskError}.
+ */
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const path = formatted.path ? { path: formatted.path } : {};
+  if (isShown(error, formatted.extensions?.['code'])) {
+    const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
+    return { ...formatted, message: withoutSuggestions(formatted.message), extensions };
+  }
+  if (isDatabaseUnavailable(unwrapResolverError(error))) {
+    return { message: 'the database is unavailable; retry later', extensions: { code: ErrorCode.Unavailable }, ...path };
+  }
+  return { message: 'Internal server error', extensions: { code: ErrorCode.Internal }, ...path };
+}
+
+/** {@link formatError} for one GraphQLError (graphql-ws results); `hidden` hears the errors masked. */
+export function maskError(error: GraphQLError, hidden: (error: GraphQLError) => void): GraphQLFormattedError {
+  const formatted = formatError(error.toJSON(), error);
+  if (!isShown(error, error.extensions['code'])) hidden(error);
+  return formatted;
+}
