@@ -29,9 +29,17 @@ function isServiceError(error: unknown): boolean {
   return false;
 }
 
+/**
+ * Codes only this service's own errors carry (ErrorCode, INTERNAL_SERVER_ERROR
+ * aside): an error with one of them was made on purpose, even when it is not
+ * a ServiceError instance (the WebSocket checks build theirs with the
+ * CommonJS copy of graphql-js that graphql-ws uses).
+ */
+const SERVICE_CODES: ReadonlySet<string> = new Set<string>(Object.values(ErrorCode).filter((code) => code !== ErrorCode.Internal));
+
 /** Errors shown to clients as they are: coded service errors and request errors. */
 export function isShown(error: unknown, code: unknown): boolean {
-  return isServiceError(error) || (typeof code === 'string' && REQUEST_ERROR_CODES.has(code));
+  return isServiceError(error) || (typeof code === 'string' && (REQUEST_ERROR_CODES.has(code) || SERVICE_CODES.has(code)));
 }
 
 /**

@@ -117,7 +117,7 @@ describe.skipIf(!serverAnswers)('database outage', () => {
     const client = wsClient(server.wsUrl);
     const resumed = collect(client, 'subscription { sessionClosed(after: "0") { id } }');
     await resumed.ended;
-    expect(resumed.errors).toEqual([{ message: 'the database is unavailable; retry later', extensions: { code: 'SERVICE_UNAVAILABLE' } }]);
+    expect(resumed.errors).toEqual([[{ message: 'the database is unavailable; retry later', extensions: { code: 'SERVICE_UNAVAILABLE' } }]]);
     await client.dispose();
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/^sessions_events_rejected_total\{code="SERVICE_UNAVAILABLE"\} [1-9]/m);
