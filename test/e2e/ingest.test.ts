@@ -133,3 +133,39 @@ describe.each([
     for (const c of topChannels) expect(c.events).toBe(channelEvents.get(c.channelId));
   });
 });
+
+describe('ingest over HTTP into Postgres: every event sent twice at once by different clients', () => {
+  let db: TestDatabase;
+  let server: TestServer;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    server = await startTestServer(db.url, ENV);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await db?.drop();
+  });
+
+  // Groups commit two at a time (the next one's events go in while the one
+  // before commits): copies of one event in neighbouring groups must still
+  // count once, and late events of the later group must see the earlier one.
+  it('accepts each event once and stores exactly the sessions the rules give', async () => {
+    const random = rng(44);
+    const events = generateEvents({ users: 30, eventsPerUser: 60, startMs: Date.parse('2026-04-01T00:00:00Z'), gapMs: GAP, maxDurationMs: MAX, random });
+    const sorted = [...events].sort((a, b) => a.ts - b.ts || (a.eventId < b.eventId ? -1 : 1));
+    const first = randomBatches(shuffle(sorted, random), 120, random);
+    const second = randomBatches(shuffle(sorted, random), 120, random);
+    const interleaved = first.flatMap((batch, i) => [batch, second[i] ?? []]).concat(second.slice(first.length));
+    let accepted = 0;
+    let duplicates = 0;
+    await inParallel(interleaved, 8, async (batch) => {
+      if (batch.length === 0) return;
+      const data = await gqlData(server.url, INGEST, { events: batch.map(toInput) });
+      accepted += data['ingestEvents'].accepted;
+      duplicates += data['ingestEvents'].duplicates;
+    });
+    expect({ accepted, duplicates }).toEqual({ accepted: events.length, duplicates: events.length });
+    await expectExact(server.url, events);
+  });
+});
