@@ -5,7 +5,9 @@
  * literal by literal, others token by token; each byte is visited once.
  * Users, names and channels repeat, so their strings come from an interner
  * (hashed while their end is searched); timestamps are read as numbers from
- * the bytes; most lines allocate no string at all.
+ * the bytes; most lines allocate no string at all. Lines of a shape with a
+ * plan (shape-plan.ts) go further still: scanFields() reads them straight
+ * into the mapped fields.
  *
  * Only flat objects whose values are strings without escapes, numbers, true,
  * false or null, with spaces or tabs between tokens, take this path; scan()
@@ -13,22 +15,30 @@
  * paths accept exactly JSON and give the same values.
  */
 import { decodeUtf8 } from './buffer-text.ts';
+import type { LineFields } from './event-line.ts';
+import { MAX_FIELD_LENGTH } from './event-line.ts';
 import { FIELD_ALIASES, KNOWN_KEYS, type FieldValues } from './field-values.ts';
+import {
+  BACKSLASH,
+  CLOSE_BRACE,
+  COLON,
+  COMMA,
+  FIRST_PRINTABLE,
+  isDigit,
+  matches,
+  MINUS,
+  numberEnd,
+  OPEN_BRACE,
+  QUOTE,
+  skipSpace,
+  stringEnd,
+  surelyNotBlank,
+} from './json-bytes.ts';
 import { LineShape, ShapeRecorder, ValueKind } from './line-shape.ts';
+import { planOf, Role } from './shape-plan.ts';
 import { FNV_OFFSET, FNV_PRIME, StringInterner } from './string-interner.ts';
+import { parseTimestamp } from './timestamp.ts';
 import { parseTimestampBytes } from './timestamp-bytes.ts';
-
-const QUOTE = 34;
-const BACKSLASH = 92;
-const COMMA = 44;
-const COLON = 58;
-const SPACE = 32;
-const TAB = 9;
-const OPEN_BRACE = 123;
-const CLOSE_BRACE = 125;
-const MINUS = 45;
-/** Bytes below this are control characters, which a JSON string may not hold raw. */
-const FIRST_PRINTABLE = 0x20;
 
 /** How a known key's string value becomes a JS string. */
 const enum Kind {
@@ -76,57 +86,6 @@ function keySlot(buf: Buffer, start: number, end: number): number {
   return -1;
 }
 
-/** End of the string whose content starts at i (its closing quote), or -1 for an escape, a raw control byte or no quote. */
-function stringEnd(buf: Buffer, i: number, end: number): number {
-  for (; i < end; i++) {
-    const c = buf[i] as number;
-    if (c === QUOTE) return i;
-    if (c === BACKSLASH || c < FIRST_PRINTABLE) return -1;
-  }
-  return -1;
-}
-
-function isDigit(c: number): boolean {
-  return c >= 48 && c <= 57;
-}
-
-function skipSpace(buf: Buffer, i: number, end: number): number {
-  while (i < end) {
-    const c = buf[i];
-    if (c !== SPACE && c !== TAB) break;
-    i++;
-  }
-  return i;
-}
-
-function matches(buf: Buffer, i: number, end: number, word: string): boolean {
-  if (i + word.length > end) return false;
-  for (let k = 0; k < word.length; k++) if (buf[i + k] !== word.charCodeAt(k)) return false;
-  return true;
-}
-
-/** End of the JSON number at i, or -1 when the grammar is not met. */
-function numberEnd(buf: Buffer, i: number, end: number): number {
-  const at = (k: number): number => (k < end ? (buf[k] as number) : -1);
-  if (at(i) === MINUS) i++;
-  if (at(i) === 48) i++;
-  else if (isDigit(at(i))) while (isDigit(at(i))) i++;
-  else return -1;
-  if (at(i) === 46) {
-    i++;
-    if (!isDigit(at(i))) return -1;
-    while (isDigit(at(i))) i++;
-  }
-  const e = at(i);
-  if (e === 101 || e === 69) {
-    i++;
-    if (at(i) === 43 || at(i) === MINUS) i++;
-    if (!isDigit(at(i))) return -1;
-    while (isDigit(at(i))) i++;
-  }
-  return i;
-}
-
 /** Reads flat JSON objects from bytes (see the module comment). One per input: it caches across lines. */
 export class FlatObjectScanner {
   private readonly values = new StringInterner();
@@ -135,7 +94,14 @@ export class FlatObjectScanner {
 
   /** The shape of the last line scanned token by token (line-shape.ts), or null. */
   private shape: LineShape | null = null;
+  /** Its plan (shape-plan.ts): the role of each value, or null when it has none. */
+  private roles: Uint8Array | null = null;
   private readonly recorder = new ShapeRecorder();
+  /** Length of the last timestamp text scanFields() read. */
+  private timeLength = 0;
+  /** A DataView of the last buffer scanned (comparisons and reads of several bytes at once). */
+  private viewBuf: Buffer | null = null;
+  private view: DataView = new DataView(new ArrayBuffer(0));
 
   /**
    * Reads the object in buf[start, end) into vals (every slot written).
@@ -149,11 +115,130 @@ export class FlatObjectScanner {
       vals.clear();
       this.recorder.reset();
       ok = this.scanTokens(buf, start, end, vals);
-      if (ok) this.shape = LineShape.of(buf, start, end, this.recorder);
+      if (ok) {
+        this.shape = LineShape.of(buf, start, end, this.recorder);
+        this.roles = this.shape === null ? null : planOf(this.shape);
+      }
     }
     // Ids from before and after the interner started over must not mix.
     if (this.values.generation !== generation) vals.dropRefs();
     return ok;
+  }
+
+  /**
+   * The shortcut for the lines of a planned shape (shape-plan.ts): reads the
+   * line in buf[start, end) straight into `out`, as scan() and the field
+   * mapping would. False when the line is not of that shape, or the plan
+   * cannot settle it: then scan() and mapFields() decide (`out` is then unspecified).
+   */
+  scanFields(buf: Buffer, start: number, end: number, out: LineFields): boolean {
+    const shape = this.shape;
+    const roles = this.roles;
+    if (shape === null || roles === null) return false;
+    const view = this.viewOf(buf);
+    const interner = this.values;
+    const generation = interner.generation;
+    const n = roles.length;
+    let userRef = -1;
+    let nameRef = -1;
+    let channelRef = -1;
+    let ts = Number.NaN;
+    let value: number | null = null;
+    let eventId: string | null = null;
+    let i = start;
+    for (let k = 0; ; k++) {
+      i = shape.matchLiteral(k, buf, view, i, end);
+      if (i < 0) return false;
+      if (k === n) {
+        if (i !== end) return false;
+        break;
+      }
+      const role = roles[k] as Role;
+      if (shape.kinds[k] === ValueKind.Bare) {
+        // Only an unknown key's value, an epoch timestamp or a value (shape-plan.ts).
+        const c = buf[i] as number;
+        if (role === Role.Skip) {
+          i = this.bareValue(buf, i, end, -1, null);
+          if (i < 0) return false;
+          continue;
+        }
+        if (c !== MINUS && !isDigit(c)) return false; // true, false, null: the general way
+        const ne = numberEnd(buf, i, end);
+        if (ne < 0) return false;
+        const num = Number(buf.toString('latin1', i, ne));
+        if (role === Role.Timestamp) {
+          const ms = parseTimestamp(num);
+          if (ms === null) return false;
+          ts = ms;
+        } else {
+          if (!Number.isFinite(num)) return false;
+          value = num;
+        }
+        i = ne;
+        continue;
+      }
+      let ve: number;
+      switch (role) {
+        case Role.UserId:
+        case Role.Name:
+        case Role.ChannelId: {
+          ve = this.hashedStringEnd(buf, i, end);
+          // Blank, or too long to be kept (it may have too many characters): the general way.
+          if (ve <= i || !surelyNotBlank(buf[i] as number)) return false;
+          const id = interner.idOf(buf, view, i, ve, this.hash);
+          if (id < 0) return false;
+          if (role === Role.UserId) userRef = id;
+          else if (role === Role.Name) nameRef = id;
+          else channelRef = id;
+          break;
+        }
+        case Role.Timestamp:
+          // Most files write every time with the same length: try the last one's before looking for the quote
+          // (parseTimestampBytes accepts no quote, backslash or control byte).
+          ve = i + this.timeLength;
+          ts = ve < end && buf[ve] === QUOTE ? parseTimestampBytes(buf, i, ve) : Number.NaN;
+          if (ts !== ts) {
+            ve = stringEnd(buf, i, end);
+            if (ve < 0) return false;
+            ts = parseTimestampBytes(buf, i, ve);
+            if (ts !== ts) return false; // NaN: an unusual form, or no time at all
+            this.timeLength = ve - i;
+          }
+          break;
+        case Role.EventId:
+          ve = stringEnd(buf, i, end);
+          if (ve <= i || ve - i > MAX_FIELD_LENGTH || !surelyNotBlank(buf[i] as number)) return false;
+          eventId = decodeUtf8(buf, i, ve);
+          break;
+        case Role.Value: {
+          ve = stringEnd(buf, i, end);
+          if (ve < 0) return false;
+          const text = decodeUtf8(buf, i, ve);
+          // As the field mapping reads a value given as text.
+          const num = text.trim() === '' ? Number.NaN : Number(text);
+          if (!Number.isFinite(num)) return false;
+          value = num;
+          break;
+        }
+        default:
+          ve = stringEnd(buf, i, end);
+          if (ve < 0) return false;
+      }
+      i = ve;
+    }
+    // The interner started over while reading the line: its ids are of two generations.
+    if (interner.generation !== generation) return false;
+    const byId = interner.byId;
+    out.userId = byId[userRef] as string;
+    out.name = byId[nameRef] as string;
+    out.ts = ts;
+    out.channelId = channelRef < 0 ? null : (byId[channelRef] as string);
+    out.value = value;
+    out.eventId = eventId;
+    out.userRef = userRef;
+    out.nameRef = nameRef;
+    out.channelRef = channelRef;
+    return true;
   }
 
   /** The interner of users, names and channels: the ids in FieldValues.refs are its. */
@@ -161,21 +246,25 @@ export class FlatObjectScanner {
     return this.values;
   }
 
+  private viewOf(buf: Buffer): DataView {
+    if (buf !== this.viewBuf) {
+      this.viewBuf = buf;
+      this.view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+    }
+    return this.view;
+  }
+
   /** Reads a line that has `shape` (literal by literal, value by value); false when it does not. */
   private scanShaped(shape: LineShape, buf: Buffer, start: number, end: number, vals: FieldValues): boolean {
-    const bytes = shape.bytes;
-    const literalEnds = shape.literalEnds;
+    const view = this.viewOf(buf);
     const slots = shape.slots;
     const kinds = shape.kinds;
     const n = slots.length;
     let i = start;
-    let from = 0;
     for (let k = 0; ; k++) {
-      // The literal before value k (or the last one): byte for byte.
-      const to = literalEnds[k] as number;
-      if (i + (to - from) > end) return false;
-      for (let j = from; j < to; j++, i++) if (bytes[j] !== buf[i]) return false;
-      from = to;
+      // The literal before value k (or the last one).
+      i = shape.matchLiteral(k, buf, view, i, end);
+      if (i < 0) return false;
       if (k === n) return i === end;
       const slot = slots[k] as number;
       if (kinds[k] === ValueKind.Text) {
@@ -233,23 +322,23 @@ export class FlatObjectScanner {
   }
 
   /** Reads a number, true, false or null at i into `slot` (-1: skip); its end, or -1 for anything else. */
-  private bareValue(buf: Buffer, i: number, end: number, slot: number, vals: FieldValues): number {
+  private bareValue(buf: Buffer, i: number, end: number, slot: number, vals: FieldValues | null): number {
     const c = buf[i] as number;
     if (c === MINUS || isDigit(c)) {
       const ne = numberEnd(buf, i, end);
-      if (ne >= 0 && slot >= 0) vals.set(slot, Number(buf.toString('latin1', i, ne)));
+      if (ne >= 0 && slot >= 0) vals?.set(slot, Number(buf.toString('latin1', i, ne)));
       return ne;
     }
     if (c === 116 && matches(buf, i, end, 'true')) {
-      if (slot >= 0) vals.set(slot, true);
+      if (slot >= 0) vals?.set(slot, true);
       return i + 4;
     }
     if (c === 102 && matches(buf, i, end, 'false')) {
-      if (slot >= 0) vals.set(slot, false);
+      if (slot >= 0) vals?.set(slot, false);
       return i + 5;
     }
     if (c === 110 && matches(buf, i, end, 'null')) {
-      if (slot >= 0) vals.set(slot, null);
+      if (slot >= 0) vals?.set(slot, null);
       return i + 4;
     }
     return -1;

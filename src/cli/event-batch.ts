@@ -1,5 +1,5 @@
 /**
- * Admitted events handed from the thread that parses them to the one that
+ * Events handed from the thread that parses and orders them to the one that
  * sessionizes them, as columns of typed arrays, which postMessage moves
  * without copying. Strings (users, names, channels) travel once: events
  * refer to them by index. Most come with an id from the parser's
@@ -9,6 +9,29 @@
 import type { LineFields } from './event-line.ts';
 import type { LineEvent } from './line-event.ts';
 import type { StringInterner } from './string-interner.ts';
+
+/** A line's event with the interner ids of its strings (LineFields' refs, -1 where none), as BatchWriter takes it. */
+export interface RefEvent extends LineEvent {
+  readonly userRef: number;
+  readonly nameRef: number;
+  readonly channelRef: number;
+}
+
+/** The event of the line `line` whose fields were just mapped into `f`, with their interner ids. */
+export function refEventOf(f: LineFields, line: number): RefEvent {
+  return {
+    userId: f.userId,
+    name: f.name,
+    ts: f.ts,
+    channelId: f.channelId,
+    value: f.value,
+    line,
+    ownId: f.eventId,
+    userRef: f.userRef,
+    nameRef: f.nameRef,
+    channelRef: f.channelRef,
+  };
+}
 
 /** A batch as postMessage carries it. */
 export interface EventBatch {
@@ -66,17 +89,17 @@ export class BatchWriter {
     this.generation = strings.generation;
   }
 
-  /** Adds the event of line `lineNo` whose fields are `f`. */
-  add(f: LineFields, lineNo: number): void {
+  /** Adds an event (the interner ids of its strings: LineParser.strings'). */
+  add(e: RefEvent): void {
     if (this.count === this.capacity) this.grow();
     const i = this.count++;
-    this.ts[i] = f.ts;
-    this.line[i] = lineNo;
-    this.user[i] = this.indexOf(f.userId, f.userRef);
-    this.name[i] = this.indexOf(f.name, f.nameRef);
-    this.channel[i] = f.channelId === null ? -1 : this.indexOf(f.channelId, f.channelRef);
-    this.value[i] = f.value ?? Number.NaN;
-    if (f.eventId !== null) this.ownIds.push([i, f.eventId]);
+    this.ts[i] = e.ts;
+    this.line[i] = e.line;
+    this.user[i] = this.indexOf(e.userId, e.userRef);
+    this.name[i] = this.indexOf(e.name, e.nameRef);
+    this.channel[i] = e.channelId === null ? -1 : this.indexOf(e.channelId, e.channelRef);
+    this.value[i] = e.value ?? Number.NaN;
+    if (e.ownId !== null) this.ownIds.push([i, e.ownId]);
   }
 
   setWatermark(watermark: number): void {
@@ -154,17 +177,33 @@ export class BatchWriter {
   }
 }
 
+/** A LineEvent that BatchReader fills again for every event. */
+class ReusedEvent implements LineEvent {
+  userId = '';
+  name = '';
+  ts = 0;
+  channelId: string | null = null;
+  value: number | null = null;
+  line = 0;
+  ownId: string | null = null;
+}
+
 /** Turns batches back into events (the receiving side). */
 export class BatchReader {
   private interned: string[] = [];
   private others: string[] = [];
+  private readonly event = new ReusedEvent();
 
-  /** Calls `each` with every event of the batch, in order. */
+  /**
+   * Calls `each` with every event of the batch, in order. The event is one
+   * object filled again for each (none to make per event): copy what you keep.
+   */
   read(batch: EventBatch, each: (e: LineEvent) => void): void {
     if (batch.resetInterned) this.interned = [];
     for (const s of batch.interned) this.interned.push(s);
     if (batch.resetOthers) this.others = [];
     for (const s of batch.others) this.others.push(s);
+    const e = this.event;
     let nextOwn = 0;
     for (let i = 0; i < batch.count; i++) {
       const c = batch.channel[i] as number;
@@ -175,15 +214,14 @@ export class BatchReader {
         ownId = own[1];
         nextOwn++;
       }
-      each({
-        userId: this.text(batch.user[i] as number),
-        name: this.text(batch.name[i] as number),
-        ts: batch.ts[i] as number,
-        channelId: c === -1 ? null : this.text(c),
-        value: v === v ? v : null,
-        line: batch.line[i] as number,
-        ownId,
-      });
+      e.userId = this.text(batch.user[i] as number);
+      e.name = this.text(batch.name[i] as number);
+      e.ts = batch.ts[i] as number;
+      e.channelId = c === -1 ? null : this.text(c);
+      e.value = v === v ? v : null;
+      e.line = batch.line[i] as number;
+      e.ownId = ownId;
+      each(e);
     }
   }
 

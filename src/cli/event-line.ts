@@ -121,7 +121,7 @@ export function mapFields(vals: FieldValues, out: LineFields): LineRejection | n
   if (typeof name !== 'string') return name as LineRejection;
   const tsSlot = vals.slotOf(TIMESTAMP);
   if (tsSlot < 0) return new LineRejection(LineCode.MissingField, `missing ${describe('timestamp')}`);
-  const ts = tsSlot === vals.timeSlot ? vals.timeMs : parseTimestamp(vals.raw[tsSlot]);
+  const ts = (vals.timeBits & (1 << tsSlot)) !== 0 ? (vals.timeMs[tsSlot] as number) : parseTimestamp(vals.raw[tsSlot]);
   if (ts === null) {
     const raw = JSON.stringify(vals.raw[tsSlot]) ?? '';
     return new LineRejection(

@@ -1,7 +1,8 @@
 /**
  * The second stage of `sessions sessionize`: holds admitted events in a
  * ReorderBuffer and releases them in key order once no event still to come
- * can precede them (they are before the watermark), into the sessionizer.
+ * can precede them (they are before the watermark), into the sessionizer
+ * (or, on two threads, into the batches for the worker that runs it).
  */
 import type { SessionRules } from '../sessionizer/types.ts';
 import type { LineEvent } from './line-event.ts';
@@ -10,21 +11,21 @@ import { ReorderBuffer } from './reorder-buffer.ts';
 import type { SessionWriter } from './session-output.ts';
 
 /** Where released events go. */
-export interface ReleaseSink {
+export interface ReleaseSink<E extends LineEvent = LineEvent> {
   /** The next event in key order. */
-  event(e: LineEvent): void;
+  event(e: E): void;
   /** Every event still to come is at or after `watermark`. */
   watermark(watermark: number): void;
 }
 
-export class EventRelease {
-  private readonly buffer = new ReorderBuffer();
+export class EventRelease<E extends LineEvent = LineEvent> {
+  private readonly buffer = new ReorderBuffer<E>();
   /** Most events held at once. */
   peakHeld = 0;
 
-  constructor(private readonly sink: ReleaseSink) {}
+  constructor(private readonly sink: ReleaseSink<E>) {}
 
-  push(e: LineEvent): void {
+  push(e: E): void {
     this.buffer.push(e);
     if (this.buffer.size > this.peakHeld) this.peakHeld = this.buffer.size;
   }
@@ -33,7 +34,7 @@ export class EventRelease {
   advance(watermark: number): void {
     const buffer = this.buffer;
     if (!(buffer.peekTs() < watermark)) return;
-    while (buffer.peekTs() < watermark) this.sink.event(buffer.pop() as LineEvent);
+    while (buffer.peekTs() < watermark) this.sink.event(buffer.pop() as E);
     this.sink.watermark(watermark);
   }
 

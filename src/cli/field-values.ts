@@ -42,10 +42,10 @@ export class FieldValues {
   readonly refs = new Int32Array(KNOWN_KEYS.length).fill(-1);
   /** Bit i: raw[i] holds a value (not undefined or null). */
   present = 0;
-  /** A slot whose timestamp the byte scanner already read (raw[] then holds nothing for it), or -1. */
-  timeSlot = -1;
-  /** That timestamp, ms since the epoch. */
-  timeMs = 0;
+  /** Bit i: the byte scanner already read slot i's timestamp (raw[i] then holds nothing), into timeMs[i]. */
+  timeBits = 0;
+  /** Those timestamps by slot, ms since the epoch (a line may hold several time keys). */
+  readonly timeMs = new Float64Array(KNOWN_KEYS.length);
   /** Some slot holds null (not in `present`). */
   private hasNull = false;
 
@@ -62,14 +62,14 @@ export class FieldValues {
     if (this.hasNull) raw.fill(undefined);
     this.present = 0;
     this.hasNull = false;
-    this.timeSlot = -1;
+    this.timeBits = 0;
   }
 
   /** Sets a slot's value (a key repeated in a line: the last one wins, as in JSON.parse). */
   set(slot: number, value: unknown): void {
     this.raw[slot] = value;
     this.refs[slot] = -1;
-    if (this.timeSlot === slot) this.timeSlot = -1;
+    this.timeBits &= ~(1 << slot);
     if (value === null || value === undefined) {
       this.present &= ~(1 << slot);
       if (value === null) this.hasNull = true;
@@ -93,8 +93,8 @@ export class FieldValues {
   setTime(slot: number, ms: number): void {
     this.raw[slot] = undefined;
     this.present |= 1 << slot;
-    this.timeSlot = slot;
-    this.timeMs = ms;
+    this.timeBits |= 1 << slot;
+    this.timeMs[slot] = ms;
   }
 
   /**

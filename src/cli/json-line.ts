@@ -1,6 +1,7 @@
 /**
- * JSON lines -> mapped fields: the fast byte scanner where it applies,
- * JSON.parse otherwise, then the shared field mapping (event-line.ts).
+ * JSON lines -> mapped fields: lines of the shape seen last straight from
+ * their bytes (FlatObjectScanner.scanFields), else the byte scanner where it
+ * applies and JSON.parse otherwise, then the shared field mapping (event-line.ts).
  */
 import { FlatObjectScanner } from './byte-scanner.ts';
 import type { LineFields } from './event-line.ts';
@@ -34,6 +35,7 @@ export class LineParser {
 
   /** Reads the line in buf[start, end) (no line break): null, or why it is refused. Decodes it only when it must. */
   readBytes(buf: Buffer, start: number, end: number): LineRejection | null {
+    if (this.scanner.scanFields(buf, start, end, this.fields)) return null;
     if (this.scanner.scan(buf, start, end, this.vals)) return mapFields(this.vals, this.fields);
     return this.read(buf.toString('utf8', start, end));
   }

@@ -4,8 +4,9 @@
  *
  *   lines -> LineParser -> Admission (duplicates, LATE_EVENT) -> sink
  *
- * For large files it runs in a worker thread (sessionize-worker.ts), the
- * rest (EventRelease, OrderedSessionizer, SessionWriter) in the main one.
+ * For large files it runs in the main thread with EventRelease, and a
+ * worker thread (sessionize-worker.ts) runs the rest (OrderedSessionizer,
+ * SessionWriter): sessionize-threaded.ts.
  */
 import { Admission } from './admission.ts';
 import type { LineFields, LineRejection } from './event-line.ts';

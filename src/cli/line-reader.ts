@@ -27,25 +27,35 @@ export function openLineInput(arg: string, stdin: Readable = process.stdin): Lin
  * except possibly the last. Lines are cut in the bytes, so a UTF-8 character
  * is never split; a byte-order mark at the start is dropped. Consumers walk
  * the lines of a chunk with nextLine() in a plain loop (no promise or
- * callback per line). Memory: one read chunk plus the longest line.
+ * callback per line). Memory: one read chunk plus the longest line. A line
+ * cut between two reads comes as a chunk of its own, so reads are never
+ * copied whole.
  */
 export async function* readLineChunks(stream: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer> {
-  let rest: Buffer | null = null;
+  /** The start of a line cut between reads, maybe over several. */
+  let rest: Buffer[] = [];
   let first = true;
   for await (const chunk of stream) {
     let buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (first && buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) buf = buf.subarray(3);
     first = false;
-    if (rest !== null) buf = Buffer.concat([rest, buf]);
-    const last = buf.lastIndexOf(NEWLINE);
-    if (last < 0) {
-      rest = buf;
-      continue;
+    if (rest.length > 0) {
+      const nl = buf.indexOf(NEWLINE);
+      if (nl < 0) {
+        rest.push(Buffer.from(buf));
+        continue;
+      }
+      // The line begun in an earlier read, on its own; then this read's whole lines as they are.
+      rest.push(buf.subarray(0, nl + 1));
+      yield Buffer.concat(rest);
+      rest = [];
+      buf = buf.subarray(nl + 1);
     }
-    rest = last + 1 < buf.length ? Buffer.from(buf.subarray(last + 1)) : null;
-    yield buf.subarray(0, last + 1);
+    const last = buf.lastIndexOf(NEWLINE);
+    if (last + 1 < buf.length) rest.push(Buffer.from(buf.subarray(last + 1)));
+    if (last >= 0) yield buf.subarray(0, last + 1);
   }
-  if (rest !== null && rest.length > 0) yield rest;
+  if (rest.length > 0) yield Buffer.concat(rest);
 }
 
 /** Position just past the line starting at `start` (after its "\n", or the end of the buffer). */

@@ -50,9 +50,21 @@ export class LineShape {
     readonly literalEnds: Int32Array,
     readonly slots: Int32Array,
     readonly kinds: Uint8Array,
+    /**
+     * The literals as little-endian 64-bit words read as doubles, for
+     * comparing eight bytes at a time: literal k's whole words are
+     * words[wordEnds[k - 1] (0 for k = 0), wordEnds[k]), the bytes after them
+     * (fewer than eight) its tail.
+     */
+    readonly words: Float64Array,
+    readonly wordEnds: Int32Array,
   ) {}
 
-  /** The shape of the line buf[start, end) whose values the recorder holds; null when it has too many. */
+  /**
+   * The shape of the line buf[start, end) whose values the recorder holds;
+   * null when it has too many, or literal bytes that cannot be compared as
+   * doubles (a byte 0x7f or 0xff where it makes a NaN: keys hardly hold them).
+   */
   static of(buf: Buffer, start: number, end: number, r: ShapeRecorder): LineShape | null {
     const n = r.count;
     if (n > MAX_SHAPE_VALUES) return null;
@@ -67,6 +79,39 @@ export class LineShape {
       literalEnds[k] = used;
       if (k < n) from = r.ends[k] as number;
     }
-    return new LineShape(bytes.slice(0, used), literalEnds, r.slots.slice(0, n), r.kinds.slice(0, n));
+    const view = new DataView(bytes.buffer, bytes.byteOffset, used);
+    const words = new Float64Array(used >> 3);
+    const wordEnds = new Int32Array(n + 1);
+    let w = 0;
+    for (let k = 0, at = 0; k <= n; k++) {
+      const to = literalEnds[k] as number;
+      for (; at + 8 <= to; at += 8) {
+        const word = view.getFloat64(at, true);
+        // Compared as doubles, equal values must be equal bytes: no NaN (and no ±0, which takes NUL bytes).
+        if (!(word === word) || word === 0) return null;
+        words[w++] = word;
+      }
+      wordEnds[k] = w;
+      at = to;
+    }
+    return new LineShape(bytes.slice(0, used), literalEnds, r.slots.slice(0, n), r.kinds.slice(0, n), words.slice(0, w), wordEnds);
+  }
+
+  /**
+   * Compares literal k with the bytes at i (`view` over the same memory as
+   * `buf`): the position after it, or -1 when they differ or the line ends first.
+   */
+  matchLiteral(k: number, buf: Buffer, view: DataView, i: number, end: number): number {
+    const bytes = this.bytes;
+    const to = this.literalEnds[k] as number;
+    let from = k === 0 ? 0 : (this.literalEnds[k - 1] as number);
+    if (i + (to - from) > end) return -1;
+    const words = this.words;
+    const wordsTo = this.wordEnds[k] as number;
+    for (let w = k === 0 ? 0 : (this.wordEnds[k - 1] as number); w < wordsTo; w++, i += 8, from += 8) {
+      if (view.getFloat64(i, true) !== words[w]) return -1;
+    }
+    for (; from < to; from++, i++) if (bytes[from] !== buf[i]) return -1;
+    return i;
   }
 }

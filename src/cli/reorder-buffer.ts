@@ -15,12 +15,13 @@ const COMPACT_AFTER = 4_096;
 /** How far back from the queue's end an event may be slid in; further out of order, it goes to the heap. */
 const SLIDE_LIMIT = 16;
 
-export class ReorderBuffer {
+/** `E`: the events held (LineEvent, or one that carries more). */
+export class ReorderBuffer<E extends LineEvent = LineEvent> {
   /** In key order; live entries are queue[queueHead..]. */
-  private queue: LineEvent[] = [];
+  private queue: E[] = [];
   private queueHead = 0;
   /** Binary min-heap by key of the events that arrived out of order... */
-  private readonly heap: LineEvent[] = [];
+  private readonly heap: E[] = [];
   /** ...and their timestamps, side by side: most comparisons then read no event. */
   private heapTs = new Float64Array(64);
 
@@ -29,7 +30,7 @@ export class ReorderBuffer {
     return this.queue.length - this.queueHead + this.heap.length;
   }
 
-  push(e: LineEvent): void {
+  push(e: E): void {
     const q = this.queue;
     const head = this.queueHead;
     let at = q.length;
@@ -39,8 +40,8 @@ export class ReorderBuffer {
       q.push(e);
     } else if (at > stop || at === head) {
       // Its place is among the last few (or at the very front): shift those up by one.
-      q.push(q[q.length - 1] as LineEvent);
-      for (let k = q.length - 2; k > at; k--) q[k] = q[k - 1] as LineEvent;
+      q.push(q[q.length - 1] as E);
+      for (let k = q.length - 2; k > at; k--) q[k] = q[k - 1] as E;
       q[at] = e;
     } else {
       this.heapPush(e);
@@ -56,11 +57,11 @@ export class ReorderBuffer {
   }
 
   /** Removes and returns the smallest held event (undefined when empty). */
-  pop(): LineEvent | undefined {
+  pop(): E | undefined {
     const q = this.queue[this.queueHead];
     const h = this.heap[0];
     if (q !== undefined && (h === undefined || eventBefore(q, h))) {
-      this.queue[this.queueHead++] = undefined as unknown as LineEvent; // let it be collected
+      this.queue[this.queueHead++] = undefined as unknown as E; // let it be collected
       if (this.queueHead === this.queue.length) {
         this.queue.length = 0;
         this.queueHead = 0;
@@ -73,7 +74,7 @@ export class ReorderBuffer {
     return h === undefined ? undefined : this.heapPop();
   }
 
-  private heapPush(e: LineEvent): void {
+  private heapPush(e: E): void {
     const n = this.heap.length;
     if (n === this.heapTs.length) {
       const grown = new Float64Array(Math.max(64, n * 2));
@@ -88,7 +89,7 @@ export class ReorderBuffer {
       const parent = (i - 1) >> 1;
       const pts = ts[parent] as number;
       if (pts < e.ts || (pts === e.ts && !eventBefore(e, a[parent] as LineEvent))) break;
-      a[i] = a[parent] as LineEvent;
+      a[i] = a[parent] as E;
       ts[i] = pts;
       i = parent;
     }
@@ -96,11 +97,11 @@ export class ReorderBuffer {
     ts[i] = e.ts;
   }
 
-  private heapPop(): LineEvent {
+  private heapPop(): E {
     const a = this.heap;
     const ts = this.heapTs;
-    const top = a[0] as LineEvent;
-    const last = a.pop() as LineEvent;
+    const top = a[0] as E;
+    const last = a.pop() as E;
     const n = a.length;
     if (n > 0) {
       const lastTs = last.ts;
@@ -117,7 +118,7 @@ export class ReorderBuffer {
         }
         const ct = ts[c] as number;
         if (ct > lastTs || (ct === lastTs && !eventBefore(a[c] as LineEvent, last))) break;
-        a[i] = a[c] as LineEvent;
+        a[i] = a[c] as E;
         ts[i] = ct;
         i = c;
       }

@@ -1,141 +1,58 @@
 /**
- * One session as a JSON object, written straight into bytes: the hot path of
- * `sessions sessionize` output (hundreds of thousands of sessions a second).
- * Room for the worst case is reserved once, then every piece is written at a
- * local position, without a call or a bounds check per piece.
+ * One session as a JSON object, written straight into bytes (json-put.ts):
+ * the hot path of `sessions sessionize` output (hundreds of thousands of
+ * sessions a second, some 400 bytes each). Fixed text around the values is
+ * merged into as few literals as the common cases allow, and a text that
+ * repeats in a session (the event name, the channel, an equal end time) is
+ * copied rather than written again. Room for the worst case is reserved
+ * first, padding included.
  */
 import type { SessionRules } from '../sessionizer/types.ts';
 import type { ByteWriter } from './byte-writer.ts';
+import { literal, MAX_BYTES_PER_CHAR, putAscii, putCopy, putIso, putLiteral, putNumber, putString, type Literal } from './json-put.ts';
+import { SESSION_ID_LENGTH, writeSessionId } from './session-id.ts';
 import type { Counts, SessionTally } from './session-tally.ts';
-import { UUID_LENGTH, writeRandomUuid } from './uuid.ts';
 
-const DAY_MS = 86_400_000;
-const QUOTE = 34;
-const BACKSLASH = 92;
-const FIRST_PRINTABLE = 0x20;
-const ASCII_END = 0x80;
-const DIGIT_0 = 48;
-/** Most bytes a character takes in a JSON string (a control character escaped as \u00XX). */
-const MAX_BYTES_PER_CHAR = 6;
-/** Bytes of everything but the strings and counts, with room to spare. */
-const FIXED_BYTES = 512;
-/** Room per entry of eventCounts or channels besides its key: quotes, colon, comma, a count. */
-const ENTRY_BYTES = 24;
+const COLON = 58;
+const COMMA = 44;
+const CLOSE_BRACE = 125;
+/** Bytes of everything but the strings and counts, with room to spare (padding of the last word included). */
+const FIXED_BYTES = 768;
+/** Room per entry of eventCounts or channels besides its key: quotes, colon, comma, a count, padding. */
+const ENTRY_BYTES = 40;
 
-function putAscii(buf: Buffer, at: number, s: string): number {
-  for (let i = 0; i < s.length; i++) buf[at++] = s.charCodeAt(i);
-  return at;
-}
-
-/** Fixed ASCII text, as 32-bit words: copied four bytes per store (three times faster than byte by byte). */
-interface Literal {
-  readonly words: Uint32Array;
-  readonly tail: Uint8Array;
-}
-
-function literal(text: string): Literal {
-  const bytes = Buffer.from(text, 'latin1');
-  const n = bytes.length >> 2;
-  const words = new Uint32Array(n);
-  for (let i = 0; i < n; i++) words[i] = bytes.readUInt32LE(i * 4);
-  return { words, tail: bytes.subarray(n * 4) };
-}
-
-function putLiteral(view: DataView, buf: Buffer, at: number, lit: Literal): number {
-  const words = lit.words;
-  for (let i = 0; i < words.length; i++, at += 4) view.setUint32(at, words[i] as number, true);
-  const tail = lit.tail;
-  for (let i = 0; i < tail.length; i++) buf[at++] = tail[i] as number;
-  return at;
-}
-
-const ID = literal('{"id":');
+const ID = literal('{"id":"');
+const ID_END_USER_ID = literal('","userId":');
+const ID_KEY = literal('{"id":');
 const USER_ID = literal(',"userId":');
 const STATUS_STARTED_AT = literal(',"status":"CLOSED","startedAt":');
 const ENDED_AT = literal(',"endedAt":');
 const DURATION = literal(',"durationSeconds":');
 const EVENT_COUNT = literal(',"eventCount":');
+/** The most common middle: an instant session of one event. */
+const ONE_EVENT = literal(',"durationSeconds":0,"eventCount":1,"eventCounts":{');
 const EVENT_COUNTS = literal(',"eventCounts":{');
-const NO_CHANNEL = literal('},"topChannel":null,"topChannelCount":null,"channels":{}');
+const NO_CHANNEL = literal('},"topChannel":null,"topChannelCount":null,"channels":{},"totalValue":');
 const TOP_CHANNEL = literal('},"topChannel":');
 const TOP_CHANNEL_COUNT = literal(',"topChannelCount":');
 const CHANNELS = literal(',"channels":{');
-const TOTAL_VALUE = literal(',"totalValue":');
+const TOTAL_VALUE = literal('},"totalValue":');
+/** converted, engaged and bounced by bits 4, 2, 1; with firstEventName's key. */
 const FLAGS = [0, 1, 2, 3, 4, 5, 6, 7].map((bits) =>
-  literal(`,"converted":${(bits & 4) !== 0},"engaged":${(bits & 2) !== 0},"bounced":${(bits & 1) !== 0}`),
+  literal(`,"converted":${(bits & 4) !== 0},"engaged":${(bits & 2) !== 0},"bounced":${(bits & 1) !== 0},"firstEventName":`),
 );
-const FIRST_EVENT_NAME = literal(',"firstEventName":');
+/** The same after a totalValue of 0 (most sessions), the zero included. */
+const ZERO_FLAGS = [0, 1, 2, 3, 4, 5, 6, 7].map((bits) =>
+  literal(`0,"converted":${(bits & 4) !== 0},"engaged":${(bits & 2) !== 0},"bounced":${(bits & 1) !== 0},"firstEventName":`),
+);
 const LAST_EVENT_NAME = literal(',"lastEventName":');
 const CLOSE_REASON = literal(',"closeReason":');
+const INACTIVITY_END = literal(',"closeReason":"INACTIVITY"}');
+const MAX_DURATION_END = literal(',"closeReason":"MAX_DURATION"}');
+const FLUSH_END = literal(',"closeReason":"FLUSH"}');
 
-/** s as a JSON string literal (JSON.stringify(s)), quotes included. */
-function putString(buf: Buffer, at: number, s: string): number {
-  const start = at;
-  buf[at++] = QUOTE;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= ASCII_END || c === QUOTE || c === BACKSLASH || c < FIRST_PRINTABLE) {
-      // Escapes or non-ASCII: rare in ids and names; JSON.stringify has the exact rules.
-      return start + buf.write(JSON.stringify(s), start, 'utf8');
-    }
-    buf[at++] = c;
-  }
-  buf[at++] = QUOTE;
-  return at;
-}
-
-/** A count or a duration: integers digit by digit, anything else as JSON writes it. */
-function putNumber(buf: Buffer, at: number, n: number): number {
-  if (!Number.isSafeInteger(n) || n < 0) return putAscii(buf, at, Number.isFinite(n) ? String(n) : 'null');
-  let digits = 1;
-  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
-  let i = at + digits;
-  do {
-    buf[--i] = DIGIT_0 + (n % 10);
-    n = Math.floor(n / 10);
-  } while (n > 0);
-  return at + digits;
-}
-
-let isoDay = Number.NaN;
-let isoDayPrefix = '';
-
-/** ms as RFC 3339 UTC with milliseconds, in quotes, as Date.toISOString() writes it; the date part is cached. */
-function putIso(buf: Buffer, at: number, ms: number): number {
-  const day = Math.floor(ms / DAY_MS);
-  if (day !== isoDay) {
-    const text = new Date(day * DAY_MS).toISOString();
-    isoDay = day;
-    isoDayPrefix = text.slice(0, text.indexOf('T') + 1);
-  }
-  buf[at++] = QUOTE;
-  at = putAscii(buf, at, isoDayPrefix);
-  let rest = ms - day * DAY_MS;
-  const h = Math.floor(rest / 3_600_000);
-  rest -= h * 3_600_000;
-  const m = Math.floor(rest / 60_000);
-  rest -= m * 60_000;
-  const sec = Math.floor(rest / 1000);
-  const milli = rest - sec * 1000;
-  buf[at++] = DIGIT_0 + Math.floor(h / 10);
-  buf[at++] = DIGIT_0 + (h % 10);
-  buf[at++] = 58; // :
-  buf[at++] = DIGIT_0 + Math.floor(m / 10);
-  buf[at++] = DIGIT_0 + (m % 10);
-  buf[at++] = 58;
-  buf[at++] = DIGIT_0 + Math.floor(sec / 10);
-  buf[at++] = DIGIT_0 + (sec % 10);
-  buf[at++] = 46; // .
-  buf[at++] = DIGIT_0 + Math.floor(milli / 100);
-  buf[at++] = DIGIT_0 + (Math.floor(milli / 10) % 10);
-  buf[at++] = DIGIT_0 + (milli % 10);
-  buf[at++] = 90; // Z
-  buf[at++] = QUOTE;
-  return at;
-}
-
-function countsRoom(c: Counts | null): number {
-  return c === null ? 2 : 2 + MAX_BYTES_PER_CHAR * c.keyChars + ENTRY_BYTES * c.size;
+function countsRoom(c: Counts): number {
+  return 2 + MAX_BYTES_PER_CHAR * c.keyChars + ENTRY_BYTES * c.size;
 }
 
 /** a's entry comes before b's in eventCounts: more frequent, then smaller name (the API's order). */
@@ -145,30 +62,6 @@ function before(c: Counts, a: number, b: number): boolean {
   return ca > cb || (ca === cb && c.keyAt(a) < c.keyAt(b));
 }
 
-/**
- * Writes eventCounts' entries in the API's order. Sessions have a few names:
- * each entry is picked as the best of those left (no array, no sort).
- */
-function putEventCounts(buf: Buffer, at: number, c: Counts): number {
-  const n = c.size;
-  if (n > 30) {
-    const order = byCountThenName(c);
-    for (let i = 0; i < n; i++) at = putEntry(buf, at, i === 0, c.keyAt(order[i] as number), c.countAt(order[i] as number));
-    return at;
-  }
-  let left = n === 30 ? 0x3fffffff : (1 << n) - 1;
-  for (let i = 0; left !== 0; i++) {
-    let best = -1;
-    for (let bits = left; bits !== 0; bits &= bits - 1) {
-      const k = 31 - Math.clz32(bits & -bits);
-      if (best < 0 || before(c, k, best)) best = k;
-    }
-    left &= ~(1 << best);
-    at = putEntry(buf, at, i === 0, c.keyAt(best), c.countAt(best));
-  }
-  return at;
-}
-
 /** Entry order of eventCounts: most frequent first, then by name (the API's order). */
 export function byCountThenName(c: Counts): number[] {
   const order: number[] = [];
@@ -176,68 +69,166 @@ export function byCountThenName(c: Counts): number[] {
   return order.sort((a, b) => c.countAt(b) - c.countAt(a) || (c.keyAt(a) < c.keyAt(b) ? -1 : 1));
 }
 
-function putEntry(buf: Buffer, at: number, first: boolean, key: string, count: number): number {
-  if (!first) buf[at++] = 44; // ,
-  at = putString(buf, at, key);
-  buf[at++] = 58;
-  return putNumber(buf, at, count);
+/**
+ * Writes the keys of one session's eventCounts or channels, remembering
+ * where the last one went: a key that comes again (the first and last event
+ * names, the top channel) is copied rather than written (see putCopy).
+ */
+class KeyWriter {
+  private key: string | null = null;
+  private keyAt = 0;
+  private keyLength = 0;
+
+  /** Forgets the last key: a new session, maybe in another buffer. */
+  reset(): void {
+    this.key = null;
+  }
+
+  /** `key` as a JSON string. */
+  putKey(view: DataView, buf: Buffer, at: number, key: string): number {
+    if (key === this.key) return putCopy(view, at, this.keyAt, this.keyLength);
+    const end = putString(buf, at, key);
+    this.key = key;
+    this.keyAt = at;
+    this.keyLength = end - at;
+    return end;
+  }
+
+  /**
+   * The entries of `c` with their separators: in the API's order for
+   * eventCounts (`ordered`), as first seen for channels. Sessions have a few
+   * names: each entry is picked as the best of those left (no array, no sort).
+   */
+  entries(view: DataView, buf: Buffer, at: number, c: Counts, ordered: boolean): number {
+    const n = c.size;
+    if (n === 1 || !ordered) {
+      for (let i = 0; i < n; i++) at = this.entry(view, buf, at, i === 0, c.keyAt(i), c.countAt(i));
+      return at;
+    }
+    if (n > 30) {
+      const order = byCountThenName(c);
+      for (let i = 0; i < n; i++) at = this.entry(view, buf, at, i === 0, c.keyAt(order[i] as number), c.countAt(order[i] as number));
+      return at;
+    }
+    let left = n === 30 ? 0x3fffffff : (1 << n) - 1;
+    for (let i = 0; left !== 0; i++) {
+      let best = -1;
+      for (let bits = left; bits !== 0; bits &= bits - 1) {
+        const k = 31 - Math.clz32(bits & -bits);
+        if (best < 0 || before(c, k, best)) best = k;
+      }
+      left &= ~(1 << best);
+      at = this.entry(view, buf, at, i === 0, c.keyAt(best), c.countAt(best));
+    }
+    return at;
+  }
+
+  /** One entry, with a separator before it unless it is the `first`. */
+  entry(view: DataView, buf: Buffer, at: number, first: boolean, key: string, count: number): number {
+    if (!first) buf[at++] = COMMA;
+    at = this.putKey(view, buf, at, key);
+    buf[at++] = COLON;
+    return putNumber(view, buf, at, count);
+  }
 }
 
-/** Upper bound of the bytes writeSessionJson() takes for `s`. */
+const names = new KeyWriter();
+const channelKeys = new KeyWriter();
+
+/** Upper bound of the bytes writeSessionJson() takes for `s` (the top channel is one of the channels' keys). */
 function roomFor(s: SessionTally, id: string | null): number {
-  const strings = s.userId.length + s.firstEventName.length + s.lastEventName.length + (s.topChannel?.length ?? 0);
-  return FIXED_BYTES + (id?.length ?? UUID_LENGTH) * MAX_BYTES_PER_CHAR + MAX_BYTES_PER_CHAR * strings + countsRoom(s.names) + countsRoom(s.channels);
+  const strings = s.userId.length + s.firstEventName.length + s.lastEventName.length;
+  const names = s.nameCounts === null ? 2 + MAX_BYTES_PER_CHAR * s.firstEventName.length + ENTRY_BYTES : countsRoom(s.nameCounts);
+  const channels =
+    s.channelCounts !== null ? countsRoom(s.channelCounts)
+    : s.firstChannel !== null ? 2 + MAX_BYTES_PER_CHAR * s.firstChannel.length + ENTRY_BYTES
+    : 2;
+  return FIXED_BYTES + (id?.length ?? SESSION_ID_LENGTH) * MAX_BYTES_PER_CHAR + MAX_BYTES_PER_CHAR * strings + names + 2 * channels;
 }
 
 /**
  * Writes one session as a JSON object (no line break), fields in
- * SESSION_COLUMNS order; `id` null: a fresh random UUID.
+ * SESSION_COLUMNS order; `id` null: the id derived from the session (session-id.ts).
  */
 export function writeSessionJson(w: ByteWriter, s: SessionTally, id: string | null, rules: SessionRules): void {
   const buf = w.room(roomFor(s, id));
   const view = w.view();
-  let at = putLiteral(view, buf, w.length, ID);
+  let at = w.length;
+  names.reset();
+  channelKeys.reset();
   if (id === null) {
-    buf[at++] = QUOTE;
-    at = writeRandomUuid(buf, at);
-    buf[at++] = QUOTE;
+    at = putLiteral(view, at, ID);
+    at = writeSessionId(view, at, s.userId, s.startedAt);
+    at = putLiteral(view, at, ID_END_USER_ID);
   } else {
+    at = putLiteral(view, at, ID_KEY);
     at = putString(buf, at, id);
+    at = putLiteral(view, at, USER_ID);
   }
-  at = putLiteral(view, buf, at, USER_ID);
   at = putString(buf, at, s.userId);
-  at = putLiteral(view, buf, at, STATUS_STARTED_AT);
-  at = putIso(buf, at, s.startedAt);
-  at = putLiteral(view, buf, at, ENDED_AT);
-  at = putIso(buf, at, s.endedAt);
-  at = putLiteral(view, buf, at, DURATION);
-  at = putNumber(buf, at, s.durationMs / 1000);
-  at = putLiteral(view, buf, at, EVENT_COUNT);
-  at = putNumber(buf, at, s.eventCount);
-  at = putLiteral(view, buf, at, EVENT_COUNTS);
-  at = putEventCounts(buf, at, s.names);
-  const channels = s.channels;
-  if (channels === null) {
-    at = putLiteral(view, buf, at, NO_CHANNEL);
+  at = putLiteral(view, at, STATUS_STARTED_AT);
+  const startedAt = at;
+  at = putIso(view, buf, at, s.startedAt);
+  const isoLength = at - startedAt;
+  at = putLiteral(view, at, ENDED_AT);
+  // Sessions of one event, or of events at one time: the same text again.
+  if (s.endedAt === s.startedAt) at = putCopy(view, at, startedAt, isoLength);
+  else at = putIso(view, buf, at, s.endedAt);
+  if (s.eventCount === 1) {
+    at = putLiteral(view, at, ONE_EVENT);
   } else {
-    const top = channels.top();
-    at = putLiteral(view, buf, at, TOP_CHANNEL);
-    at = putString(buf, at, channels.keyAt(top));
-    at = putLiteral(view, buf, at, TOP_CHANNEL_COUNT);
-    at = putNumber(buf, at, channels.countAt(top));
-    at = putLiteral(view, buf, at, CHANNELS);
-    for (let i = 0; i < channels.size; i++) at = putEntry(buf, at, i === 0, channels.keyAt(i), channels.countAt(i));
-    buf[at++] = 125; // }
+    at = putLiteral(view, at, DURATION);
+    at = putNumber(view, buf, at, s.durationMs / 1000);
+    at = putLiteral(view, at, EVENT_COUNT);
+    at = putNumber(view, buf, at, s.eventCount);
+    at = putLiteral(view, at, EVENT_COUNTS);
   }
-  at = putLiteral(view, buf, at, TOTAL_VALUE);
-  at = putNumber(buf, at, s.totalValue);
-  at = putLiteral(view, buf, at, FLAGS[(s.converted ? 4 : 0) | (s.engaged(rules) ? 2 : 0) | (s.bounced ? 1 : 0)] as Literal);
-  at = putLiteral(view, buf, at, FIRST_EVENT_NAME);
-  at = putString(buf, at, s.firstEventName);
-  at = putLiteral(view, buf, at, LAST_EVENT_NAME);
-  at = putString(buf, at, s.lastEventName);
-  at = putLiteral(view, buf, at, CLOSE_REASON);
-  at = s.closeReason === null ? putAscii(buf, at, 'null') : putString(buf, at, s.closeReason);
-  buf[at++] = 125;
+  const nameCounts = s.nameCounts;
+  if (nameCounts === null) at = names.entry(view, buf, at, true, s.firstEventName, s.eventCount);
+  else at = names.entries(view, buf, at, nameCounts, true);
+  const channelCounts = s.channelCounts;
+  if (channelCounts !== null) {
+    const top = channelCounts.top();
+    at = putLiteral(view, at, TOP_CHANNEL);
+    at = channelKeys.putKey(view, buf, at, channelCounts.keyAt(top));
+    at = putLiteral(view, at, TOP_CHANNEL_COUNT);
+    at = putNumber(view, buf, at, channelCounts.countAt(top));
+    at = putLiteral(view, at, CHANNELS);
+    at = channelKeys.entries(view, buf, at, channelCounts, false);
+    at = putLiteral(view, at, TOTAL_VALUE);
+  } else if (s.firstChannel !== null) {
+    at = putLiteral(view, at, TOP_CHANNEL);
+    at = channelKeys.putKey(view, buf, at, s.firstChannel);
+    at = putLiteral(view, at, TOP_CHANNEL_COUNT);
+    at = putNumber(view, buf, at, s.firstChannelCount);
+    at = putLiteral(view, at, CHANNELS);
+    at = channelKeys.entry(view, buf, at, true, s.firstChannel, s.firstChannelCount);
+    at = putLiteral(view, at, TOTAL_VALUE);
+  } else {
+    at = putLiteral(view, at, NO_CHANNEL);
+  }
+  const flags = (s.converted ? 4 : 0) | (s.engaged(rules) ? 2 : 0) | (s.bounced ? 1 : 0);
+  // -0 too: JSON writes it as 0.
+  if (s.totalValue === 0) {
+    at = putLiteral(view, at, ZERO_FLAGS[flags] as Literal);
+  } else {
+    at = putNumber(view, buf, at, s.totalValue);
+    at = putLiteral(view, at, FLAGS[flags] as Literal);
+  }
+  at = names.putKey(view, buf, at, s.firstEventName);
+  at = putLiteral(view, at, LAST_EVENT_NAME);
+  at = names.putKey(view, buf, at, s.lastEventName);
+  const reason = s.closeReason;
+  if (reason === 'INACTIVITY') {
+    at = putLiteral(view, at, INACTIVITY_END);
+  } else if (reason === 'MAX_DURATION') {
+    at = putLiteral(view, at, MAX_DURATION_END);
+  } else if (reason === 'FLUSH') {
+    at = putLiteral(view, at, FLUSH_END);
+  } else {
+    at = putLiteral(view, at, CLOSE_REASON);
+    at = s.closeReason === null ? putAscii(buf, at, 'null') : putString(buf, at, s.closeReason);
+    buf[at++] = CLOSE_BRACE;
+  }
   w.advance(at);
 }

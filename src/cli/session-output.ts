@@ -12,7 +12,7 @@ import type { SessionRules } from '../sessionizer/types.ts';
 import type { Counts, SessionTally } from './session-tally.ts';
 import { ByteWriter } from './byte-writer.ts';
 import { byCountThenName, writeSessionJson } from './session-json.ts';
-import { randomUuid } from './uuid.ts';
+import { sessionId } from './session-id.ts';
 
 export type OutputFormat = 'json' | 'jsonl' | 'csv';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['json', 'jsonl', 'csv'];
@@ -84,10 +84,11 @@ function sessionCsv(s: SessionTally, id: string, rules: SessionRules): string {
 }
 
 /**
- * Writes sessions as they become final, each with a fresh UUID. jsonl and
- * csv stream a line per session; json streams one array (valid once end()
- * ran). Output is buffered, and flush() waits for the stream to drain, so a
- * slow reader slows the input instead of filling memory.
+ * Writes sessions as they become final, each with its derived id
+ * (session-id.ts). jsonl and csv stream a line per session; json streams
+ * one array (valid once end() ran). Output is buffered, and flush() waits
+ * for the stream to drain, so a slow reader slows the input instead of
+ * filling memory.
  */
 export class SessionWriter {
   private readonly w = new ByteWriter(FLUSH_BYTES * 2);
@@ -99,7 +100,7 @@ export class SessionWriter {
     private readonly out: Writable,
     private readonly format: OutputFormat,
     private readonly rules: SessionRules,
-    /** Session ids (tests); default: random UUIDs. */
+    /** Session ids (tests); default: derived from the user and the start (session-id.ts). */
     private readonly newId: (() => string) | null = null,
   ) {
     out.on('error', (error: Error) => {
@@ -126,7 +127,7 @@ export class SessionWriter {
         writeSessionJson(this.w, s, id, this.rules);
         break;
       case 'csv':
-        this.w.utf8(sessionCsv(s, id ?? randomUuid(), this.rules));
+        this.w.utf8(sessionCsv(s, id ?? sessionId(s.userId, s.startedAt), this.rules));
         this.w.ascii('\n');
         break;
       default:

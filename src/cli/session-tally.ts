@@ -24,15 +24,17 @@ const INDEX_THRESHOLD = 8;
  */
 export class Counts {
   private readonly firstKey: string;
-  private firstCount = 1;
+  private firstCount: number;
   private moreKeys: string[] | null = null;
   private moreCounts: number[] | null = null;
   private index: Map<string, number> | null = null;
   /** Total length of the keys (room for writing them, without walking them). */
   keyChars: number;
 
-  constructor(first: string) {
+  /** `first`, seen `count` times. */
+  constructor(first: string, count = 1) {
     this.firstKey = first;
+    this.firstCount = count;
     this.keyChars = first.length;
   }
 
@@ -95,6 +97,31 @@ export class Counts {
   }
 }
 
+/** What a session asks of CONVERSION_EVENTS (a Set, or LastNameSet). */
+export interface NameSet {
+  has(name: string): boolean;
+}
+
+/**
+ * A set of names that remembers its last answer: event names repeat from
+ * event to event, and comparing a name with the last one (the same interned
+ * string, mostly) is cheaper than a lookup.
+ */
+export class LastNameSet implements NameSet {
+  private last: string | null = null;
+  private lastHas = false;
+
+  constructor(private readonly names: ReadonlySet<string>) {}
+
+  has(name: string): boolean {
+    if (name !== this.last) {
+      this.last = name;
+      this.lastHas = this.names.has(name);
+    }
+    return this.lastHas;
+  }
+}
+
 /** The fields of one event that a session keeps. */
 export interface TallyEvent {
   readonly userId: string;
@@ -104,6 +131,12 @@ export interface TallyEvent {
   readonly value: number | null;
 }
 
+/**
+ * Most sessions have one event name and one channel: the counts of a
+ * session's names and channels are fields of its own until a second distinct
+ * one comes (Counts then). Two objects fewer per session to make, collect,
+ * and reach when the session is written.
+ */
 export class SessionTally {
   readonly userId: string;
   readonly startedAt: number;
@@ -113,18 +146,24 @@ export class SessionTally {
   converted: boolean;
   readonly firstEventName: string;
   lastEventName: string;
-  readonly names: Counts;
-  channels: Counts | null;
+  /** Counts of the names once there are two distinct ones; until then firstEventName, eventCount times. */
+  nameCounts: Counts | null = null;
+  /** The first channel (null: no event had one so far) and its count, while it is the only one. */
+  firstChannel: string | null;
+  firstChannelCount: number;
+  /** Counts of the channels once there are two distinct ones. */
+  channelCounts: Counts | null = null;
   closeReason: CloseReason | null = null;
-  /** Neighbours in OrderedSessionizer's activity list. */
-  prev: SessionTally | null = null;
-  next: SessionTally | null = null;
+  /** OrderedSessionizer's: the user's slot in its open map while the session is open, else null. */
+  slot: { session: SessionTally | null } | null = null;
+  /** OrderedSessionizer's: the sequence number of the session's current entry in its activity queue. */
+  activity = -1;
 
   /** A session that starts with `e`; `startedByCut`: its predecessor reached maxDuration. */
   constructor(
     e: TallyEvent,
     readonly startedByCut: boolean,
-    conversionEvents: ReadonlySet<string>,
+    conversionEvents: NameSet,
   ) {
     this.userId = e.userId;
     this.startedAt = e.ts;
@@ -133,21 +172,39 @@ export class SessionTally {
     this.converted = conversionEvents.has(e.name);
     this.firstEventName = e.name;
     this.lastEventName = e.name;
-    this.names = new Counts(e.name);
-    this.channels = e.channelId === null ? null : new Counts(e.channelId);
+    this.firstChannel = e.channelId;
+    this.firstChannelCount = e.channelId === null ? 0 : 1;
   }
 
   /** Adds the next event of the session (in key order: it is the new last event). */
-  add(e: TallyEvent, conversionEvents: ReadonlySet<string>): void {
+  add(e: TallyEvent, conversionEvents: NameSet): void {
     this.eventCount++;
     this.endedAt = e.ts;
-    this.lastEventName = e.name;
+    const name = e.name;
+    this.lastEventName = name;
     if (e.value !== null) this.totalValue += e.value;
-    if (!this.converted && conversionEvents.has(e.name)) this.converted = true;
-    this.names.add(e.name);
-    if (e.channelId === null) return;
-    if (this.channels === null) this.channels = new Counts(e.channelId);
-    else this.channels.add(e.channelId);
+    if (!this.converted && conversionEvents.has(name)) this.converted = true;
+    if (this.nameCounts !== null) this.nameCounts.add(name);
+    else if (name !== this.firstEventName) (this.nameCounts = new Counts(this.firstEventName, this.eventCount - 1)).add(name);
+    const channel = e.channelId;
+    if (channel === null) return;
+    if (this.channelCounts !== null) this.channelCounts.add(channel);
+    else if (this.firstChannel === null) {
+      this.firstChannel = channel;
+      this.firstChannelCount = 1;
+    } else if (channel === this.firstChannel) this.firstChannelCount++;
+    else (this.channelCounts = new Counts(this.firstChannel, this.firstChannelCount)).add(channel);
+  }
+
+  /** Events by name, in the order first seen (a Counts made for the asking when there is one name). */
+  get names(): Counts {
+    return this.nameCounts ?? new Counts(this.firstEventName, this.eventCount);
+  }
+
+  /** Events by channel, in the order first seen; null when no event had one. */
+  get channels(): Counts | null {
+    if (this.channelCounts !== null) return this.channelCounts;
+    return this.firstChannel === null ? null : new Counts(this.firstChannel, this.firstChannelCount);
   }
 
   get durationMs(): number {
@@ -156,11 +213,14 @@ export class SessionTally {
 
   /** Highest count, then the channel seen first (the core's rule, with events in key order). */
   get topChannel(): string | null {
-    return this.channels === null ? null : this.channels.keyAt(this.channels.top());
+    const c = this.channelCounts;
+    return c === null ? this.firstChannel : c.keyAt(c.top());
   }
 
   get topChannelCount(): number | null {
-    return this.channels === null ? null : this.channels.countAt(this.channels.top());
+    const c = this.channelCounts;
+    if (c !== null) return c.countAt(c.top());
+    return this.firstChannel === null ? null : this.firstChannelCount;
   }
 
   engaged(rules: SessionRules): boolean {

@@ -15,7 +15,6 @@ import { sessionizeLines, type SessionizeSummary } from './sessionize.ts';
  * saves. SESSIONS_THREAD_MIN_BYTES overrides it (docs/cli.md, "Speed").
  */
 const THREAD_MIN_BYTES = 32 * 1024 * 1024;
-const STDOUT_FD = 1;
 
 /** Runs the command: sessions to stdout, bad lines and the summary to stderr. */
 export async function runSessionize(cmd: SessionizeCommand, io: CliIo): Promise<ExitCode> {
@@ -24,14 +23,11 @@ export async function runSessionize(cmd: SessionizeCommand, io: CliIo): Promise<
   const report: RejectionReporter = (lineNo, r) => io.stderr.write(lineReport(label, lineNo, r.code, r.message));
   const started = performance.now();
   let summary: SessionizeSummary;
-  // The worker writes to the process's stdout itself, so only when that is where the sessions go.
   const threaded =
-    cmd.input !== '-' &&
-    io.stdout === process.stdout &&
-    (await stat(cmd.input)).size >= threadMinBytes(io.env['SESSIONS_THREAD_MIN_BYTES']);
+    cmd.input !== '-' && (await stat(cmd.input)).size >= threadMinBytes(io.env['SESSIONS_THREAD_MIN_BYTES']);
   if (threaded) {
     const { sessionizeFileThreaded } = await import('./sessionize-threaded.ts');
-    summary = await sessionizeFileThreaded(cmd.input, STDOUT_FD, cmd.format, opts, report);
+    summary = await sessionizeFileThreaded(cmd.input, io.stdout, cmd.format, opts, report);
   } else {
     const writer = new SessionWriter(io.stdout, cmd.format, cmd.rules);
     summary = await sessionizeLines(readLineChunks(openLineInput(cmd.input, io.stdin).stream), writer, opts, report);

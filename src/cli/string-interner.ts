@@ -4,7 +4,8 @@
  * a new string for most of them (and later comparisons see one string object).
  *
  * Open addressing over typed arrays, the bytes of every entry in one arena:
- * no allocation per lookup, none per entry but the string itself. It grows
+ * no allocation per lookup, none per entry but the string itself. The bytes
+ * looked up are a JSON string's: no 0 byte among them. It grows
  * with the number of distinct values (a hundred thousand users must not make
  * it start over all the time), up to a bound past which it starts over, so
  * memory stays bounded whatever the input.
@@ -20,21 +21,36 @@ const ARENA_BYTES_PER_ENTRY = 32;
 /** Longer strings are not kept. */
 const MAX_KEPT_BYTES = 256;
 
+/** Bytes kept in a slot itself: strings this long or shorter are compared without reaching the arena. */
+const SLOT_BYTES = 8;
+
+/** The low `n` bytes (0 to 4) of a 32-bit word. */
+function low(w: number, n: number): number {
+  return n >= 4 ? w : n <= 0 ? 0 : w & (0xffffffff >>> (32 - 8 * n));
+}
+
 export class StringInterner {
   private mask = 0;
   private limit = 0;
-  /** Per slot: [hash, arena offset (-1: empty), length, id]. One array, so a probe touches one cache line. */
+  /**
+   * Per slot: [hash, id (-1: empty), bytes 0-3, bytes 4-7] (little endian,
+   * zeros past the end). The strings hold no 0 byte (JSON strings hold no
+   * raw control character), so for strings of up to SLOT_BYTES the slot
+   * alone says whether it holds them: most lookups touch one cache line and
+   * compare no byte one by one.
+   */
   private meta = new Int32Array(0);
+  /** Per id: where its bytes are in the arena, and how many. */
+  private offsets = new Int32Array(0);
+  private lengths = new Int32Array(0);
   /** The strings by id: ids count up from 0 in the order strings were first seen, until the interner starts over. */
   byId: string[] = [];
   /** Counts the times the interner started over (ids are only comparable within one generation). */
   generation = 0;
   /** The id of the string the last get() returned. */
   lastId = -1;
-  private strings: string[] = [];
   private arena = new Uint8Array(0);
   private arenaUsed = 0;
-  private count = 0;
 
   /**
    * Starts with 2^initialLog2 slots and doubles while half full, up to
@@ -49,54 +65,73 @@ export class StringInterner {
 
   /** The string of buf[start, end), whose FNV-1a hash (FNV_OFFSET, FNV_PRIME) is `hash`. */
   get(buf: Buffer, start: number, end: number, hash: number): string {
+    const id = this.idOf(buf, null, start, end, hash);
+    this.lastId = id;
+    // Too long to keep: decoded every time.
+    return id < 0 ? decodeUtf8(buf, start, end) : (this.byId[id] as string);
+  }
+
+  /**
+   * The id of the string of buf[start, end) (its text is byId[id]), the
+   * string added when new; -1 when it is too long to keep. `hash` as for
+   * get(); `view`: a DataView of buf's bytes, or null.
+   */
+  idOf(buf: Buffer, view: DataView | null, start: number, end: number, hash: number): number {
     const len = end - start;
-    const meta = this.meta;
-    let i = hash & this.mask;
-    for (let off = meta[4 * i + 1] as number; off >= 0; off = meta[4 * i + 1] as number) {
-      if (meta[4 * i] === hash && meta[4 * i + 2] === len && this.sameBytes(off, buf, start, len)) {
-        this.lastId = meta[4 * i + 3] as number;
-        return this.strings[i] as string;
+    if (len > MAX_KEPT_BYTES) return -1;
+    let w0 = 0;
+    let w1 = 0;
+    if (view !== null && start + SLOT_BYTES <= view.byteLength) {
+      w0 = low(view.getInt32(start, true), len);
+      w1 = low(view.getInt32(start + 4, true), len - 4);
+    } else {
+      for (let k = 0; k < len && k < SLOT_BYTES; k++) {
+        const b = buf[start + k] as number;
+        if (k < 4) w0 |= b << (8 * k);
+        else w1 |= b << (8 * (k - 4));
       }
-      i = (i + 1) & this.mask;
     }
-    const s = decodeUtf8(buf, start, end);
-    if (len > MAX_KEPT_BYTES) {
-      this.lastId = -1; // too long to keep: decoded every time
-      return s;
+    const meta = this.meta;
+    const mask = this.mask;
+    let i = hash & mask;
+    for (let id = meta[4 * i + 1] as number; id >= 0; id = meta[4 * i + 1] as number) {
+      if (meta[4 * i] === hash && meta[4 * i + 2] === w0 && meta[4 * i + 3] === w1) {
+        if (len <= SLOT_BYTES || (this.lengths[id] === len && this.sameTail(id, buf, start, len))) return id;
+      }
+      i = (i + 1) & mask;
     }
     const id = this.byId.length;
-    if (this.count >= this.limit || this.arenaUsed + len > this.arena.length) {
-      if (this.makeRoom()) return this.get(buf, start, end, hash); // started over: a new id space
-      this.insert(buf, start, end, hash, s, id);
-    } else {
-      this.store(i, buf, start, end, hash, s, id);
+    if (id >= this.limit || this.arenaUsed + len > this.arena.length) {
+      if (this.makeRoom()) return this.idOf(buf, view, start, end, hash); // started over: a new id space
+      i = this.freeSlot(hash);
     }
-    this.byId.push(s);
-    this.lastId = id;
-    return s;
+    this.arena.set(buf.subarray(start, end), this.arenaUsed);
+    this.offsets[id] = this.arenaUsed;
+    this.lengths[id] = len;
+    this.arenaUsed += len;
+    this.setSlot(i, hash, id, w0, w1);
+    this.byId.push(decodeUtf8(buf, start, end));
+    return id;
   }
 
-  private insert(buf: Buffer, start: number, end: number, hash: number, s: string, id: number): void {
+  private freeSlot(hash: number): number {
     let i = hash & this.mask;
     while ((this.meta[4 * i + 1] as number) >= 0) i = (i + 1) & this.mask;
-    this.store(i, buf, start, end, hash, s, id);
+    return i;
   }
 
-  private store(i: number, buf: Buffer, start: number, end: number, hash: number, s: string, id: number): void {
-    const len = end - start;
-    this.arena.set(buf.subarray(start, end), this.arenaUsed);
+  private setSlot(i: number, hash: number, id: number, w0: number, w1: number): void {
     this.meta[4 * i] = hash;
-    this.meta[4 * i + 1] = this.arenaUsed;
-    this.meta[4 * i + 2] = len;
-    this.meta[4 * i + 3] = id;
-    this.strings[i] = s;
-    this.arenaUsed += len;
-    this.count++;
+    this.meta[4 * i + 1] = id;
+    this.meta[4 * i + 2] = w0;
+    this.meta[4 * i + 3] = w1;
   }
 
-  private sameBytes(off: number, buf: Buffer, start: number, len: number): boolean {
+  /** The bytes of `id` past the first SLOT_BYTES equal buf's. */
+  private sameTail(id: number, buf: Buffer, start: number, len: number): boolean {
     const arena = this.arena;
-    for (let k = 0; k < len; k++) if (arena[off + k] !== buf[start + k]) return false;
+    const off = this.offsets[id] as number;
+    for (let k = SLOT_BYTES; k < len; k++) if (arena[off + k] !== buf[start + k]) return false;
     return true;
   }
 
@@ -112,14 +147,17 @@ export class StringInterner {
       this.generation++;
       return true;
     }
-    const { meta, strings, arena } = this;
+    const { meta, offsets, lengths, arena, arenaUsed } = this;
     this.allocate(capacity * 2);
+    this.offsets.set(offsets);
+    this.lengths.set(lengths);
+    this.arena.set(arena.subarray(0, arenaUsed));
+    this.arenaUsed = arenaUsed;
     for (let j = 0; j < capacity; j++) {
-      const off = meta[4 * j + 1] as number;
-      if (off < 0) continue;
-      const len = meta[4 * j + 2] as number;
-      const bytes = Buffer.from(arena.buffer, arena.byteOffset + off, len);
-      this.insert(bytes, 0, len, meta[4 * j] as number, strings[j] as string, meta[4 * j + 3] as number);
+      const id = meta[4 * j + 1] as number;
+      if (id < 0) continue;
+      const hash = meta[4 * j] as number;
+      this.setSlot(this.freeSlot(hash), hash, id, meta[4 * j + 2] as number, meta[4 * j + 3] as number);
     }
     return false;
   }
@@ -128,9 +166,9 @@ export class StringInterner {
     this.mask = capacity - 1;
     this.limit = capacity >> 1;
     this.meta = new Int32Array(4 * capacity).fill(-1);
-    this.strings = new Array<string>(capacity).fill('');
+    this.offsets = new Int32Array(this.limit);
+    this.lengths = new Int32Array(this.limit);
     this.arena = new Uint8Array(this.limit * ARENA_BYTES_PER_ENTRY);
     this.arenaUsed = 0;
-    this.count = 0;
   }
 }

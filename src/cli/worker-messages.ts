@@ -7,16 +7,30 @@ import type { OutputFormat } from './session-output.ts';
 export interface WorkerSetup {
   readonly rules: SessionRules;
   readonly format: OutputFormat;
-  /** The file descriptor the sessions go to (1: stdout). */
-  readonly fd: number;
+  /**
+   * A regular file's descriptor the worker writes the sessions to itself, or
+   * null: it sends them to the main thread ('output'), which writes them to
+   * its stream. A pipe or terminal is non-blocking once the main thread has
+   * opened it as a stream, and a plain write() on it from the worker fails
+   * (EAGAIN) whenever the reader is slower than we are.
+   */
+  readonly fd: number | null;
 }
 
-/** Admitted events of the next chunk of lines; after the last, 'end' with the final watermark. */
+/**
+ * The next events in key order, all before the batch's watermark; after the
+ * last batch, 'end'. 'written' once per 'output', when it is written.
+ */
 export type ToWorker =
   | { readonly type: 'batch'; readonly batch: EventBatch }
-  | { readonly type: 'end'; readonly watermark: number };
+  | { readonly type: 'end' }
+  | { readonly type: 'written' };
 
-/** 'ack' once per batch, when the worker is done with it; 'done' once the sessions are written. */
+/**
+ * 'ack' once per batch, when the worker is done with it; 'done' once the
+ * sessions are written. 'output': sessions for the main thread to write (fd null).
+ */
 export type FromWorker =
   | { readonly type: 'ack' }
-  | { readonly type: 'done'; readonly sessions: number; readonly peakHeldEvents: number };
+  | { readonly type: 'done'; readonly sessions: number }
+  | { readonly type: 'output'; readonly chunk: Uint8Array };

@@ -6,7 +6,7 @@
  * and `sessions ingest` into the real service on Postgres.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -47,6 +47,45 @@ function runCli(args: string[], cwd: string, stdin?: string, env: Record<string,
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(stdin ?? '');
+  });
+}
+
+/**
+ * Like runCli, with stdout read only after `pauseMs` (a slow reader: the
+ * pipe fills up), or closed after its first chunk when `pauseMs` is null
+ * (`sessions sessionize ... | head -1`).
+ */
+function runCliSlowReader(args: string[], cwd: string, env: Record<string, string>, pauseMs: number | null): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.stdout.setEncoding('utf8');
+    if (pauseMs === null) {
+      child.stdout.once('data', (s: string) => {
+        stdout = s;
+        child.stdout.destroy();
+      });
+    } else {
+      child.stdout.pause();
+      setTimeout(() => child.stdout.on('data', (s: string) => (stdout += s)).resume(), pauseMs);
+    }
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Runs `node bin/sessions.js ...args` with stdout to a file; resolves with the exit code and the file's text. */
+function runCliToFile(args: string[], cwd: string, env: Record<string, string>, outFile: string): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const fd = openSync(outFile, 'w');
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', fd, 'pipe'] });
+    closeSync(fd);
+    let stderr = '';
+    child.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout: readFileSync(outFile, 'utf8'), stderr }));
   });
 }
 
@@ -242,6 +281,33 @@ describe('sessions sessionize (child process)', () => {
     const sessions = run.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(sortKeys(sessions.map(keyOf))).toEqual(expected);
     expect(reportedLines(run.stderr, file)).toEqual(expectedReports(lines));
+  });
+
+  it('writes the same sessions on one thread or two, to a file, a slow reader or a fast one; stops quietly when the reader goes away', async () => {
+    // Enough sessions (some 2 MB) to outgrow a pipe's buffer several times over.
+    const big = path.join(dir, 'big.jsonl');
+    writeFileSync(big, `${chat(rng(11), 400, 120).map(lineOf).join('\n')}\n`);
+    const args = ['sessionize', big, '--gap', '30s', '--lateness', '60s'];
+    const threads = { SESSIONS_THREAD_MIN_BYTES: '0' };
+    // The same lines, ids included (they are derived from the sessions); the order
+    // is the order sessions close in, which depends on how the input was cut.
+    const sortedLines = (text: string): string[] => text.trimEnd().split('\n').sort();
+    const one = await runCli(args, dir);
+    expect(one.code, one.stderr).toBe(0);
+    const fast = await runCli(args, dir, undefined, threads);
+    expect(fast.code, fast.stderr).toBe(0);
+    expect(sortedLines(fast.stdout)).toEqual(sortedLines(one.stdout));
+    const toFile = await runCliToFile(args, dir, threads, path.join(dir, 'out.jsonl'));
+    expect(toFile.code, toFile.stderr).toBe(0);
+    expect(toFile.stdout).toBe(fast.stdout);
+    // The sessions outgrow the pipe's buffer while nobody reads: the writes must wait, not fail.
+    expect(one.stdout.length).toBeGreaterThan(1 << 20);
+    const slow = await runCliSlowReader(args, dir, threads, 500);
+    expect(slow.code, slow.stderr).toBe(0);
+    expect(slow.stdout).toBe(fast.stdout);
+    const gone = await runCliSlowReader(args, dir, threads, null);
+    expect(gone.code, gone.stderr).toBe(0);
+    expect(gone.stderr).not.toMatch(/error/);
   });
 
   it('writes csv and json that parse back to the same sessions', async () => {

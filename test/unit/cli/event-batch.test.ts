@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BatchReader, BatchWriter, type EventBatch } from '../../../src/cli/event-batch.ts';
+import { BatchReader, BatchWriter, refEventOf, type EventBatch } from '../../../src/cli/event-batch.ts';
 import { emptyLineFields, type LineFields } from '../../../src/cli/event-line.ts';
 import type { LineEvent } from '../../../src/cli/line-event.ts';
 import { FNV_OFFSET, FNV_PRIME, StringInterner } from '../../../src/cli/string-interner.ts';
@@ -44,7 +44,7 @@ describe('BatchWriter and BatchReader', () => {
       for (let i = 0; i < 5_000; i++) {
         const line = b * 5_000 + i + 1;
         const f = fieldsOf(strings, line, b !== 1);
-        writer.add(f, line);
+        writer.add(refEventOf(f, line));
         sent.push({ userId: f.userId, name: f.name, ts: f.ts, channelId: f.channelId, value: f.value, line, ownId: f.eventId });
       }
       writer.setWatermark(b * 1_000);
@@ -52,7 +52,7 @@ describe('BatchWriter and BatchReader', () => {
       expect(transfer).toHaveLength(6);
       expect(batch).toMatchObject({ count: 5_000, watermark: b * 1_000 });
       texts += batch.interned.length + batch.others.length;
-      reader.read(carried(batch), (e) => got.push(e));
+      reader.read(carried(batch), (e) => got.push({ ...e })); // the reader reuses its event object
     }
     expect(got).toEqual(sent);
     // users (97, interned, then 97 more as others in batch 1), names (2), channels (7 interned, 7 others)
@@ -76,7 +76,7 @@ describe('BatchWriter and BatchReader', () => {
         f.userRef = line % 2 === 0 ? intern(strings, f.userId) : -1;
         f.name = 'view';
         f.ts = line;
-        writer.add(f, line);
+        writer.add(refEventOf(f, line));
         expected.push(f.userId);
       }
       const { batch } = writer.take();

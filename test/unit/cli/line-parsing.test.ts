@@ -89,6 +89,62 @@ describe('line parsing', () => {
     );
   });
 
+  it('gives the same fields for runs of lines of one shape (read straight into the fields) as through JSON.parse', () => {
+    const TIME_KEYS = ['timestamp', 'ts', 'time', 'event_time'];
+    const stringArb = fc.oneof(
+      timeTextArb,
+      fc.constantFrom('2016-11-08T14:09:57Z', '1478614197', '1', '9.99', 'x', '', ' ', ' x', 'é ü', 'a\\b', '"q"', 'x'.repeat(257)),
+      fc.string({ maxLength: 8 }),
+    );
+    // Mostly what files hold, so that runs of lines read straight into the fields are common.
+    const textArb = (key: string): fc.Arbitrary<string> =>
+      fc.oneof(
+        { arbitrary: TIME_KEYS.includes(key) ? fc.constantFrom('2016-11-08T14:09:57Z', '2016-11-08T14:09:58.5+02:00') : fc.constantFrom('1', '42', 'send_message', 'u-7'), weight: 4 },
+        { arbitrary: stringArb, weight: 1 },
+      );
+    const otherArb = fc.constantFrom<unknown>(1478614197, 1478614197123, 0, -1, 1.5, 1e300, Number.POSITIVE_INFINITY, true, false, null);
+    /** One line: per key, its text or another value as `kinds` says. */
+    const lineArb = (keys: ReadonlyArray<readonly [string, boolean]>): fc.Arbitrary<string> =>
+      fc.tuple(...keys.map(([k, text]) => (text ? textArb(k) : otherArb))).map(
+        (values) =>
+          `{${keys.map(([k], i) => `${JSON.stringify(k)}: ${values[i] === Number.POSITIVE_INFINITY ? '1e400' : JSON.stringify(values[i])}`).join(', ')}}`,
+      );
+    // A name, a user and a time key (the line can be an event) and more keys, in any order, each holding text or not.
+    const keysArb = fc
+      .tuple(
+        fc.constantFrom('name', 'event_name', 'event_type', 'event'),
+        fc.constantFrom('userId', 'user_id'),
+        fc.constantFrom(...TIME_KEYS),
+        fc.array(keyArb, { maxLength: 4 }),
+      )
+      .chain(([name, user, time, more]) => fc.shuffledSubarray([name, user, time, ...more], { minLength: 3 + more.length }))
+      .chain((keys) =>
+        fc.tuple(...keys.map((k) => fc.tuple(fc.constant(k), fc.oneof({ arbitrary: fc.constant(true), weight: 4 }, { arbitrary: fc.constant(false), weight: 1 })))),
+      );
+    const fileArb = keysArb.chain((keys) => fc.array(lineArb(keys), { minLength: 1, maxLength: 12 }));
+    fc.assert(
+      fc.property(fileArb, (lines) => {
+        for (const text of lines) expect(viaBytes(text)).toEqual(viaJsonParse(text));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('reads lines whose literal bytes cannot be compared as doubles (a NaN pattern) like any other', () => {
+    // `", "aa` then 0xf0 0x7f: the first eight bytes after the name's value read as a NaN (not UTF-8 either).
+    const key = Buffer.from([0x61, 0x61, 0xf0, 0x7f, 0x62]);
+    for (let i = 0; i < 3; i++) {
+      const buf = Buffer.concat([
+        Buffer.from('{"event_name": "x", "'),
+        key,
+        Buffer.from(`": ${i}, "timestamp": "2016-11-08T14:09:57Z", "user_id": "u${i}"}`),
+      ]);
+      const refused = parser.readBytes(buf, 0, buf.length);
+      expect(refused).toBeNull();
+      expect(eventFields(parser.fields)).toEqual(viaJsonParse(buf.toString('utf8')));
+    }
+  });
+
   it('maps the field names of common exports, first alias present winning', () => {
     expect(viaBytes('{"event_name": "send_message", "timestamp": "2016-11-08T14:09:57Z", "user_id": "1", "channel_id": "1"}')).toEqual({
       userId: '1',

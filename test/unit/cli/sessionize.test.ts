@@ -179,6 +179,58 @@ describe('sessionizeLines', () => {
     );
   });
 
+  it('gives the reference sessions for thousands of users (the open map is rebuilt now and then)', async () => {
+    let seed = 7;
+    const random = (): number => ((seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0) / 4_294_967_296);
+    const raws: Array<{ user: string; ts: number; name: string; channel: string }> = [];
+    for (let u = 1; u <= 12_000; u++) {
+      let ts = T0 + Math.floor(random() * 3_600) * 1000;
+      for (let i = 0; i < 4; i++) {
+        raws.push({ user: String(u), ts, name: random() < 0.5 ? 'view' : 'buy', channel: String(Math.floor(random() * 4)) });
+        // Gaps around the 10 s gap, and now and then a long pause; sessions reach the 35 s maximum too.
+        ts += 1000 * (random() < 0.8 ? Math.floor(random() * 12) : 60 + Math.floor(random() * 600));
+      }
+    }
+    raws.sort((a, b) => a.ts - b.ts);
+    const opts = options(30_000);
+    const text = raws
+      .map((r) => `{"event_name": "${r.name}", "timestamp": "${new Date(r.ts).toISOString()}", "user_id": "${r.user}", "channel_id": "${r.channel}"}`)
+      .join('\n');
+    const events: SessionEvent[] = raws.map((r, i) => ({
+      eventId: `line:${String(i + 1).padStart(12, '0')}`,
+      userId: r.user,
+      name: r.name,
+      ts: r.ts,
+      channelId: r.channel,
+      value: null,
+    }));
+    const run = await sessionize(text, opts, 4_096);
+    const norm = (x: ReturnType<typeof shape>) => ({ ...x, channels: Object.entries(x.channels).sort() });
+    expect(run.sessions.length).toBeGreaterThan(10_000);
+    expect(run.sessions.map(shape).sort(byUserThenStart).map(norm)).toEqual(expected(events, opts).sort(byUserThenStart).map(norm));
+  });
+
+  it('gives the reference sessions when a few sessions stay open for long (the activity queue drops stale entries)', async () => {
+    const opts: SessionizeOptions = { ...options(0), gapMs: 7_200_000, maxDurationMs: 86_400_000 };
+    const raws: Array<{ user: string; ts: number }> = [{ user: 'a', ts: T0 }];
+    // b and c every second for five hours, a once: a's session is the oldest open one for two hours.
+    for (let i = 1; i <= 18_000; i++) raws.push({ user: i % 2 === 0 ? 'b' : 'c', ts: T0 + i * 1000 });
+    raws.push({ user: 'a', ts: T0 + 20_000_000 });
+    const text = raws.map((r) => `{"event_name": "view", "timestamp": "${new Date(r.ts).toISOString()}", "user_id": "${r.user}"}`).join('\n');
+    const events: SessionEvent[] = raws.map((r, i) => ({
+      eventId: `line:${String(i + 1).padStart(12, '0')}`,
+      userId: r.user,
+      name: 'view',
+      ts: r.ts,
+      channelId: null,
+      value: null,
+    }));
+    const run = await sessionize(text, opts, 65_536);
+    expect(run.sessions.map(shape).sort(byUserThenStart)).toEqual(expected(events, opts).sort(byUserThenStart));
+    expect(run.reports).toEqual([]);
+    expect(run.sessions.map((s) => s['userId'])).toEqual(['a', 'c', 'b', 'a']);
+  });
+
   it('reports bad lines with their numbers, skips blank ones, and goes on', async () => {
     const text = [
       '{"event_name": "view", "timestamp": "2016-11-08T14:00:00Z", "user_id": "1"}',

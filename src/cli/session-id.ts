@@ -1,0 +1,89 @@
+/**
+ * Session ids of `sessions sessionize` output: a UUID derived from the
+ * session's user and start (docs/cli.md, "sessions sessionize"), so the
+ * same file gives the same output on every run, and a load of it into a
+ * table keyed by id can be repeated without doubling anything.
+ *
+ * A user has at most one session starting at a given time (a session starts
+ * after its predecessor's last event), so (userId, startedAt) names a session
+ * within a run. The UUID is an RFC 9562 version 8 ("custom") one:
+ * xxxxxxxx-xxxx-8xxx-[89ab]xxx-xxxxxxxxxxxx, lower-case hex. Its first 32
+ * bits and bits 80-111 are a bijection of two 32-bit hashes of the user
+ * mixed with the start's two halves, so two sessions of one user never
+ * share an id, and sessions of two users do only when both hashes of the
+ * users collide as well (about 2^-64 per pair). It is not a secret: anyone
+ * can derive it from the session.
+ */
+
+/** Length of the text form. */
+export const SESSION_ID_LENGTH = 36;
+
+const TWO_32 = 4_294_967_296;
+const DASH = 45;
+/** Hex digits of every byte as a little-endian 16-bit word (high digit first in memory): one store per byte. */
+const HEX_PAIRS = ((): Uint16Array => {
+  const hex = '0123456789abcdef';
+  const out = new Uint16Array(256);
+  for (let b = 0; b < 256; b++) out[b] = hex.charCodeAt(b >> 4) | (hex.charCodeAt(b & 15) << 8);
+  return out;
+})();
+
+/** MurmurHash3's 32-bit finalizer: a bijection that spreads every input bit over the output. */
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/** The low `bytes` bytes of w (most significant first) in hex at `at`; returns the end. */
+function putWord(view: DataView, at: number, w: number, bytes: number): number {
+  for (let shift = 8 * (bytes - 1); shift >= 0; shift -= 8, at += 2) {
+    view.setUint16(at, HEX_PAIRS[(w >>> shift) & 0xff] as number, true);
+  }
+  return at;
+}
+
+/**
+ * Writes the id of the session of `userId` starting at `startedAt` (ms since
+ * the epoch, an integer) into `view` at `at`, SESSION_ID_LENGTH ASCII bytes;
+ * returns the end.
+ */
+export function writeSessionId(view: DataView, at: number, userId: string, startedAt: number): number {
+  // Two independent hashes of the user's UTF-16 code units (FNV-1a and a multiply-xorshift).
+  let a = 0x811c9dc5 | 0;
+  let b = 0x9e3779b9 ^ userId.length;
+  for (let i = 0; i < userId.length; i++) {
+    const c = userId.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  const hi = Math.floor(startedAt / TWO_32);
+  const lo = startedAt - hi * TWO_32;
+  // (x, y) -> (w0, w1) is invertible (a two-round Feistel network): distinct
+  // (a ^ lo, b ^ hi) give distinct (w0, w1), and both go into the id whole.
+  const x = fmix(a ^ lo);
+  const y = fmix(b ^ hi);
+  const w0 = fmix(x ^ Math.imul(y, 0x27d4eb2f));
+  const w1 = fmix(y ^ Math.imul(w0, 0x165667b1));
+  const w2 = fmix(w0 ^ w1 ^ 0x61c88647);
+  at = putWord(view, at, w0, 4);
+  view.setUint8(at++, DASH);
+  at = putWord(view, at, w2 >>> 16, 2);
+  view.setUint8(at++, DASH);
+  at = putWord(view, at, 0x8000 | (w2 & 0x0fff), 2); // version 8
+  view.setUint8(at++, DASH);
+  at = putWord(view, at, 0x8000 | ((w2 >>> 12) & 0x3fff), 2); // variant 10
+  view.setUint8(at++, DASH);
+  at = putWord(view, at, w1, 4);
+  return putWord(view, at, fmix(w1 ^ w2), 2);
+}
+
+/** The id writeSessionId() writes, as text. */
+export function sessionId(userId: string, startedAt: number): string {
+  const text = Buffer.alloc(SESSION_ID_LENGTH);
+  writeSessionId(new DataView(text.buffer, text.byteOffset, text.length), 0, userId, startedAt);
+  return text.toString('latin1');
+}
