@@ -25,6 +25,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { rng } from '../test/helpers/random.ts';
 
 const EVENTS = 1_000_000;
 const RUNS = 2;
@@ -41,17 +42,6 @@ const bin = path.join(root, 'bin', 'sessions.js');
 const python = path.join(root, 'bench', 'reference_sessionize.py');
 const build = path.join(root, 'scripts', 'build-cli.mjs');
 
-/** Deterministic PRNG (mulberry32), so runs are comparable. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /**
  * Chat traffic over a day: USERS people, each writing in short bursts (one to

@@ -23,6 +23,7 @@ import { createTestDatabase } from '../test/helpers/database.ts';
 import { gqlData } from '../test/helpers/graphql.ts';
 import { SESSION_FIELDS } from '../test/helpers/events.ts';
 import { startProcess } from '../test/helpers/process.ts';
+import { rng } from '../test/helpers/random.ts';
 
 const SESSIONS = Number(process.env['BENCH_SESSIONS'] ?? 1_000_000);
 const USERS = 100_000;
@@ -123,17 +124,6 @@ async function fill(url: string): Promise<{ fillSeconds: number; tableMb: number
   }
 }
 
-/** A tiny deterministic PRNG (mulberry32), so runs pick the same users and months. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 async function timeCalls(calls: number, run: (i: number) => Promise<void>): Promise<Timings> {
   for (let i = 0; i < WARMUP; i++) await run(-1 - i);
@@ -184,7 +174,7 @@ export async function benchQueries(): Promise<Record<string, unknown>> {
     process.stderr.write(`queries: ${SESSIONS} sessions stored in ${fillSeconds} s (${tableMb} MB with indexes)\n`);
     const service = await startProcess({ DATABASE_URL: db.url, SESSION_GAP: `${GAP_SECONDS}s` });
     try {
-      const random = prng(7);
+      const random = rng(7);
       const user = () => `user-${1 + Math.floor(USERS * random() ** 2)}`;
       // A month that starts on a random day of the second and third month.
       const month = () => {

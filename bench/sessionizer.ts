@@ -16,6 +16,7 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Sessionizer } from '../src/sessionizer/sessionizer.ts';
 import type { SessionEvent, SessionizerOptions } from '../src/sessionizer/types.ts';
+import { rng } from '../test/helpers/random.ts';
 
 const EVENTS = 1_000_000;
 const USERS = 100_000;
@@ -45,17 +46,6 @@ function options(): SessionizerOptions {
   };
 }
 
-/** Deterministic PRNG (mulberry32), so runs are comparable. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const NAMES = ['page_view', 'page_view', 'page_view', 'page_view', 'page_view', 'page_view', 'page_view', 'click', 'click', 'add_to_cart', 'purchase'];
 const CHANNELS = ['web', 'web', 'ios', 'android', null];

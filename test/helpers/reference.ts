@@ -2,6 +2,7 @@
  * A brute-force sessionizer written independently of src/sessionizer, for
  * end-to-end assertions: sort each user's distinct events and cut.
  */
+export { rng } from './random.ts';
 export interface RefEvent {
   eventId: string;
   userId: string;
@@ -116,14 +117,3 @@ export function percentileCont(values: number[], p: number): number {
   return (sorted[lo] as number) + ((sorted[hi] as number) - (sorted[lo] as number)) * (rank - lo);
 }
 
-/** A small deterministic PRNG (mulberry32) so failures can be replayed from the seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
