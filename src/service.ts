@@ -47,6 +47,9 @@ function sessionizerFor(config: Config): Sessionizer {
   });
 }
 
+/** Smallest pool with which the writer overlaps two groups (two for the writer, one for queries). */
+const MIN_POOL_FOR_OVERLAP = 3;
+
 /** Longest a readiness probe waits for the database (a probe that hangs is as bad as one that fails). */
 const READINESS_TIMEOUT_MS = 2_000;
 
@@ -118,6 +121,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       gapMs: config.sessionGapMs,
       allowedLatenessMs: config.allowedLatenessMs,
       maxEventsPerCommit: config.groupCommitMaxEvents,
+      // Two writer transactions at once need two connections, and some left for queries.
+      overlap: database.kind === 'postgres' && config.databasePoolSize >= MIN_POOL_FOR_OVERLAP,
       logger,
       observer: metrics,
       onCommit: (saved) => {

@@ -25,6 +25,7 @@ export enum RejectCode {
   InvalidTimestamp = 'INVALID_TIMESTAMP',
   FutureTimestamp = 'FUTURE_TIMESTAMP',
   ValueNotFinite = 'VALUE_NOT_FINITE',
+  ValueOutOfRange = 'VALUE_OUT_OF_RANGE',
   FieldTooLong = 'FIELD_TOO_LONG',
   InvalidField = 'INVALID_FIELD',
   PropertiesTooLarge = 'PROPERTIES_TOO_LARGE',

@@ -8,12 +8,16 @@ import { ErrorCode, ServiceError } from './errors.ts';
 /** Closures replayed per database round trip when resuming with `after`. */
 const REPLAY_PAGE = 500;
 
+/** Largest close cursor Postgres can hold (bigint). */
+const MAX_CLOSE_CURSOR = 9_223_372_036_854_775_807n;
+
 function parseCloseCursor(value: unknown): bigint | null {
   if (value === null || value === undefined) return null;
-  if (typeof value !== 'string' || !/^\d{1,19}$/.test(value)) {
+  const cursor = typeof value === 'string' && /^\d{1,19}$/.test(value) ? BigInt(value) : null;
+  if (cursor === null || cursor > MAX_CLOSE_CURSOR) {
     throw new ServiceError(ErrorCode.InvalidCursor, '`after` must be a closeCursor returned by this API');
   }
-  return BigInt(value);
+  return cursor;
 }
 
 type Source = AsyncIterator<SessionView>;
@@ -54,7 +58,13 @@ class ReplayThenLive implements AsyncIterableIterator<SessionView> {
         return { value: head, done: false };
       }
       if (this.replayed) break;
-      this.page = await this.ctx.services.closures.closedAfter(this.last, this.userId, REPLAY_PAGE);
+      try {
+        this.page = await this.ctx.services.closures.closedAfter(this.last, this.userId, REPLAY_PAGE);
+      } catch (error) {
+        // Nobody calls return() on an iterator that threw: leave the bus now.
+        await this.return();
+        throw error;
+      }
       if (this.page.length < REPLAY_PAGE) this.replayed = true;
     }
     while (!this.done) {

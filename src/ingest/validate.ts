@@ -35,6 +35,12 @@ export interface Rejection {
 export const MAX_FIELD_LENGTH = 256;
 /** Largest accepted properties object, as JSON text. */
 export const MAX_PROPERTIES_BYTES = 16_384;
+/**
+ * Largest accepted |value|. Finite values can still add up to Infinity in a
+ * session's totalValue, which GraphQL's Float cannot return: with this bound
+ * no session of fewer than 10^293 events overflows.
+ */
+export const MAX_ABS_VALUE = 1e15;
 /** Deepest accepted nesting of properties (objects and arrays). Postgres and JSON.stringify both recurse. */
 export const MAX_PROPERTIES_DEPTH = 32;
 
@@ -96,6 +102,9 @@ function validateOne(input: EventInput, limits: ValidationLimits): Outcome {
   const value = input.value ?? null;
   if (value !== null && (typeof value !== 'number' || !Number.isFinite(value))) {
     return { ok: false, code: RejectCode.ValueNotFinite, message: 'value must be a finite number' };
+  }
+  if (value !== null && Math.abs(value) > MAX_ABS_VALUE) {
+    return { ok: false, code: RejectCode.ValueOutOfRange, message: `value must be between -${MAX_ABS_VALUE} and ${MAX_ABS_VALUE}` };
   }
   let properties: string | null = null;
   if (input.properties !== null && input.properties !== undefined) {

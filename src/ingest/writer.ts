@@ -73,6 +73,13 @@ export interface WriterOptions {
   /** Told about every group commit; none by default. */
   readonly observer?: WriterObserver;
   readonly now?: () => number;
+  /**
+   * Let the next group's transaction open while the previous one commits
+   * (see loop). It holds a second connection meanwhile: only worth it, and
+   * only safe from waiting out Prisma's connection timeout, when the pool has
+   * connections to spare. Default false.
+   */
+  readonly overlap?: boolean;
   /** Interactive transaction timeout (ms). Default 60 s. */
   readonly transactionTimeoutMs?: number;
 }
@@ -198,7 +205,7 @@ export class Writer {
         let inserted: () => void = () => undefined;
         const stored = new Promise<void>((resolve) => (inserted = resolve));
         const current = this.commitGroup(this.takeGroup(), previous, inserted);
-        await Promise.race([stored, current]);
+        await (this.options.overlap === true ? Promise.race([stored, current]) : current);
         // At most two transactions open: the one before must be over.
         if ((await previous) === 'failed') {
           await current;
@@ -258,7 +265,8 @@ export class Writer {
           // Read after the wait: a failed group before this one has the memory rebuilt.
           const sessionizer = this.sessionizer;
           const nowMs = this.now();
-          const maxTs = maxTsOf(events);
+          // Accepted events only: a duplicate may carry another timestamp, and it changes nothing.
+          const maxTs = maxTsOf(accepted);
           if (maxTs !== null) await saveMaxEventTs(tx, maxTs);
           if (events.length > 0) corrections = (await applyBatch(sessionizer, accepted, events.length - accepted.length, pg, nowMs)).corrections;
           else sessionizer.beginBatch();

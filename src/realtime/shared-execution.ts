@@ -34,11 +34,12 @@ class ResultStream implements AsyncIterableIterator<ExecutionResult> {
   ) {}
 
   async next(): Promise<IteratorResult<ExecutionResult>> {
-    const item = await this.source.next();
-    if (item.done === true) return DONE;
     try {
+      const item = await this.source.next();
+      if (item.done === true) return DONE;
       return { value: await this.resultOf(item.value), done: false };
     } catch (error) {
+      // graphql-ws does not call return() on an iterator that threw: end the source here.
       await this.return().catch(() => undefined);
       throw error;
     }

@@ -5,6 +5,9 @@ import type { Logger } from '../logger.ts';
 import { WsCloseCode } from './close-codes.ts';
 import { Connection, type ConnectionHooks, type DeliveryLimits } from './ws-connection.ts';
 
+/** How long shutdown waits for clients to answer the close frame before it cuts them (ms). */
+const CLOSE_GRACE_MS = 1_000;
+
 /** What graphql-ws hands to the hooks as `ctx.extra`. */
 export interface SocketExtra {
   readonly socket: WebSocket;
@@ -86,8 +89,18 @@ export function useGraphqlWs<P extends Record<string, unknown> | undefined>(
   return {
     async dispose() {
       for (const client of wss.clients) client.close(WsCloseCode.GoingAway, 'server shutting down');
+      // A client that does not answer the close frame (it stopped reading) would
+      // hold the shutdown for ws's 30 s close timeout: cut it after a short grace.
+      const grace = setTimeout(() => {
+        for (const client of wss.clients) client.terminate();
+      }, CLOSE_GRACE_MS);
+      grace.unref();
       wss.removeAllListeners();
-      await new Promise<void>((resolve, reject) => wss.close((error) => (error ? reject(error) : resolve())));
+      try {
+        await new Promise<void>((resolve, reject) => wss.close((error) => (error ? reject(error) : resolve())));
+      } finally {
+        clearTimeout(grace);
+      }
     },
   };
 }

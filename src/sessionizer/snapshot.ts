@@ -3,8 +3,8 @@ import type { ChannelStat, SessionRules, SessionSnapshot, SessionState } from '.
 
 const EMPTY_CHANNELS: Readonly<Record<string, ChannelStat>> = Object.freeze({});
 
-/** Sets an own enumerable property even for the key "__proto__". */
-function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
+/** Sets an own enumerable property even for the key "__proto__" (which `obj[key] =` would turn into the prototype). */
+export function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
   if (key === '__proto__') {
     Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
   } else {

@@ -51,8 +51,11 @@ export class PgSessionStore implements SessionStorePort {
     const removed = new Set<string>();
     // 'started' marks a session the store has not seen; every other kind is a stored one.
     const fresh = new Set<string>();
+    // CLOSED sessions in the order their changes are announced (see writeSessions).
+    const closing = new Set<string>();
     for (const change of changes) {
       if (change.kind === 'started') fresh.add(change.session.id);
+      if (change.session.status === 'CLOSED' && change.kind !== 'removed') closing.add(change.session.id);
       if (change.kind === 'removed') {
         latest.delete(change.session.id);
         removed.add(change.session.id);
@@ -62,7 +65,7 @@ export class PgSessionStore implements SessionStorePort {
       }
     }
     await deleteSessions(this.db, [...removed]);
-    const seqs = await writeSessions(this.db, [...latest.values()], (id) => !fresh.has(id));
+    const seqs = await writeSessions(this.db, [...latest.values()], (id) => !fresh.has(id), [...closing].filter((id) => latest.get(id)?.status === 'CLOSED'));
     for (const change of changes) this.saved.push({ change, closeSeq: seqs.get(change.session.id) ?? null });
   }
 }

@@ -1,3 +1,4 @@
+import { setOwn } from '../sessionizer/snapshot.ts';
 import type { ChannelStat, SessionSnapshot } from '../sessionizer/types.ts';
 import type { Db } from './event-store.ts';
 import { pgArray, type ArrayElement } from './pg-array.ts';
@@ -50,7 +51,7 @@ function snapshotFromRow(row: SnapshotRow, gapMs: number): SessionSnapshot & { c
   const startedAt = Math.round(row.started_at);
   const endedAt = Math.round(row.ended_at);
   const channels: Record<string, ChannelStat> = {};
-  for (const c of row.channels) channels[c.channelId] = { count: c.count, firstAt: c.firstAt, firstEventId: c.firstEventId };
+  for (const c of row.channels) setOwn(channels, c.channelId, { count: c.count, firstAt: c.firstAt, firstEventId: c.firstEventId });
   return {
     id: row.id,
     userId: row.user_id,
@@ -138,6 +139,7 @@ const SESSION_COLUMNS = [
   ['started_by_cut', 'bool'],
   ['close_reason', 'text'],
   ['closed_at', 'bigint'],
+  ['close_seq', 'bigint'],
   ['version', 'int'],
 ] as const;
 
@@ -184,24 +186,20 @@ const SESSION_VALUES: Record<(typeof SESSION_COLUMNS)[number][0], string> = {
   started_by_cut: 'x.started_by_cut',
   close_reason: 'x.close_reason::"CloseReason"',
   closed_at: `CASE WHEN x.closed_at IS NULL THEN NULL ELSE ${TS('x.closed_at')} END`,
+  // A session keeps the cursor of its first closure; later corrections do not move it.
+  close_seq: `CASE WHEN x.status = 'CLOSED' THEN coalesce(s.close_seq, x.close_seq) END`,
   version: 'x.version',
 };
 
-/**
- * A session keeps the cursor of its first closure; later corrections do not
- * move it. coalesce evaluates lazily: nextval runs only for a first closure.
- */
-const CLOSE_SEQ = `CASE WHEN x.status = 'CLOSED' THEN coalesce(s.close_seq, ${NEXT_CLOSE_SEQ}) END`;
 
-/** Columns an update sets: all but the key and the owner, which never change, plus the close cursor. */
+/** Columns an update sets: all but the key and the owner, which never change. */
 const UPDATE_COLUMNS = SESSION_COLUMNS.filter(([name]) => name !== 'id' && name !== 'user_id').map(([name]) => name);
-const UPDATE_SET = [...UPDATE_COLUMNS.map((name) => `${name} = ${SESSION_VALUES[name]}`), `close_seq = ${CLOSE_SEQ}`].join(', ');
+const UPDATE_SET = UPDATE_COLUMNS.map((name) => `${name} = ${SESSION_VALUES[name]}`).join(', ');
 
-const INSERT_SQL = `INSERT INTO sessions AS s (${SESSION_COLUMNS.map(([name]) => name).join(', ')}, close_seq, updated_at)
-  SELECT ${SESSION_COLUMNS.map(([name]) => SESSION_VALUES[name]).join(', ')},
-    CASE WHEN x.status = 'CLOSED' THEN ${NEXT_CLOSE_SEQ} END, now()
+const INSERT_SQL = `INSERT INTO sessions AS s (${SESSION_COLUMNS.map(([name]) => name).join(', ')}, updated_at)
+  SELECT ${SESSION_COLUMNS.map(([name]) => (name === 'close_seq' ? 'x.close_seq' : SESSION_VALUES[name])).join(', ')}, now()
   FROM ${SESSION_ARRAYS}
-  ON CONFLICT (id) DO UPDATE SET ${UPDATE_COLUMNS.map((name) => `${name} = EXCLUDED.${name}`).join(', ')},
+  ON CONFLICT (id) DO UPDATE SET ${UPDATE_COLUMNS.filter((name) => name !== 'close_seq').map((name) => `${name} = EXCLUDED.${name}`).join(', ')},
     close_seq = CASE WHEN EXCLUDED.status = 'CLOSED' THEN coalesce(s.close_seq, EXCLUDED.close_seq) END, updated_at = now()
   RETURNING id::text AS id, close_seq::text AS close_seq`;
 
@@ -216,7 +214,7 @@ type SessionColumn = (typeof SESSION_COLUMNS)[number][0];
  * The parameters of INSERT_SQL and UPDATE_SQL: one array literal per array
  * column, then one JSON array per JSON column (times in ms).
  */
-function sessionParams(sessions: readonly SessionSnapshot[]): string[] {
+function sessionParams(sessions: readonly SessionSnapshot[], cursors: ReadonlyMap<string, string>): string[] {
   const n = sessions.length;
   // Filled column by column in one pass (no row arrays: a commit writes thousands).
   const c = Object.fromEntries(SESSION_COLUMNS.map(([name]) => [name, new Array<unknown>(n)])) as Record<SessionColumn, unknown[]>;
@@ -244,6 +242,7 @@ function sessionParams(sessions: readonly SessionSnapshot[]): string[] {
     c.started_by_cut[i] = s.startedByCut;
     c.close_reason[i] = s.closeReason;
     c.closed_at[i] = s.closedAt;
+    c.close_seq[i] = s.status === 'CLOSED' ? (cursors.get(s.id) ?? null) : null;
     c.version[i] = s.version;
   }
   return [
@@ -255,30 +254,46 @@ function sessionParams(sessions: readonly SessionSnapshot[]): string[] {
 /**
  * Writes the latest state of each session, set-based: sessions already stored
  * (`stored`) with one UPDATE, new ones with one INSERT (an UPDATE is about
- * half the cost of INSERT ... ON CONFLICT DO UPDATE on this table). A session
- * that is CLOSED gets `closeSeq` the first time it is stored closed (the
- * resume cursor of sessionClosed); later corrections keep it. Returns the
- * stored close_seq per id.
+ * half the cost of INSERT ... ON CONFLICT DO UPDATE on this table).
+ *
+ * A session stored CLOSED for the first time gets its close cursor (the
+ * resume position of sessionClosed). `closing` lists the CLOSED ones in the
+ * order their closures are announced: cursors are drawn from the sequence
+ * session_close_seq in that order, so a subscriber always receives them in
+ * ascending order and resuming after the last one it got misses nothing.
+ * Later corrections keep the first cursor. Returns the stored close_seq per id.
  */
 export async function writeSessions(
   db: Db,
   sessions: readonly SessionSnapshot[],
   stored: (id: string) => boolean,
+  closing: readonly string[] = sessions.filter((s) => s.status === 'CLOSED').map((s) => s.id),
 ): Promise<Map<string, string | null>> {
   const seqs = new Map<string, string | null>();
+  const cursors = await reserveCloseCursors(db, closing);
   const updates = sessions.filter((s) => stored(s.id));
   let inserts = sessions.filter((s) => !stored(s.id));
   if (updates.length > 0) {
-    const rows = await db.$queryRawUnsafe<Array<{ id: string; close_seq: string | null }>>(UPDATE_SQL, ...sessionParams(updates));
+    const rows = await db.$queryRawUnsafe<Array<{ id: string; close_seq: string | null }>>(UPDATE_SQL, ...sessionParams(updates, cursors));
     for (const r of rows) seqs.set(r.id, r.close_seq);
     // Not there after all (cannot happen while memory follows the database): insert it.
     if (rows.length < updates.length) inserts = inserts.concat(updates.filter((s) => !seqs.has(s.id)));
   }
   if (inserts.length > 0) {
-    const rows = await db.$queryRawUnsafe<Array<{ id: string; close_seq: string | null }>>(INSERT_SQL, ...sessionParams(inserts));
+    const rows = await db.$queryRawUnsafe<Array<{ id: string; close_seq: string | null }>>(INSERT_SQL, ...sessionParams(inserts, cursors));
     for (const r of rows) seqs.set(r.id, r.close_seq);
   }
   return seqs;
+}
+
+/** Draws one close cursor per id from the sequence, ascending in the order of `ids`. */
+async function reserveCloseCursors(db: Db, ids: readonly string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.$queryRawUnsafe<Array<{ seq: string }>>(
+    `SELECT n::text AS seq FROM (SELECT ${NEXT_CLOSE_SEQ} AS n FROM generate_series(1, $1::int)) AS drawn ORDER BY n`,
+    ids.length,
+  );
+  return new Map(ids.map((id, i) => [id, rows[i]?.seq ?? '']));
 }
 
 /** Deletes sessions merged away by a correction. */
@@ -385,9 +400,8 @@ export async function planWrites(db: Db): Promise<void> {
 }
 
 /**
- * Records the largest event timestamp of a commit (the watermark's source
- * after a restart). Duplicates may be among the events: their timestamps were
- * accepted before, so they cannot raise the maximum past what is stored.
+ * Records the largest timestamp of the events a commit accepted (the
+ * watermark's source after a restart); never lowers the stored one.
  */
 export async function saveMaxEventTs(db: Db, maxEventTs: number): Promise<void> {
   await db.$executeRawUnsafe(

@@ -1,0 +1,60 @@
+/**
+ * Review: the writer stores max_event_ts from ALL events of a group, duplicates
+ * included (src/ingest/writer.ts:261-262), while memory only advances on
+ * accepted ones. A resent eventId with another timestamp therefore moves the
+ * persisted watermark; after a restart (or a recover()) sessions that memory
+ * kept OPEN are closed at once. FAILS now.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { INGEST } from '../helpers/events.ts';
+import { gqlData } from '../helpers/graphql.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+
+const ENV = { SESSION_GAP: '5m', ALLOWED_LATENESS: '30s', UPDATE_INTERVAL: '0s' };
+
+function event(userId: string, id: string, ts: number) {
+  return { eventId: id, userId, name: 'page_view', timestamp: new Date(ts).toISOString() };
+}
+
+const STATUS = `{ sessions(userId: "dup-ts", first: 5) { edges { node { status closeReason eventCount } } } }`;
+
+describe('duplicates and the persisted watermark', () => {
+  let db: TestDatabase;
+  let server: TestServer | undefined;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    server = await startTestServer(db.url, ENV);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await db?.drop();
+  });
+
+  it('a duplicate eventId with a later timestamp changes nothing, across a restart too', async () => {
+    const T = Date.now() - 3_600_000;
+    let s = server as TestServer;
+    await gqlData(s.url, INGEST, { events: [event('dup-ts', 'd1', T)] });
+    // The same eventId again, re-stamped 20 minutes later: rule 3, "it changes nothing".
+    const again = await gqlData(s.url, INGEST, { events: [event('dup-ts', 'd1', T + 20 * 60_000)] });
+    expect(again['ingestEvents']).toMatchObject({ accepted: 0, duplicates: 1 });
+    const before = (await gqlData(s.url, STATUS))['sessions'].edges.map((e: any) => e.node);
+    expect(before).toEqual([{ status: 'OPEN', closeReason: null, eventCount: 1 }]);
+
+    await s.stop();
+    const pgc = new pg.Client({ connectionString: db.url as string });
+    await pgc.connect();
+    const { rows } = await pgc.query('SELECT max_event_ts::text AS m FROM service_state WHERE id = 1');
+    await pgc.end();
+    expect.soft(Number(rows[0].m), 'persisted max_event_ts vs the only accepted event').toBe(T);
+    server = s = await startTestServer(db.url, ENV);
+    // Any commit (here an unrelated user's event) saves what restore did to the OPEN sessions.
+    await gqlData(s.url, INGEST, { events: [event('other', 'o1', T)] });
+    const after = (await gqlData(s.url, STATUS))['sessions'].edges.map((e: any) => e.node);
+    // Only accepted events move the stored watermark: a duplicate re-stamped 20 minutes later must
+    // not make the restored watermark (T + 19m30s) close the session (closesAt T + 5m).
+    expect(after).toEqual([{ status: 'OPEN', closeReason: null, eventCount: 1 }]);
+  });
+});

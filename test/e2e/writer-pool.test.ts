@@ -1,0 +1,62 @@
+/**
+ * Review: with DATABASE_POOL_SIZE=1 (and likewise on PGlite, one connection)
+ * the overlapped next group cannot open its transaction until the current one
+ * commits, and Prisma gives up after maxWait (10 s, src/ingest/writer.ts:273):
+ * a group that takes longer than 10 s makes the NEXT, healthy group fail with
+ * SERVICE_UNAVAILABLE and sends the writer into a full recovery. With a larger
+ * pool the same mutation succeeds. The pool-1 case FAILS now (~12 s each).
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { INGEST } from '../helpers/events.ts';
+import { gql, gqlData } from '../helpers/graphql.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+
+function event(userId: string, id: string, ts: number) {
+  return { eventId: id, userId, name: 'page_view', timestamp: new Date(ts).toISOString() };
+}
+
+describe.each([['10'], ['1']])('a slow group with DATABASE_POOL_SIZE=%s', (poolSize) => {
+  let db: TestDatabase;
+  let server: TestServer;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    server = await startTestServer(db.url, { DATABASE_POOL_SIZE: poolSize, UPDATE_INTERVAL: '0s' });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await db?.drop();
+  });
+
+  it('the next group waits for it instead of failing', { timeout: 60_000 }, async () => {
+    const t0 = Date.now() - 60_000;
+    await gqlData(server.url, INGEST, { events: [event('warm', 'w1', t0)] }); // creates service_state
+    // L1 holds an uncommitted copy of a1: G1's event insert waits on it, so G2 is queued by then.
+    const l1 = new pg.Client({ connectionString: db.url as string });
+    await l1.connect();
+    await l1.query('BEGIN');
+    await l1.query(`INSERT INTO events (event_id, user_id, name, ts) VALUES ('a1', 'a', 'page_view', now())`);
+    // L2 holds the service_state row: once its insert is done, G1 waits here (a long group would do the same).
+    const l2 = new pg.Client({ connectionString: db.url as string });
+    await l2.connect();
+    await l2.query('BEGIN');
+    await l2.query('SELECT * FROM service_state WHERE id = 1 FOR UPDATE');
+    const first = gql(server.url, INGEST, { events: [event('a', 'a1', t0 + 1)] }); // G1
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const second = gql(server.url, INGEST, { events: [event('b', 'b1', t0 + 2)] }); // G2, queued behind G1
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await l1.query('ROLLBACK'); // G1's insert goes on; G2 starts overlapped
+    await l1.end();
+    await new Promise((resolve) => setTimeout(resolve, 11_000));
+    await l2.query('COMMIT');
+    await l2.end();
+    const [r1, r2] = await Promise.all([first, second]);
+    expect(r1.errors).toBeUndefined();
+    // With one connection the writer does not overlap groups: G2 waits for G1 instead of waiting
+    // for a second connection past Prisma's maxWait (10 s) and failing.
+    expect(r2.errors?.map((e) => e.extensions?.code)).toBeUndefined();
+    expect((r2.data as any)?.ingestEvents?.accepted).toBe(1);
+  });
+});
