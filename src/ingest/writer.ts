@@ -5,7 +5,7 @@ import type { Sessionizer } from '../sessionizer/sessionizer.ts';
 import { applyBatch } from '../sessionizer/run-batch.ts';
 import type { SessionEvent } from '../sessionizer/types.ts';
 import { PgSessionStore, type CommittedChange } from '../store/pg-session-store.ts';
-import { planWrites, saveMaxEventTs } from '../store/session-store.ts';
+import { planWrites, saveMaxEventTs } from '../store/session-writes.ts';
 import type { ValidEvent } from './validate.ts';
 
 /** One queued request of the single writer. */

@@ -1,6 +1,7 @@
 import type { Change, SessionEvent, SessionSnapshot, SessionStorePort } from '../sessionizer/types.ts';
 import { insertEvents, loadUserEvents, type Db, type EventRow } from './event-store.ts';
-import { deleteSessions, loadUserSessions, writeSessions } from './session-store.ts';
+import { deleteSessions, loadUserSessions } from './session-store.ts';
+import { writeSessions } from './session-writes.ts';
 
 /** A change as committed: the snapshot plus the stored close cursor. */
 export interface CommittedChange {

@@ -1,12 +1,17 @@
+/**
+ * Reading sessions back for the core (snapshots: restart, corrections, resume
+ * of sessionClosed) and the API view of a snapshot. The writer's SQL is in
+ * session-writes.ts.
+ */
 import { setOwn } from '../sessionizer/snapshot.ts';
 import type { ChannelStat, SessionSnapshot } from '../sessionizer/types.ts';
 import type { Db } from './event-store.ts';
-import { pgArray, type ArrayElement } from './pg-array.ts';
 import type { SessionView, StoredChannel } from './session-view.ts';
 import { channelList, eventCountList } from './session-view.ts';
 
 const MS = (column: string): string => `(extract(epoch FROM ${column}) * 1000)::float8`;
-const TS = (expr: string): string => `(timestamptz 'epoch' + (${expr})::bigint * interval '1 millisecond')`;
+/** SQL for a timestamptz from an expression in ms since the epoch. */
+export const TS = (expr: string): string => `(timestamptz 'epoch' + (${expr})::bigint * interval '1 millisecond')`;
 
 /** Session columns read back into a snapshot (times as ms numbers). */
 const SNAPSHOT_COLUMNS = `id::text AS id, user_id, status::text AS status,
@@ -41,7 +46,7 @@ interface SnapshotRow {
 }
 
 /** Stored channels (first-seen order) from a snapshot's channel map. */
-function storedChannels(channels: Readonly<Record<string, ChannelStat>>): StoredChannel[] {
+export function storedChannels(channels: Readonly<Record<string, ChannelStat>>): StoredChannel[] {
   return Object.entries(channels)
     .map(([channelId, c]) => ({ channelId, count: c.count, firstAt: c.firstAt, firstEventId: c.firstEventId }))
     .sort((a, b) => a.firstAt - b.firstAt || (a.firstEventId < b.firstEventId ? -1 : a.firstEventId > b.firstEventId ? 1 : 0));
@@ -106,194 +111,6 @@ export function viewFromSnapshot(s: SessionSnapshot, closeSeq: string | null): S
     version: s.version,
     closeCursor: closeSeq,
   };
-}
-
-/** The next close cursor (migration 20261122190826_close_cursor_sequence). */
-const NEXT_CLOSE_SEQ = "nextval('session_close_seq')";
-
-/**
- * The columns written for a session and the Postgres type of their parameter:
- * `T[]` columns travel as one array literal each (unnested side by side);
- * `json` columns as one JSON array each, read by position (see SESSION_ARRAYS).
- */
-const SESSION_COLUMNS = [
-  ['id', 'uuid'],
-  ['user_id', 'text'],
-  ['status', 'text'],
-  ['started_at', 'bigint'],
-  ['ended_at', 'bigint'],
-  ['closes_at', 'bigint'],
-  ['duration_seconds', 'float8'],
-  ['event_count', 'int'],
-  ['event_counts', 'json'],
-  ['channels', 'json'],
-  ['top_channel', 'text'],
-  ['total_value', 'float8'],
-  ['converted', 'bool'],
-  ['engaged', 'bool'],
-  ['bounced', 'bool'],
-  ['first_event_name', 'text'],
-  ['last_event_name', 'text'],
-  ['first_event_id', 'text'],
-  ['last_event_id', 'text'],
-  ['started_by_cut', 'bool'],
-  ['close_reason', 'text'],
-  ['closed_at', 'bigint'],
-  ['close_seq', 'bigint'],
-  ['version', 'int'],
-] as const;
-
-const ARRAY_COLUMNS = SESSION_COLUMNS.filter(([, type]) => type !== 'json');
-const JSON_COLUMNS = SESSION_COLUMNS.filter(([, type]) => type === 'json');
-
-/**
- * `unnest($1::uuid[], ...) WITH ORDINALITY AS x(id, ..., ord)`. The JSON
- * columns are not in it: inside an array literal every quote of their JSON is
- * escaped, and escaped again when Prisma serializes the parameter. Each is one
- * JSON array parameter instead, parsed once (a constant of the statement) and
- * read by position: `$24::jsonb -> (x.ord - 1)`.
- */
-const SESSION_ARRAYS = `unnest(${ARRAY_COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')})
-  WITH ORDINALITY AS x(${ARRAY_COLUMNS.map(([name]) => name).join(', ')}, ord)`;
-
-/** The parameter expression of a JSON column: its element for row x. */
-function jsonColumn(name: string): string {
-  const i = JSON_COLUMNS.findIndex(([column]) => column === name);
-  return `($${ARRAY_COLUMNS.length + i + 1}::jsonb -> (x.ord - 1)::int)`;
-}
-
-/** The value of each column from x, converted to the table's types. */
-const SESSION_VALUES: Record<(typeof SESSION_COLUMNS)[number][0], string> = {
-  id: 'x.id',
-  user_id: 'x.user_id',
-  status: 'x.status::"SessionStatus"',
-  started_at: TS('x.started_at'),
-  ended_at: TS('x.ended_at'),
-  closes_at: TS('x.closes_at'),
-  duration_seconds: 'x.duration_seconds',
-  event_count: 'x.event_count',
-  event_counts: jsonColumn('event_counts'),
-  channels: jsonColumn('channels'),
-  top_channel: 'x.top_channel',
-  total_value: 'x.total_value',
-  converted: 'x.converted',
-  engaged: 'x.engaged',
-  bounced: 'x.bounced',
-  first_event_name: 'x.first_event_name',
-  last_event_name: 'x.last_event_name',
-  first_event_id: 'x.first_event_id',
-  last_event_id: 'x.last_event_id',
-  started_by_cut: 'x.started_by_cut',
-  close_reason: 'x.close_reason::"CloseReason"',
-  closed_at: `CASE WHEN x.closed_at IS NULL THEN NULL ELSE ${TS('x.closed_at')} END`,
-  // A session keeps the cursor of its first closure; later corrections do not move it.
-  close_seq: `CASE WHEN x.status = 'CLOSED' THEN coalesce(s.close_seq, x.close_seq) END`,
-  version: 'x.version',
-};
-
-
-/** Columns an update sets: all but the key and the owner, which never change. */
-const UPDATE_COLUMNS = SESSION_COLUMNS.filter(([name]) => name !== 'id' && name !== 'user_id').map(([name]) => name);
-const UPDATE_SET = UPDATE_COLUMNS.map((name) => `${name} = ${SESSION_VALUES[name]}`).join(', ');
-
-const INSERT_SQL = `INSERT INTO sessions AS s (${SESSION_COLUMNS.map(([name]) => name).join(', ')}, updated_at)
-  SELECT ${SESSION_COLUMNS.map(([name]) => (name === 'close_seq' ? 'x.close_seq' : SESSION_VALUES[name])).join(', ')}, now()
-  FROM ${SESSION_ARRAYS}
-  ON CONFLICT (id) DO UPDATE SET ${UPDATE_COLUMNS.filter((name) => name !== 'close_seq').map((name) => `${name} = EXCLUDED.${name}`).join(', ')},
-    close_seq = CASE WHEN EXCLUDED.status = 'CLOSED' THEN coalesce(s.close_seq, EXCLUDED.close_seq) END, updated_at = now()
-  RETURNING id::text AS id, close_seq::text AS close_seq`;
-
-const UPDATE_SQL = `UPDATE sessions AS s SET ${UPDATE_SET}, updated_at = now()
-  FROM ${SESSION_ARRAYS}
-  WHERE s.id = x.id
-  RETURNING s.id::text AS id, s.close_seq::text AS close_seq`;
-
-type SessionColumn = (typeof SESSION_COLUMNS)[number][0];
-
-/**
- * The parameters of INSERT_SQL and UPDATE_SQL: one array literal per array
- * column, then one JSON array per JSON column (times in ms).
- */
-function sessionParams(sessions: readonly SessionSnapshot[], cursors: ReadonlyMap<string, string>): string[] {
-  const n = sessions.length;
-  // Filled column by column in one pass (no row arrays: a commit writes thousands).
-  const c = Object.fromEntries(SESSION_COLUMNS.map(([name]) => [name, new Array<unknown>(n)])) as Record<SessionColumn, unknown[]>;
-  for (let i = 0; i < n; i++) {
-    const s = sessions[i] as SessionSnapshot;
-    c.id[i] = s.id;
-    c.user_id[i] = s.userId;
-    c.status[i] = s.status;
-    c.started_at[i] = s.startedAt;
-    c.ended_at[i] = s.endedAt;
-    c.closes_at[i] = s.closesAt;
-    c.duration_seconds[i] = s.durationMs / 1000;
-    c.event_count[i] = s.eventCount;
-    c.event_counts[i] = s.eventCounts;
-    c.channels[i] = storedChannels(s.channels);
-    c.top_channel[i] = s.topChannel;
-    c.total_value[i] = s.totalValue;
-    c.converted[i] = s.converted;
-    c.engaged[i] = s.engaged;
-    c.bounced[i] = s.bounced;
-    c.first_event_name[i] = s.firstEventName;
-    c.last_event_name[i] = s.lastEventName;
-    c.first_event_id[i] = s.firstEventId;
-    c.last_event_id[i] = s.lastEventId;
-    c.started_by_cut[i] = s.startedByCut;
-    c.close_reason[i] = s.closeReason;
-    c.closed_at[i] = s.closedAt;
-    c.close_seq[i] = s.status === 'CLOSED' ? (cursors.get(s.id) ?? null) : null;
-    c.version[i] = s.version;
-  }
-  return [
-    ...ARRAY_COLUMNS.map(([name]) => pgArray(c[name] as ArrayElement[])),
-    ...JSON_COLUMNS.map(([name]) => JSON.stringify(c[name])),
-  ];
-}
-
-/**
- * Writes the latest state of each session, set-based: sessions already stored
- * (`stored`) with one UPDATE, new ones with one INSERT (an UPDATE is about
- * half the cost of INSERT ... ON CONFLICT DO UPDATE on this table).
- *
- * A session stored CLOSED for the first time gets its close cursor (the
- * resume position of sessionClosed). `closing` lists the CLOSED ones in the
- * order their closures are announced: cursors are drawn from the sequence
- * session_close_seq in that order, so a subscriber always receives them in
- * ascending order and resuming after the last one it got misses nothing.
- * Later corrections keep the first cursor. Returns the stored close_seq per id.
- */
-export async function writeSessions(
-  db: Db,
-  sessions: readonly SessionSnapshot[],
-  stored: (id: string) => boolean,
-  closing: readonly string[] = sessions.filter((s) => s.status === 'CLOSED').map((s) => s.id),
-): Promise<Map<string, string | null>> {
-  const seqs = new Map<string, string | null>();
-  const cursors = await reserveCloseCursors(db, closing);
-  const updates = sessions.filter((s) => stored(s.id));
-  let inserts = sessions.filter((s) => !stored(s.id));
-  if (updates.length > 0) {
-    const rows = await db.$queryRawUnsafe<Array<{ id: string; close_seq: string | null }>>(UPDATE_SQL, ...sessionParams(updates, cursors));
-    for (const r of rows) seqs.set(r.id, r.close_seq);
-    // Not there after all (cannot happen while memory follows the database): insert it.
-    if (rows.length < updates.length) inserts = inserts.concat(updates.filter((s) => !seqs.has(s.id)));
-  }
-  if (inserts.length > 0) {
-    const rows = await db.$queryRawUnsafe<Array<{ id: string; close_seq: string | null }>>(INSERT_SQL, ...sessionParams(inserts, cursors));
-    for (const r of rows) seqs.set(r.id, r.close_seq);
-  }
-  return seqs;
-}
-
-/** Draws one close cursor per id from the sequence, ascending in the order of `ids`. */
-async function reserveCloseCursors(db: Db, ids: readonly string[]): Promise<Map<string, string>> {
-  if (ids.length === 0) return new Map();
-  const rows = await db.$queryRawUnsafe<Array<{ seq: string }>>(
-    `SELECT n::text AS seq FROM (SELECT ${NEXT_CLOSE_SEQ} AS n FROM generate_series(1, $1::int)) AS drawn ORDER BY n`,
-    ids.length,
-  );
-  return new Map(ids.map((id, i) => [id, rows[i]?.seq ?? '']));
 }
 
 /** Deletes sessions merged away by a correction. */
@@ -382,31 +199,4 @@ export async function loadServiceState(db: Db): Promise<{ maxEventTs: number | n
   );
   const value = rows[0]?.max_event_ts;
   return { maxEventTs: value === null || value === undefined ? null : Number(value) };
-}
-
-/**
- * Sets the planner for the rest of a writer transaction (for it only).
- *
- * The writer's UPDATE joins a few thousand sessions (an unnest of arrays) to
- * the sessions table by id. Postgres prefers a hash join over a sequential
- * scan of the whole table, which grows with every session ever stored (and
- * with dead row versions until vacuum runs); index lookups by primary key
- * cost the same whatever the table size. Measured on 25,000 sessions: 73 ms
- * with the hash join, 35 ms with the nested loop, and the gap widens with the
- * table.
- */
-export async function planWrites(db: Db): Promise<void> {
-  await db.$queryRawUnsafe(`SELECT set_config('enable_hashjoin', 'off', true) AS hash, set_config('enable_mergejoin', 'off', true) AS merge`);
-}
-
-/**
- * Records the largest timestamp of the events a commit accepted (the
- * watermark's source after a restart); never lowers the stored one.
- */
-export async function saveMaxEventTs(db: Db, maxEventTs: number): Promise<void> {
-  await db.$executeRawUnsafe(
-    `INSERT INTO service_state (id, max_event_ts, updated_at) VALUES (1, $1::bigint, now())
-     ON CONFLICT (id) DO UPDATE SET max_event_ts = greatest(service_state.max_event_ts, EXCLUDED.max_event_ts), updated_at = now()`,
-    Math.round(maxEventTs),
-  );
 }

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, openTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import type { Database } from '../../src/store/database.ts';
 import { insertEvents, loadUserEvents } from '../../src/store/event-store.ts';
-import { deleteSessions, loadUserSessions, writeSessions } from '../../src/store/session-store.ts';
+import { deleteSessions, loadUserSessions } from '../../src/store/session-store.ts';
+import { writeSessions } from '../../src/store/session-writes.ts';
 import type { SessionSnapshot } from '../../src/sessionizer/types.ts';
 
 /** Strings that an array literal must quote or escape. */
