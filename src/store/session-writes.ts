@@ -62,8 +62,10 @@ function jsonColumn(name: string): string {
   return `($${ARRAY_COLUMNS.length + i + 1}::jsonb -> (x.ord - 1)::int)`;
 }
 
+type SessionColumn = (typeof SESSION_COLUMNS)[number][0];
+
 /** The value of each column from x, converted to the table's types. */
-const SESSION_VALUES: Record<(typeof SESSION_COLUMNS)[number][0], string> = {
+const SESSION_VALUES: Record<SessionColumn, string> = {
   id: 'x.id',
   user_id: 'x.user_id',
   status: 'x.status::"SessionStatus"',
@@ -86,29 +88,35 @@ const SESSION_VALUES: Record<(typeof SESSION_COLUMNS)[number][0], string> = {
   started_by_cut: 'x.started_by_cut',
   close_reason: 'x.close_reason::"CloseReason"',
   closed_at: `CASE WHEN x.closed_at IS NULL THEN NULL ELSE ${TS('x.closed_at')} END`,
-  // A session keeps the cursor of its first closure; later corrections do not move it.
-  close_seq: `CASE WHEN x.status = 'CLOSED' THEN coalesce(s.close_seq, x.close_seq) END`,
+  close_seq: 'x.close_seq',
   version: 'x.version',
 };
 
+/**
+ * The close_seq a stored row gets from the values `sent` (x, or EXCLUDED):
+ * a session keeps the cursor of its first closure; later corrections do not
+ * move it.
+ */
+const keepFirstCursor = (sent: string): string => `CASE WHEN ${sent}.status = 'CLOSED' THEN coalesce(s.close_seq, ${sent}.close_seq) END`;
 
 /** Columns an update sets: all but the key and the owner, which never change. */
 const UPDATE_COLUMNS = SESSION_COLUMNS.filter(([name]) => name !== 'id' && name !== 'user_id').map(([name]) => name);
-const UPDATE_SET = UPDATE_COLUMNS.map((name) => `${name} = ${SESSION_VALUES[name]}`).join(', ');
+
+/** The SET list of an update: `of` gives each column's new value; close_seq keeps the first cursor (keepFirstCursor). */
+function updateSet(sent: string, of: (name: SessionColumn) => string): string {
+  return UPDATE_COLUMNS.map((name) => `${name} = ${name === 'close_seq' ? keepFirstCursor(sent) : of(name)}`).join(', ');
+}
 
 const INSERT_SQL = `INSERT INTO sessions AS s (${SESSION_COLUMNS.map(([name]) => name).join(', ')}, updated_at)
-  SELECT ${SESSION_COLUMNS.map(([name]) => (name === 'close_seq' ? 'x.close_seq' : SESSION_VALUES[name])).join(', ')}, now()
+  SELECT ${SESSION_COLUMNS.map(([name]) => SESSION_VALUES[name]).join(', ')}, now()
   FROM ${SESSION_ARRAYS}
-  ON CONFLICT (id) DO UPDATE SET ${UPDATE_COLUMNS.filter((name) => name !== 'close_seq').map((name) => `${name} = EXCLUDED.${name}`).join(', ')},
-    close_seq = CASE WHEN EXCLUDED.status = 'CLOSED' THEN coalesce(s.close_seq, EXCLUDED.close_seq) END, updated_at = now()
+  ON CONFLICT (id) DO UPDATE SET ${updateSet('EXCLUDED', (name) => `EXCLUDED.${name}`)}, updated_at = now()
   RETURNING id::text AS id, close_seq::text AS close_seq`;
 
-const UPDATE_SQL = `UPDATE sessions AS s SET ${UPDATE_SET}, updated_at = now()
+const UPDATE_SQL = `UPDATE sessions AS s SET ${updateSet('x', (name) => SESSION_VALUES[name])}, updated_at = now()
   FROM ${SESSION_ARRAYS}
   WHERE s.id = x.id
   RETURNING s.id::text AS id, s.close_seq::text AS close_seq`;
-
-type SessionColumn = (typeof SESSION_COLUMNS)[number][0];
 
 /**
  * The parameters of INSERT_SQL and UPDATE_SQL: one array literal per array
