@@ -45,6 +45,48 @@ export interface Config {
     readonly read: readonly string[];
     readonly admin: readonly string[];
   };
+  /** Several instances on one database (DESIGN.md, Cluster). */
+  readonly cluster: ClusterConfig;
+}
+
+/** CLUSTER_* variables. */
+export interface ClusterConfig {
+  /** User partitions; null when CLUSTER_PARTITIONS is unset (the stored count, or 64 on a new database). */
+  readonly partitions: number | null;
+  /** How the other instances reach this one; null: http://<first non-internal address>:<port>. */
+  readonly advertiseUrl: string | null;
+  /** Authenticates calls between instances; null: generated once and kept in the database. */
+  readonly secret: string | null;
+  /** Longest a dead instance's partitions stay unowned, ms. */
+  readonly failoverMs: number;
+}
+
+function advertiseUrl(env: Env): string | null {
+  const text = raw(env, 'CLUSTER_ADVERTISE_URL');
+  if (text === undefined) return null;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(`CLUSTER_ADVERTISE_URL=${JSON.stringify(text)} is not a URL (expected http://host:port)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`CLUSTER_ADVERTISE_URL must start with http:// or https:// (got ${url.protocol}//)`);
+  }
+  return text.replace(/\/$/, '');
+}
+
+function clusterConfig(env: Env): ClusterConfig {
+  const secret = raw(env, 'CLUSTER_SECRET') ?? null;
+  if (secret !== null && secret.length < 16) throw new ConfigError('CLUSTER_SECRET must be at least 16 characters long');
+  const failoverMs = duration(env, 'CLUSTER_FAILOVER', '10s');
+  if (failoverMs < 2_000) throw new ConfigError(`CLUSTER_FAILOVER (${failoverMs} ms) must be at least 2s`);
+  return Object.freeze({
+    partitions: raw(env, 'CLUSTER_PARTITIONS') === undefined ? null : integer(env, 'CLUSTER_PARTITIONS', 64, 1, 4_096),
+    advertiseUrl: advertiseUrl(env),
+    secret,
+    failoverMs,
+  });
 }
 
 /** A configuration value that cannot be used; `message` names the variable. */
@@ -179,6 +221,7 @@ export function loadConfig(env: Env = process.env): Config {
       read: Object.freeze(list(env, 'READ_API_KEYS', '')),
       admin: Object.freeze(list(env, 'ADMIN_API_KEYS', '')),
     }),
+    cluster: clusterConfig(env),
   };
   if (config.sessionMaxDurationMs <= config.sessionGapMs) {
     throw new ConfigError(

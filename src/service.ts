@@ -1,4 +1,13 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { ClusterFeed } from './cluster/change-feed.ts';
+import { ClusterMetrics } from './cluster/cluster-metrics.ts';
+import { ensureSettings, instances, liveInstances } from './cluster/cluster-store.ts';
+import { advertisedUrl } from './cluster/advertise.ts';
+import { internalApi } from './cluster/internal-api.ts';
+import { Ownership } from './cluster/ownership.ts';
+import { DEFAULT_PARTITIONS } from './cluster/partition.ts';
+import { ClusterIngest } from './cluster/router.ts';
 import type { Config } from './config.ts';
 import { createAuthenticator } from './graphql/auth.ts';
 import type { Services } from './graphql/context.ts';
@@ -62,6 +71,11 @@ function within(promise: Promise<boolean>, ms: number): Promise<boolean> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** A unique id per process, readable in logs (several processes may share a host). */
+function instanceId(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
 /** Why each session closed in a commit (metrics). */
 function closeReasons(saved: readonly CommittedChange[]): CloseReason[] {
   return saved.flatMap(({ change }) => (change.kind === 'closed' && change.session.closeReason !== null ? [change.session.closeReason] : []));
@@ -86,6 +100,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     poolSize: config.databasePoolSize,
+    idleInTransactionTimeoutMs: Math.round(config.cluster.failoverMs * 0.3),
     onError: (error) => logger.warn({ err: error }, 'database connection error'),
   });
   let stopping = false;
@@ -95,19 +110,58 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       logger.info({ applied }, applied.length === 0 ? 'database schema is up to date' : 'applied migrations');
     }
     const { prisma } = database;
-    const restore = async (sessionizer: Sessionizer): Promise<void> => {
+    const settings = await ensureSettings(prisma, {
+      partitions: config.cluster.partitions ?? DEFAULT_PARTITIONS,
+      partitionsExplicit: config.cluster.partitions !== null,
+      secret: randomBytes(24).toString('hex'),
+    });
+    const secret = config.cluster.secret ?? settings.secret;
+    const { failoverMs } = config.cluster;
+    /** Loads the state of the given partitions (null: all) into a fresh sessionizer. */
+    const restore = async (sessionizer: Sessionizer, partitions: readonly number[] | null): Promise<void> => {
       const state = await loadServiceState(prisma);
-      const open = await loadOpenSessions(prisma, config.sessionGapMs);
+      const open = await loadOpenSessions(prisma, config.sessionGapMs, partitions);
       const maxEventTs = state.maxEventTs ?? Number.NEGATIVE_INFINITY;
-      const frontiers = await loadClosedFrontiers(prisma, maxEventTs - config.allowedLatenessMs, config.sessionGapMs, config.sessionMaxDurationMs);
+      const frontiers = await loadClosedFrontiers(
+        prisma,
+        maxEventTs - config.allowedLatenessMs,
+        config.sessionGapMs,
+        config.sessionMaxDurationMs,
+        partitions,
+      );
       sessionizer.restore(open, maxEventTs, frontiers, Date.now());
-      logger.info({ openSessions: open.length, maxEventTs: state.maxEventTs }, 'restored session state');
+      logger.info({ openSessions: open.length, maxEventTs: state.maxEventTs, partitions: partitions?.length ?? settings.partitions }, 'restored session state');
     };
-    const sessionizer = sessionizerFor(config);
-    await restore(sessionizer);
 
     const bus = new SessionBus();
     const publisher = new ChangePublisher(bus, config.updateIntervalMs);
+    const backendName = config.databaseUrl === null ? null : `sessions:${instanceId()}`;
+    const ownership: Ownership = new Ownership({
+      prisma,
+      partitions: settings.partitions,
+      failoverMs,
+      // One process on an embedded database: nobody else can share it.
+      solo: database.kind === 'pglite',
+      newId: instanceId,
+      backendName,
+      logger,
+      observer: { claimed: (n, failover) => clusterMetrics.claimed(n, failover), released: (n) => clusterMetrics.released(n) },
+      writerStuck: () => writer.stuck(failoverMs / 2),
+    });
+    const feed =
+      config.databaseUrl === null
+        ? null
+        : new ClusterFeed({
+            databaseUrl: config.databaseUrl,
+            backendName: backendName ?? '',
+            prisma,
+            publisher,
+            gapMs: config.sessionGapMs,
+            logger,
+            self: () => ownership.id(),
+            peers: () => ownership.hasPeers(),
+            onClusterChange: () => void ownership.poke(),
+          });
     // The gauges read the writer (built next) only when scraped.
     const metrics: ServiceMetrics = new ServiceMetrics({
       queueDepth: () => writer.queueDepth(),
@@ -115,31 +169,53 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       activeSubscriptions: () => bus.size(),
       writerHealthy: () => writer.healthy(),
     });
+    const clusterMetrics = new ClusterMetrics(metrics.registry, () => ownership.heldPartitions().length);
     const writer: Writer = new Writer({
       prisma,
-      sessionizer,
+      // Holds nothing until ownership claims partitions and reloads it.
+      sessionizer: sessionizerFor(config),
       gapMs: config.sessionGapMs,
       allowedLatenessMs: config.allowedLatenessMs,
       maxEventsPerCommit: config.groupCommitMaxEvents,
+      partitions: settings.partitions,
       // Two writer transactions at once need two connections, and some left for queries.
       overlap: database.kind === 'postgres' && config.databasePoolSize >= MIN_POOL_FOR_OVERLAP,
       logger,
       observer: metrics,
+      fence: (tx) => ownership.fence(tx),
+      ...(feed === null ? {} : { beforeCommit: (tx: Parameters<typeof feed.beforeCommit>[0], saved: readonly CommittedChange[]) => feed.beforeCommit(tx, saved) }),
       onCommit: (saved) => {
         metrics.sessionsClosed(closeReasons(saved));
-        publisher.announce(announcements(saved));
+        publisher.announce(announcements(feed === null ? saved : feed.local(saved)));
       },
       reload: async () => {
+        const held = await ownership.syncForReload();
         const fresh = sessionizerFor(config);
-        await restore(fresh);
+        await restore(fresh, held.length === settings.partitions ? null : held);
+        ownership.markLoaded(held);
         return fresh;
       },
     });
     writer.start();
+    const ingest = new ClusterIngest({
+      writer,
+      ownership,
+      partitions: settings.partitions,
+      secret,
+      // A dead owner's partitions move within the failover time; a request may wait that long, plus the load.
+      retryMs: failoverMs + 5_000,
+      forwardTimeoutMs: failoverMs,
+      peers: () => liveInstances(prisma),
+      logger,
+      observer: clusterMetrics,
+    });
 
     const services: Services = {
       config,
-      ingest: writer,
+      ingest,
+      cluster: {
+        state: async () => ({ self: ownership.id(), partitions: settings.partitions, instances: await instances(prisma) }),
+      },
       sessions: new SessionReader(prisma),
       stats: new StatsReader(prisma),
       closures: {
@@ -158,15 +234,28 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         authenticator,
         logger,
         metrics,
+        routes: [internalApi({ secret, ownership, writer, partitions: settings.partitions, bodyLimitBytes: config.bodyLimitBytes * 2, logger })],
         isReady: async () => {
-          if (stopping || !writer.healthy()) return false;
+          if (stopping || !writer.healthy() || !ownership.loaded()) return false;
           const probe = prisma.$queryRawUnsafe('SELECT 1 FROM service_state LIMIT 1').then(() => !stopping);
           return within(probe, READINESS_TIMEOUT_MS);
         },
       },
       { port: config.port, host: config.host },
     );
-    logger.info({ url: http.url, database: database.kind }, 'sessions service listening');
+    try {
+      await feed?.start();
+      await ownership.start(config.cluster.advertiseUrl ?? advertisedUrl(config.host, http.port), () => writer.reloadState());
+    } catch (error) {
+      await http.stop().catch(() => undefined);
+      await writer.stop().catch(() => undefined);
+      await feed?.stop().catch(() => undefined);
+      throw error;
+    }
+    logger.info(
+      { url: http.url, database: database.kind, instance: ownership.id(), partitions: ownership.heldPartitions().length },
+      'sessions service listening',
+    );
     return {
       url: http.url,
       wsUrl: http.wsUrl,
@@ -176,11 +265,15 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       async stop() {
         if (stopping) return;
         stopping = true;
+        // Hands the partitions over (after the writer finished what was queued for them) so the others serve them at once.
+        await ownership.leave().catch((error: unknown) => logger.warn({ err: error }, 'cluster: handover failed; the lease will expire'));
         await http.stop(); // stops accepting and closes subscriptions
         logger.debug('http server stopped');
         await writer.stop(); // commits everything already accepted
         logger.debug('writer drained');
         publisher.flushPending();
+        await feed?.stop();
+        await ownership.stop();
         await database.close();
         logger.debug('database closed');
         logger.info('sessions service stopped');

@@ -1,3 +1,4 @@
+import type { InstanceRow } from '../cluster/cluster-store.ts';
 import type { Config } from '../config.ts';
 import type { Rejection, ValidEvent } from '../ingest/validate.ts';
 import type { SessionBus } from '../realtime/session-bus.ts';
@@ -26,10 +27,16 @@ export interface ClosureLog {
   closedAfter(cursor: bigint, userId: string | null, limit: number): Promise<SessionView[]>;
 }
 
+/** The cluster as this instance sees it (admin `cluster` query). */
+export interface ClusterView {
+  state(): Promise<{ self: string; partitions: number; instances: InstanceRow[] }>;
+}
+
 /** What resolvers may use; built once in the composition root. */
 export interface Services {
   readonly config: Config;
   readonly ingest: IngestPort;
+  readonly cluster: ClusterView;
   readonly sessions: SessionReader;
   readonly stats: StatsReader;
   readonly closures: ClosureLog;

@@ -160,6 +160,14 @@ export function createResolvers(observer: IngestObserver = ignore): IResolvers<u
           limit(args['limit'], 'limit', ctx.services.config.maxPageSize),
         );
       },
+      cluster: async (_root, _args: Args, ctx) => {
+        requireRole(ctx.caller, 'admin');
+        const state = await ctx.services.cluster.state();
+        return {
+          ...state,
+          instances: state.instances.map((i) => ({ ...i, startedAt: i.startedAt.getTime(), lastSeenAt: i.lastSeenAt.getTime() })),
+        };
+      },
     },
     Mutation: {
       ingestEvents: (_root, args: Args, ctx) => ingest(args['events'] as EventInput[], ctx, observer),

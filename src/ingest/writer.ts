@@ -1,9 +1,11 @@
+import { FencedError } from '../cluster/cluster-store.ts';
 import type { Logger } from '../logger.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import { ErrorCode, ServiceError } from '../graphql/errors.ts';
 import type { Sessionizer } from '../sessionizer/sessionizer.ts';
 import { applyBatch } from '../sessionizer/run-batch.ts';
 import type { SessionEvent } from '../sessionizer/types.ts';
+import type { Db } from '../store/event-store.ts';
 import { PgSessionStore, type CommittedChange } from '../store/pg-session-store.ts';
 import { planWrites, saveMaxEventTs } from '../store/session-writes.ts';
 import type { ValidEvent } from './validate.ts';
@@ -12,7 +14,9 @@ import type { ValidEvent } from './validate.ts';
 type Job =
   | { readonly kind: 'ingest'; readonly events: readonly ValidEvent[]; readonly done: Settle<{ accepted: number; duplicates: number }> }
   | { readonly kind: 'flush'; readonly before: number | null; readonly done: Settle<number> }
-  | { readonly kind: 'tick' };
+  | { readonly kind: 'tick' }
+  /** Rebuild memory from the database (the partitions held changed); never part of a group. */
+  | { readonly kind: 'reload'; readonly done: Settle<void> };
 
 interface Settle<T> {
   resolve(value: T): void;
@@ -65,9 +69,18 @@ export interface WriterOptions {
   readonly allowedLatenessMs: number;
   /** Most events taken into one transaction (whole mutations are never split). */
   readonly maxEventsPerCommit: number;
+  /** The cluster's partition count (stored with each session). */
+  readonly partitions: number;
+  /**
+   * First statement of every writer transaction: throws FencedError when this
+   * instance lost a partition it holds in memory (the transaction rolls back).
+   */
+  readonly fence?: (tx: Db) => Promise<void>;
+  /** Last statement before COMMIT, with the group's saved changes (cluster announcements). */
+  readonly beforeCommit?: (tx: Db, saved: readonly CommittedChange[]) => Promise<void>;
   /** Called after each commit with the committed changes, in order. */
   readonly onCommit: (changes: readonly CommittedChange[]) => void;
-  /** Builds a sessionizer from the database again (after a failed commit, memory may be ahead of it). */
+  /** Builds a sessionizer from the database again (after a failed commit, memory may be ahead of it; or the partitions held changed). */
   readonly reload: () => Promise<Sessionizer>;
   readonly logger: Logger;
   /** Told about every group commit; none by default. */
@@ -94,6 +107,8 @@ export interface WriterOptions {
  */
 export class Writer {
   private queue: Job[] = [];
+  /** Wall-clock ms of the last commit, or of the moment the queue became non-empty (see stuck). */
+  private progressAt = Date.now();
   private queuedEvents = 0;
   private recovering = false;
   private phase: Phase = { name: 'running' };
@@ -125,6 +140,19 @@ export class Writer {
   /** OPEN sessions held in memory (metrics). */
   openSessions(): number {
     return this.sessionizer.openCount();
+  }
+
+  /** True when work has waited over `ms` without a commit (the cluster lease is then not renewed). */
+  stuck(ms: number): boolean {
+    return (this.running || this.queue.length > 0) && this.now() - this.progressAt > ms;
+  }
+
+  /**
+   * Rebuilds memory from the database after every job queued before (the
+   * partitions this instance holds changed). Resolves once it is done.
+   */
+  reloadState(): Promise<void> {
+    return new Promise((resolve, reject) => this.enqueue({ kind: 'reload', done: { resolve, reject } }));
   }
 
   /** Starts the quiet-user timer (the queue itself needs no start). */
@@ -177,6 +205,7 @@ export class Writer {
       job.done.reject(unavailable());
       return;
     }
+    if (!this.running && this.queue.length === 0) this.progressAt = this.now();
     this.queue.push(job);
     if (job.kind === 'ingest') this.queuedEvents += job.events.length;
     if (!this.running) void this.loop();
@@ -200,6 +229,16 @@ export class Writer {
           if ((await previous) === 'failed') await this.recover();
           previous = Promise.resolve('committed');
           if (this.queue.length === 0) break;
+          continue;
+        }
+        const head = this.queue[0] as Job;
+        if (head.kind === 'reload') {
+          this.queue.shift();
+          const failed = (await previous) === 'failed';
+          previous = Promise.resolve('committed');
+          // A recovery rebuilds memory too; otherwise rebuild it now.
+          if (failed ? await this.recover() : await this.rebuild()) head.done.resolve();
+          else head.done.reject(unavailable());
           continue;
         }
         let inserted: () => void = () => undefined;
@@ -226,6 +265,7 @@ export class Writer {
     let events = 0;
     while (this.queue.length > 0) {
       const next = this.queue[0] as Job;
+      if (next.kind === 'reload') break;
       const size = next.kind === 'ingest' ? next.events.length : 0;
       if (group.length > 0 && events + size > this.options.maxEventsPerCommit) break;
       this.queue.shift();
@@ -256,9 +296,10 @@ export class Writer {
     try {
       await prisma.$transaction(
         async (tx) => {
-          const pg = new PgSessionStore(tx, this.options.gapMs);
+          const pg = new PgSessionStore(tx, this.options.gapMs, this.options.partitions);
           store = pg;
           await planWrites(tx);
+          if (this.options.fence !== undefined) await this.options.fence(tx);
           const accepted = events.length > 0 ? await pg.insertEvents(events) : [];
           inserted();
           if ((await previous) === 'failed') throw new GroupAborted();
@@ -267,7 +308,6 @@ export class Writer {
           const nowMs = this.now();
           // Accepted events only: a duplicate may carry another timestamp, and it changes nothing.
           const maxTs = maxTsOf(accepted);
-          if (maxTs !== null) await saveMaxEventTs(tx, maxTs);
           if (events.length > 0) corrections = (await applyBatch(sessionizer, accepted, events.length - accepted.length, pg, nowMs)).corrections;
           else sessionizer.beginBatch();
           for (const job of flushes) {
@@ -277,18 +317,26 @@ export class Writer {
           }
           sessionizer.advanceTime(nowMs);
           await pg.saveChanges(sessionizer.drainChanges());
+          // Last: the service_state row is shared by every instance, so it is held only until the commit.
+          if (maxTs !== null) await saveMaxEventTs(tx, maxTs);
+          if (this.options.beforeCommit !== undefined) await this.options.beforeCommit(tx, pg.saved);
         },
         { timeout: this.options.transactionTimeoutMs ?? 60_000, maxWait: 10_000 },
       );
     } catch (error) {
       inserted();
-      if (!(error instanceof GroupAborted)) {
+      if (error instanceof FencedError) {
+        this.options.logger.warn('commit fenced: a partition moved to another instance; rebuilding session state');
+      } else if (!(error instanceof GroupAborted)) {
         this.options.logger.error({ err: error }, 'commit failed; rebuilding session state from the database');
         this.options.observer?.failed();
       }
-      for (const job of group) if (job.kind !== 'tick') job.done.reject(unavailable());
+      // Fenced callers retry at the partition's new owner (cluster routing).
+      const refusal = error instanceof FencedError ? error : unavailable();
+      for (const job of group) if (job.kind === 'ingest' || job.kind === 'flush') job.done.reject(refusal);
       return 'failed';
     }
+    this.progressAt = this.now();
     const committed = store as PgSessionStore;
     const seconds = (performance.now() - startedAt) / 1_000;
     this.options.logger.debug(
@@ -309,16 +357,20 @@ export class Writer {
   // Retries until the database answers again: ingest keeps failing fast meanwhile.
   // A shutdown ends the retries: everything of the failed group was refused,
   // so nothing acknowledged waits on them.
-  private async recover(): Promise<void> {
+  private async recover(): Promise<boolean> {
     this.recovering = true;
-    for (const job of this.queue.splice(0)) if (job.kind !== 'tick') job.done.reject(unavailable());
+    for (const job of this.queue.splice(0)) {
+      // A waiting rebuild is part of this one.
+      if (job.kind === 'reload') job.done.resolve();
+      else if (job.kind !== 'tick') job.done.reject(unavailable());
+    }
     this.queuedEvents = 0;
     for (let attempt = 0; this.phase.name === 'running'; attempt++) {
       try {
         this.sessionizer = await this.options.reload();
         this.recovering = false;
         this.options.logger.info('session state rebuilt from the database; ingest resumes');
-        return;
+        return true;
       } catch (error) {
         this.options.logger.error({ err: error, attempt }, 'reloading session state failed; retrying');
         let timer: NodeJS.Timeout | undefined;
@@ -326,6 +378,18 @@ export class Writer {
         await Promise.race([backoff, this.stopRequested]);
         clearTimeout(timer);
       }
+    }
+    return false;
+  }
+
+  /** Rebuilds memory between groups (the partitions held changed); on failure, recovers. */
+  private async rebuild(): Promise<boolean> {
+    try {
+      this.sessionizer = await this.options.reload();
+      return true;
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'rebuilding session state failed');
+      return this.recover();
     }
   }
 

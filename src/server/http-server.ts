@@ -38,6 +38,8 @@ export interface HttpServerOptions {
   readonly isReady: () => Promise<boolean>;
   /** Served at GET /metrics (behind METRICS_API_KEY when set) and told about every ingest mutation. */
   readonly metrics: ServiceMetrics;
+  /** More routes, mounted before GraphQL (the cluster's internal endpoints). */
+  readonly routes?: readonly express.Router[];
 }
 
 /** The running HTTP + WebSocket server. */
@@ -134,6 +136,7 @@ export async function startHttpServer(
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready' });
   });
   app.get('/metrics', metricsEndpoint(metrics, config.metricsApiKeys));
+  for (const router of options.routes ?? []) app.use(router);
   app.use(
     GRAPHQL_PATH,
     express.json({ limit: config.bodyLimitBytes }),

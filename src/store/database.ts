@@ -28,6 +28,12 @@ export interface DatabaseOptions {
   readonly dataDir: string | null;
   /** Pool size for a real server. Default 10. */
   readonly poolSize?: number;
+  /**
+   * Ends a session left idle inside a transaction this long (ms; none by
+   * default): a frozen process must not hold the locks of its open writer
+   * transaction, which a takeover waits for (CLUSTER-NOTES.md).
+   */
+  readonly idleInTransactionTimeoutMs?: number;
   /** Called with pool errors (a dropped idle connection must not crash the process). */
   readonly onError?: (error: Error) => void;
 }
@@ -39,7 +45,11 @@ export interface DatabaseOptions {
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const onError = options.onError ?? (() => undefined);
   if (options.databaseUrl !== null) {
-    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10 });
+    const pool = new pg.Pool({
+      connectionString: options.databaseUrl,
+      max: options.poolSize ?? 10,
+      ...(options.idleInTransactionTimeoutMs === undefined ? {} : { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs }),
+    });
     pool.on('error', onError);
     const adapterFactory = new PrismaPg(pool, { onPoolError: onError, onConnectionError: onError });
     const prisma = new PrismaClient({ adapter: adapterFactory });

@@ -22,6 +22,8 @@ export class PgSessionStore implements SessionStorePort {
   constructor(
     private readonly db: Db,
     private readonly gapMs: number,
+    /** The cluster's partition count (each stored session carries its partition). */
+    private readonly partitions: number,
   ) {}
 
   async insertEvents(events: readonly SessionEvent[]): Promise<SessionEvent[]> {
@@ -66,7 +68,13 @@ export class PgSessionStore implements SessionStorePort {
       }
     }
     await deleteSessions(this.db, [...removed]);
-    const seqs = await writeSessions(this.db, [...latest.values()], (id) => !fresh.has(id), [...closing].filter((id) => latest.get(id)?.status === 'CLOSED'));
+    const seqs = await writeSessions(
+      this.db,
+      [...latest.values()],
+      (id) => !fresh.has(id),
+      [...closing].filter((id) => latest.get(id)?.status === 'CLOSED'),
+      this.partitions,
+    );
     for (const change of changes) this.saved.push({ change, closeSeq: seqs.get(change.session.id) ?? null });
   }
 }

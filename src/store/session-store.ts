@@ -138,10 +138,18 @@ export async function loadUserSessions(
   return rows.map((r) => snapshotFromRow(r, gapMs));
 }
 
-/** Every OPEN session (restart), oldest first. */
-export async function loadOpenSessions(db: Db, gapMs: number): Promise<SessionSnapshot[]> {
+/** The SQL condition and parameter that keep the rows of some partitions only (none: every row). */
+function inPartitions(partitions: readonly number[] | null, param: number): { sql: string; params: string[] } {
+  if (partitions === null) return { sql: '', params: [] };
+  return { sql: `AND partition = ANY($${param}::int[])`, params: [`{${partitions.join(',')}}`] };
+}
+
+/** Every OPEN session (restart), oldest first; of the given partitions only, unless null. */
+export async function loadOpenSessions(db: Db, gapMs: number, partitions: readonly number[] | null = null): Promise<SessionSnapshot[]> {
+  const only = inPartitions(partitions, 1);
   const rows = await db.$queryRawUnsafe<SnapshotRow[]>(
-    `SELECT ${SNAPSHOT_COLUMNS} FROM sessions WHERE status = 'OPEN' ORDER BY started_at, id`,
+    `SELECT ${SNAPSHOT_COLUMNS} FROM sessions WHERE status = 'OPEN' ${only.sql} ORDER BY started_at, id`,
+    ...only.params,
   );
   return rows.map((r) => snapshotFromRow(r, gapMs));
 }
@@ -156,8 +164,10 @@ export async function loadClosedFrontiers(
   watermark: number,
   gapMs: number,
   maxDurationMs: number,
+  partitions: readonly number[] | null = null,
 ): Promise<Map<string, number>> {
   const bounded = Number.isFinite(watermark);
+  const only = inPartitions(partitions, bounded ? 3 : 1);
   const since = Math.round(watermark - gapMs);
   // started_at > ended_at - maxDuration = closes_at - gap - maxDuration: the
   // same bound on started_at lets Postgres range-scan sessions_started_idx
@@ -165,9 +175,10 @@ export async function loadClosedFrontiers(
   const rows = await db.$queryRawUnsafe<Array<{ user_id: string; frontier: number }>>(
     `SELECT user_id, ${MS('max(ended_at)')} AS frontier FROM sessions
      WHERE status = 'CLOSED' AND close_reason <> 'MAX_DURATION'
-       ${bounded ? `AND closes_at >= ${TS('$1')} AND started_at >= ${TS('$2')}` : ''}
+       ${bounded ? `AND closes_at >= ${TS('$1')} AND started_at >= ${TS('$2')}` : ''} ${only.sql}
      GROUP BY user_id`,
     ...(bounded ? [since, since - gapMs - maxDurationMs] : []),
+    ...only.params,
   );
   return new Map(rows.map((r) => [r.user_id, Math.round(r.frontier)]));
 }
@@ -199,4 +210,23 @@ export async function loadServiceState(db: Db): Promise<{ maxEventTs: number | n
   );
   const value = rows[0]?.max_event_ts;
   return { maxEventTs: value === null || value === undefined ? null : Number(value) };
+}
+
+/** The API views of the given sessions (those that still exist), for announcements read back from the store. */
+export async function loadViewsByIds(db: Db, ids: readonly string[], gapMs: number): Promise<SessionView[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.$queryRawUnsafe<SnapshotRow[]>(
+    `SELECT ${SNAPSHOT_COLUMNS} FROM sessions WHERE id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb))::uuid[])`,
+    JSON.stringify(ids),
+  );
+  return rows.map((r) => {
+    const snapshot = snapshotFromRow(r, gapMs);
+    return viewFromSnapshot(snapshot, snapshot.closeSeq);
+  });
+}
+
+/** The newest close cursor handed out so far ("0" when none): where a new live feed of closures starts. */
+export async function loadLastCloseSeq(db: Db): Promise<bigint> {
+  const rows = await db.$queryRawUnsafe<Array<{ seq: string | null }>>(`SELECT max(close_seq)::text AS seq FROM sessions`);
+  return BigInt(rows[0]?.seq ?? '0');
 }

@@ -3,6 +3,7 @@
  * changes, close cursors, and the per-transaction settings. Reads are in
  * session-store.ts.
  */
+import { DEFAULT_PARTITIONS, partitionOf } from '../cluster/partition.ts';
 import type { SessionSnapshot } from '../sessionizer/types.ts';
 import type { Db } from './event-store.ts';
 import { pgArray, type ArrayElement } from './pg-array.ts';
@@ -10,6 +11,15 @@ import { storedChannels, TS } from './session-store.ts';
 
 /** The next close cursor (migration 20261122190826_close_cursor_sequence). */
 const NEXT_CLOSE_SEQ = "nextval('session_close_seq')";
+
+/**
+ * Advisory lock key that serialises the drawing of close cursors with the
+ * commit, across every instance on the database: a transaction takes it
+ * (for the rest of the transaction) before it draws, so cursors become
+ * visible in the order they were drawn and a reader that saw cursor n has
+ * seen every smaller one that will ever commit (DESIGN.md, Cluster).
+ */
+const CLOSE_CURSOR_LOCK = 7_270_737_001;
 
 /**
  * The columns written for a session and the Postgres type of their parameter:
@@ -41,6 +51,7 @@ const SESSION_COLUMNS = [
   ['closed_at', 'bigint'],
   ['close_seq', 'bigint'],
   ['version', 'int'],
+  ['partition', 'int'],
 ] as const;
 
 const ARRAY_COLUMNS = SESSION_COLUMNS.filter(([, type]) => type !== 'json');
@@ -90,6 +101,7 @@ const SESSION_VALUES: Record<SessionColumn, string> = {
   closed_at: `CASE WHEN x.closed_at IS NULL THEN NULL ELSE ${TS('x.closed_at')} END`,
   close_seq: 'x.close_seq',
   version: 'x.version',
+  partition: 'x.partition',
 };
 
 /**
@@ -99,8 +111,8 @@ const SESSION_VALUES: Record<SessionColumn, string> = {
  */
 const keepFirstCursor = (sent: string): string => `CASE WHEN ${sent}.status = 'CLOSED' THEN coalesce(s.close_seq, ${sent}.close_seq) END`;
 
-/** Columns an update sets: all but the key and the owner, which never change. */
-const UPDATE_COLUMNS = SESSION_COLUMNS.filter(([name]) => name !== 'id' && name !== 'user_id').map(([name]) => name);
+/** Columns an update sets: all but the key, the owner and its partition, which never change. */
+const UPDATE_COLUMNS = SESSION_COLUMNS.filter(([name]) => name !== 'id' && name !== 'user_id' && name !== 'partition').map(([name]) => name);
 
 /** The SET list of an update: `of` gives each column's new value; close_seq keeps the first cursor (keepFirstCursor). */
 function updateSet(sent: string, of: (name: SessionColumn) => string): string {
@@ -122,7 +134,7 @@ const UPDATE_SQL = `UPDATE sessions AS s SET ${updateSet('x', (name) => SESSION_
  * The parameters of INSERT_SQL and UPDATE_SQL: one array literal per array
  * column, then one JSON array per JSON column (times in ms).
  */
-function sessionParams(sessions: readonly SessionSnapshot[], cursors: ReadonlyMap<string, string>): string[] {
+function sessionParams(sessions: readonly SessionSnapshot[], cursors: ReadonlyMap<string, string>, partitions: number): string[] {
   const n = sessions.length;
   // Filled column by column in one pass (no row arrays: a commit writes thousands).
   const c = Object.fromEntries(SESSION_COLUMNS.map(([name]) => [name, new Array<unknown>(n)])) as Record<SessionColumn, unknown[]>;
@@ -152,6 +164,7 @@ function sessionParams(sessions: readonly SessionSnapshot[], cursors: ReadonlyMa
     c.closed_at[i] = s.closedAt;
     c.close_seq[i] = s.status === 'CLOSED' ? (cursors.get(s.id) ?? null) : null;
     c.version[i] = s.version;
+    c.partition[i] = partitionOf(s.userId, partitions);
   }
   return [
     ...ARRAY_COLUMNS.map(([name]) => pgArray(c[name] as ArrayElement[])),
@@ -176,19 +189,20 @@ export async function writeSessions(
   sessions: readonly SessionSnapshot[],
   stored: (id: string) => boolean,
   closing: readonly string[] = sessions.filter((s) => s.status === 'CLOSED').map((s) => s.id),
+  partitions: number = DEFAULT_PARTITIONS,
 ): Promise<Map<string, string | null>> {
   const seqs = new Map<string, string | null>();
   const cursors = await reserveCloseCursors(db, closing);
   const updates = sessions.filter((s) => stored(s.id));
   let inserts = sessions.filter((s) => !stored(s.id));
   if (updates.length > 0) {
-    const rows = await db.$queryRawUnsafe<Array<{ id: string; close_seq: string | null }>>(UPDATE_SQL, ...sessionParams(updates, cursors));
+    const rows = await db.$queryRawUnsafe<Array<{ id: string; close_seq: string | null }>>(UPDATE_SQL, ...sessionParams(updates, cursors, partitions));
     for (const r of rows) seqs.set(r.id, r.close_seq);
     // Not there after all (cannot happen while memory follows the database): insert it.
     if (rows.length < updates.length) inserts = inserts.concat(updates.filter((s) => !seqs.has(s.id)));
   }
   if (inserts.length > 0) {
-    const rows = await db.$queryRawUnsafe<Array<{ id: string; close_seq: string | null }>>(INSERT_SQL, ...sessionParams(inserts, cursors));
+    const rows = await db.$queryRawUnsafe<Array<{ id: string; close_seq: string | null }>>(INSERT_SQL, ...sessionParams(inserts, cursors, partitions));
     for (const r of rows) seqs.set(r.id, r.close_seq);
   }
   return seqs;
@@ -197,6 +211,7 @@ export async function writeSessions(
 /** Draws one close cursor per id from the sequence, ascending in the order of `ids`. */
 async function reserveCloseCursors(db: Db, ids: readonly string[]): Promise<Map<string, string>> {
   if (ids.length === 0) return new Map();
+  await db.$queryRawUnsafe(`SELECT pg_advisory_xact_lock(${CLOSE_CURSOR_LOCK})::text AS locked`);
   const rows = await db.$queryRawUnsafe<Array<{ seq: string }>>(
     `SELECT n::text AS seq FROM (SELECT ${NEXT_CLOSE_SEQ} AS n FROM generate_series(1, $1::int)) AS drawn ORDER BY n`,
     ids.length,
