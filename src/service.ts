@@ -100,7 +100,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     poolSize: config.databasePoolSize,
-    idleInTransactionTimeoutMs: Math.round(config.cluster.failoverMs * 0.3),
+    // A frozen writer's open transaction is ended well within the failover time (its fence lock would hold a takeover).
+    idleInTransactionTimeoutMs: Math.round(config.cluster.failoverMs * 0.5),
     onError: (error) => logger.warn({ err: error }, 'database connection error'),
   });
   let stopping = false;
@@ -146,7 +147,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       backendName,
       logger,
       observer: { claimed: (n, failover) => clusterMetrics.claimed(n, failover), released: (n) => clusterMetrics.released(n) },
-      writerStuck: () => writer.stuck(failoverMs / 2),
+      writerStuck: () => writer.stuck(failoverMs),
     });
     const feed =
       config.databaseUrl === null

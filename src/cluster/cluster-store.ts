@@ -221,11 +221,12 @@ export class FencedError extends Error {
 }
 
 /**
- * The fencing check, first statement of every writer transaction: the
+ * The fencing check, last statement of every writer transaction: the
  * instance's row under FOR SHARE, which conflicts with the UPDATE every
  * takeover of its partitions makes (claim). If the takeover came first, the
  * generation differs and the transaction must roll back; if this came first,
  * the takeover waits until the commit, and the new owner loads after it.
+ * Being last, the lock is held only for the commit itself.
  */
 export async function checkFence(tx: Db, id: string, generation: bigint): Promise<void> {
   const rows = await tx.$queryRawUnsafe<Array<{ generation: string }>>(

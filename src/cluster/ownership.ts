@@ -14,7 +14,7 @@ import {
   routes,
   type ClaimedPartition,
 } from './cluster-store.ts';
-import { shareOf } from './partition.ts';
+import { planBalance } from './balance.ts';
 
 /**
  * A partition this instance holds: `loading` (claimed, its state not yet in
@@ -141,7 +141,9 @@ export class Ownership {
   /** Where the events of `partition` go, as last read. */
   route(partition: number): Route {
     if (this.holds(partition)) return { kind: 'self' };
-    return this.routeTable[partition] ?? { kind: 'none' };
+    const route = this.routeTable[partition] ?? { kind: 'none' };
+    // The table may still name this instance for a partition it is handing over: wait for the new owner.
+    return route.kind === 'self' ? { kind: 'none' } : route;
   }
 
   /** Reads the routing table again (after a forward was refused). */
@@ -261,25 +263,30 @@ export class Ownership {
       return;
     }
     const live = await liveInstances(prisma);
-    const index = live.findIndex((i) => i.id === this.instanceId);
     if (live.length > 1) this.peers = true;
-    if (index < 0) {
-      // The lease ran out (a pause, a cut): renew and rebuild before anything else.
-      await this.reloadWriter();
-      return;
-    }
-    const target = shareOf(index, live.length, partitions);
-    const holding = this.heldPartitions();
-    if (holding.length < target) {
-      await this.take(await claim(prisma, this.instanceId, target - holding.length, false));
-    } else if (holding.length > target) {
-      const giving = holding.slice(target);
-      for (const p of giving) this.held.set(p, 'releasing');
-      await this.reloadWriter();
-      await release(prisma, this.instanceId, giving);
-      for (const p of giving) this.held.delete(p);
-      this.options.observer?.released(giving.length);
-      logger.info({ partitions: giving, target, instances: live.length }, 'cluster: partitions handed over');
+    const step = planBalance(this.instanceId, live, this.heldPartitions(), partitions);
+    switch (step.kind) {
+      case 'rejoin':
+        // The lease ran out (a pause, a cut): renew and rebuild before anything else.
+        await this.reloadWriter();
+        return;
+      case 'claim':
+        await this.take(await claim(prisma, this.instanceId, step.count, false));
+        break;
+      case 'release': {
+        const giving = step.partitions;
+        for (const p of giving) this.held.set(p, 'releasing');
+        await this.reloadWriter();
+        await release(prisma, this.instanceId, giving);
+        for (const p of giving) this.held.delete(p);
+        this.options.observer?.released(giving.length);
+        logger.info({ partitions: giving, instances: live.length }, 'cluster: partitions handed over');
+        break;
+      }
+      case 'steady':
+        break;
+      default:
+        throw new Error(`unknown balance step ${(step satisfies never) as string}`);
     }
     await this.refreshRoutes();
   }

@@ -86,7 +86,7 @@ export class ClusterIngest implements IngestPort {
         if (result.status === 'fulfilled') {
           total.accepted += result.value.accepted;
           total.duplicates += result.value.duplicates;
-        } else if (result.reason instanceof RetryElsewhere || result.reason instanceof FencedError || isShuttingDown(result.reason)) {
+        } else if (retryable(result.reason)) {
           retry.push(...(parts[i] as Part).events);
         } else {
           failure ??= result.reason;
@@ -124,6 +124,10 @@ export class ClusterIngest implements IngestPort {
     const { route } = part;
     switch (route.kind) {
       case 'self':
+        // Checked in the same turn as the enqueue: a partition being handed over takes no new events.
+        for (const e of part.events) {
+          if (!this.options.ownership.holds(partitionOf(e.userId, this.options.partitions))) throw new RetryElsewhere('partition moved');
+        }
         return this.options.writer.ingest(part.events);
       case 'remote':
         return forwardIngest(route.url, this.options.secret, part.events, this.options.forwardTimeoutMs, this.options.observer);
@@ -135,6 +139,13 @@ export class ClusterIngest implements IngestPort {
   }
 }
 
-function isShuttingDown(error: unknown): boolean {
-  return error instanceof ServiceError && error.extensions['code'] === ErrorCode.ShuttingDown;
+/**
+ * A part refused without anything saved, which another attempt may place:
+ * its owner moved or stops, or the local writer was rebuilding its state
+ * (after a takeover, its queue is refused as unavailable).
+ */
+function retryable(error: unknown): boolean {
+  if (error instanceof RetryElsewhere || error instanceof FencedError) return true;
+  const code = error instanceof ServiceError ? error.extensions['code'] : null;
+  return code === ErrorCode.ShuttingDown || code === ErrorCode.Unavailable;
 }

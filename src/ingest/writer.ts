@@ -72,11 +72,11 @@ export interface WriterOptions {
   /** The cluster's partition count (stored with each session). */
   readonly partitions: number;
   /**
-   * First statement of every writer transaction: throws FencedError when this
+   * Last statement of every writer transaction: throws FencedError when this
    * instance lost a partition it holds in memory (the transaction rolls back).
    */
   readonly fence?: (tx: Db) => Promise<void>;
-  /** Last statement before COMMIT, with the group's saved changes (cluster announcements). */
+  /** Runs before the fence, with the group's saved changes (cluster announcements). */
   readonly beforeCommit?: (tx: Db, saved: readonly CommittedChange[]) => Promise<void>;
   /** Called after each commit with the committed changes, in order. */
   readonly onCommit: (changes: readonly CommittedChange[]) => void;
@@ -299,7 +299,6 @@ export class Writer {
           const pg = new PgSessionStore(tx, this.options.gapMs, this.options.partitions);
           store = pg;
           await planWrites(tx);
-          if (this.options.fence !== undefined) await this.options.fence(tx);
           const accepted = events.length > 0 ? await pg.insertEvents(events) : [];
           inserted();
           if ((await previous) === 'failed') throw new GroupAborted();
@@ -320,6 +319,8 @@ export class Writer {
           // Last: the service_state row is shared by every instance, so it is held only until the commit.
           if (maxTs !== null) await saveMaxEventTs(tx, maxTs);
           if (this.options.beforeCommit !== undefined) await this.options.beforeCommit(tx, pg.saved);
+          // Last, so its lock is held only until COMMIT: a takeover before it fails this group, one after it waits for the commit.
+          if (this.options.fence !== undefined) await this.options.fence(tx);
         },
         { timeout: this.options.transactionTimeoutMs ?? 60_000, maxWait: 10_000 },
       );

@@ -183,7 +183,11 @@ export async function loadClosedFrontiers(
   return new Map(rows.map((r) => [r.user_id, Math.round(r.frontier)]));
 }
 
-/** Closed sessions committed after `cursor`, in commit order (sessionClosed resume). */
+/**
+ * Closed sessions committed after `cursor`, in commit order (sessionClosed
+ * resume). The ORDER BY names the table's column: a bare `close_seq` would
+ * be the text output column, which sorts "100" before "99".
+ */
 export async function loadClosedAfter(
   db: Db,
   cursor: bigint,
@@ -194,7 +198,7 @@ export async function loadClosedAfter(
   const rows = await db.$queryRawUnsafe<SnapshotRow[]>(
     `SELECT ${SNAPSHOT_COLUMNS} FROM sessions
      WHERE close_seq > $1::bigint ${userId === null ? '' : 'AND user_id = $3'}
-     ORDER BY close_seq LIMIT $2`,
+     ORDER BY sessions.close_seq LIMIT $2`,
     ...(userId === null ? [cursor.toString(), limit] : [cursor.toString(), limit, userId]),
   );
   return rows.map((r) => {
