@@ -12,8 +12,25 @@ const started = (user: string) => `subscription { sessionStarted(userId: "${user
 const updated = (user: string) => `subscription { sessionUpdated(userId: "${user}") { ${SESSION_FIELDS} } }`;
 const closed = (user: string | null, after: string | null = null) => {
   const args = [user === null ? '' : `userId: "${user}"`, after === null ? '' : `after: "${after}"`].filter(Boolean);
-  return `subscription { sessionClosed${args.length ? `(${args.join(', ')})` : ''} { id userId eventCount closeReason closeCursor version } }`;
+  return `subscription { sessionClosed${args.length ? `(${args.join(', ')})` : ''} { id userId eventCount closeReason closeCursor version closedAt } }`;
 };
+
+/** Waits until the metric `name` of the server reaches `n` (polling its registry). */
+async function metricReaches(server: TestServer, name: string, n: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await server.service.metrics.render();
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+    if (Number(line?.split(' ')[1] ?? 0) >= n) return;
+    if (Date.now() > deadline) throw new Error(`${name} below ${n} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Waits until the server holds at least `n` live subscriptions (they are registered). */
+function subscribed(server: TestServer, n: number): Promise<void> {
+  return metricReaches(server, 'sessions_subscriptions_active', n);
+}
 
 function event(userId: string, id: string, ts: number, extra: Record<string, unknown> = {}) {
   return { eventId: id, userId, name: 'page_view', timestamp: new Date(ts).toISOString(), ...extra };
@@ -38,23 +55,23 @@ describe('live sessions over graphql-ws', () => {
     const u = collect(client, updated('alice'));
     const c = collect(client, closed('alice'));
     const other = collect(client, started('bob'));
-    await new Promise((resolve) => setTimeout(resolve, 200)); // subscriptions registered
+    await subscribed(server, 4);
 
     const t0 = Date.now();
     await gqlData(server.url, INGEST, { events: [event('alice', 'a1', t0, { channelId: 'web' })] });
     const first = (await s.waitFor(1))[0] as Record<string, any>;
     expect(first).toMatchObject({ userId: 'alice', status: 'OPEN', eventCount: 1, version: 1, bounced: true });
 
+    const lastEventSentAt = Date.now();
     await gqlData(server.url, INGEST, { events: [event('alice', 'a2', t0 + 100, { name: 'purchase', value: 12.5 })] });
     const update = (await u.waitFor(1))[0];
     expect(update).toMatchObject({ id: first.id, eventCount: 2, version: 2, converted: true, totalValue: 12.5 });
 
-    // No event for GAP + ALLOWED_LATENESS of wall clock: the session closes on its own.
-    const closure = (await c.waitFor(1, 5_000))[0] as Record<string, any>;
-    const lastEventReceivedAt = Date.now();
+    // No event for GAP + ALLOWED_LATENESS of wall clock: the session closes on its own, not before.
+    const closure = (await c.waitFor(1, 15_000))[0] as Record<string, any>;
     expect(closure).toMatchObject({ id: first.id, eventCount: 2, closeReason: 'INACTIVITY', version: 3 });
     expect(closure.closeCursor).toMatch(/^\d+$/);
-    expect(lastEventReceivedAt - t0).toBeLessThan(GAP_MS + 100 + 1_500);
+    expect(Date.parse(closure.closedAt)).toBeGreaterThanOrEqual(lastEventSentAt + GAP_MS);
     expect(other.items).toEqual([]);
     await client.dispose();
   });
@@ -63,14 +80,16 @@ describe('live sessions over graphql-ws', () => {
     const client = wsClient(server.wsUrl);
     const u = collect(client, updated('carol'));
     const c = collect(client, closed('carol'));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await subscribed(server, 2);
     const t0 = Date.now();
     await gqlData(server.url, INGEST, { events: [event('carol', 'c0', t0)] });
     for (let i = 1; i <= 10; i++) await gqlData(server.url, INGEST, { events: [event('carol', `c${i}`, t0 + i)] });
-    const closure = (await c.waitFor(1, 5_000))[0] as Record<string, any>;
+    const closure = (await c.waitFor(1, 15_000))[0] as Record<string, any>;
+    const span = Date.now() - t0;
     expect(closure.eventCount).toBe(11);
-    // 10 updates inside one UPDATE_INTERVAL: the first at once, the rest coalesced (or superseded by the closure).
-    expect(u.items.length).toBeLessThanOrEqual(2);
+    // Ten changes: at most one update per UPDATE_INTERVAL (1 s) of the time they took to close, the rest coalesced
+    // (on a quiet machine the ten commits fit in one interval: one or two updates).
+    expect(u.items.length).toBeLessThanOrEqual(Math.floor(span / 1_000) + 1);
     expect(u.items.length).toBeGreaterThanOrEqual(1);
     for (const item of u.items as Array<{ eventCount: number }>) expect(item.eventCount).toBeGreaterThan(1);
 
@@ -87,7 +106,7 @@ describe('live sessions over graphql-ws', () => {
   it('replays exactly the closures missed while disconnected, then continues live', async () => {
     const first = wsClient(server.wsUrl);
     const live = collect(first, closed(null));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await subscribed(server, 1);
     const base = Date.parse('2026-02-01T00:00:00Z');
     await gqlData(server.url, INGEST, { events: [event('r1', 'r1', base), event('r2', 'r2', base)] });
     await gqlData(server.url, 'mutation { flushSessions(before: "2026-02-02T00:00:00Z") { closed } }');
@@ -128,23 +147,31 @@ describe('live sessions over graphql-ws', () => {
     for (const id of ['1', '2']) {
       raw.send(JSON.stringify({ id, type: 'subscribe', payload: { query: `subscription { sessionStarted { ${SESSION_FIELDS} } }` } }));
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await subscribed(server, 3);
     (raw as unknown as { _socket: { pause(): void } })._socket.pause();
 
-    const base = Date.parse('2026-03-01T00:00:00Z');
+    // Now, after every event of the tests before: in order, not late (late events take the correction path).
+    const base = Date.now();
     const total = 8_000;
-    for (let b = 0; b < total; b += 1_000) {
-      const events = Array.from({ length: 1_000 }, (_, i) =>
-        event(`stall-${b + i}`, `stall-${b + i}`, base, { properties: { pad: 'x'.repeat(200) } }),
-      );
-      await gqlData(server.url, INGEST, { events });
-    }
-    await received.waitFor(total, 30_000);
-    expect(received.items.length).toBe(total);
+    const ingest = (async () => {
+      for (let b = 0; b < total; b += 1_000) {
+        const events = Array.from({ length: 1_000 }, (_, i) =>
+          event(`stall-${b + i}`, `stall-${b + i}`, base, { properties: { pad: 'x'.repeat(200) } }),
+        );
+        await gqlData(server.url, INGEST, { events });
+      }
+    })();
+    // Once the server has cut it off (what it had not sent is counted as dropped), the client reads again
+    // and finds the close frame behind what was buffered (resumed later, the server would give up on the
+    // close handshake and the code would be lost).
+    await metricReaches(server, 'sessions_ws_messages_dropped_total', 1, 90_000);
     (raw as unknown as { _socket: { resume(): void } })._socket.resume();
     expect(await closedWith).toBe(1013);
+    await ingest;
+    await received.waitFor(total, 90_000);
+    expect(received.items.length).toBe(total);
     await healthy.dispose();
-  });
+  }, 150_000);
 });
 
 describe('large commits and merges over graphql-ws', () => {
@@ -166,7 +193,7 @@ describe('large commits and merges over graphql-ws', () => {
     const client = wsClient(server.wsUrl);
     const starts = collect(client, `subscription { sessionStarted { id userId } }`);
     const closures = collect(client, `subscription { sessionClosed { ${SESSION_FIELDS} } }`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await subscribed(server, 2);
     const total = 3_000;
     const base = Date.parse('2026-04-01T00:00:00Z');
     const events = Array.from({ length: total }, (_, i) => event(`big-${i}`, `big-${i}`, base + i, { channelId: 'web' }));
@@ -191,7 +218,7 @@ describe('large commits and merges over graphql-ws', () => {
     const allMerges = collect(client, `subscription { sessionMerged { ${mergedFields} } }`);
     const otherMerges = collect(client, `subscription { sessionMerged(userId: "someone-else") { mergedId } }`);
     const updates = collect(client, updated('merge-user'));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await subscribed(server, 5);
 
     // Two sessions 45 minutes apart (GAP 30m), closed by a watermark ten hours later.
     const t0 = Date.parse('2026-05-01T00:00:00Z');
