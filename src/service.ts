@@ -96,12 +96,13 @@ function announcements(saved: readonly CommittedChange[]): SessionAnnouncement[]
  * open sessions, starts the single writer and the HTTP/WebSocket server.
  */
 export async function startService(config: Config, logger: Logger): Promise<RunningService> {
+  // Names this process's connections: while one is open the others know it lives (src/cluster/cluster-store.ts).
+  const backendName = config.databaseUrl === null ? null : `sessions:${instanceId()}`;
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     poolSize: config.databasePoolSize,
-    // A frozen writer's open transaction is ended well within the failover time (its fence lock would hold a takeover).
-    idleInTransactionTimeoutMs: Math.round(config.cluster.failoverMs * 0.5),
+    ...(backendName === null ? {} : { applicationName: backendName }),
     onError: (error) => logger.warn({ err: error }, 'database connection error'),
   });
   let stopping = false;
@@ -136,7 +137,6 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
 
     const bus = new SessionBus();
     const publisher = new ChangePublisher(bus, config.updateIntervalMs);
-    const backendName = config.databaseUrl === null ? null : `sessions:${instanceId()}`;
     const ownership: Ownership = new Ownership({
       prisma,
       partitions: settings.partitions,

@@ -165,6 +165,8 @@ export async function ownedBy(db: Db, id: string): Promise<OwnedPartition[]> {
  */
 export async function claim(prisma: PrismaClient, id: string, count: number | null, force: boolean): Promise<ClaimedPartition[]> {
   if (count !== null && count <= 0) return [];
+  // One process on an embedded database has nobody else's connections to end.
+  if (!force) await endDeadConnections(prisma);
   const taken = await prisma.$transaction(async (tx) => {
     await tx.$queryRawUnsafe(`SELECT set_config('lock_timeout', '1000ms', true) AS lock_timeout`);
     const free = await tx.$queryRawUnsafe<Array<{ partition: number; owner: string | null }>>(
@@ -190,6 +192,22 @@ export async function claim(prisma: PrismaClient, id: string, count: number | nu
     return owned(rows).map((p) => ({ ...p, from: free.find((r) => r.partition === p.partition)?.owner ?? null }));
   });
   return taken.sort((a, b) => a.partition - b.partition);
+}
+
+/**
+ * Ends the connections of instances whose lease ran out but which still own
+ * partitions: a frozen or cut-off process may hold its fence lock in an open
+ * transaction, which would hold the takeover; without its connections it can
+ * commit nothing, and it rebuilds its state when it comes back.
+ */
+async function endDeadConnections(db: Db): Promise<void> {
+  // Without the right to end them (another role), the takeover waits for the lock instead.
+  await db.$queryRawUnsafe(
+    `SELECT count(pg_terminate_backend(a.pid))::int AS ended FROM pg_stat_activity a
+     JOIN cluster_instances i ON a.application_name = i.backend_name
+     WHERE i.lease_until <= now() AND a.pid <> pg_backend_pid()
+       AND EXISTS (SELECT 1 FROM cluster_partitions p WHERE p.owner = i.id)`,
+  ).catch(() => undefined);
 }
 
 /** Gives partitions up (handover): they become free for the others to claim. */

@@ -29,11 +29,10 @@ export interface DatabaseOptions {
   /** Pool size for a real server. Default 10. */
   readonly poolSize?: number;
   /**
-   * Ends a session left idle inside a transaction this long (ms; none by
-   * default): a frozen process must not hold the locks of its open writer
-   * transaction, which a takeover waits for (CLUSTER-NOTES.md).
+   * application_name of every connection: the cluster tells a live process
+   * by it, and ends the connections of one presumed dead (src/cluster).
    */
-  readonly idleInTransactionTimeoutMs?: number;
+  readonly applicationName?: string;
   /** Called with pool errors (a dropped idle connection must not crash the process). */
   readonly onError?: (error: Error) => void;
 }
@@ -48,7 +47,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     const pool = new pg.Pool({
       connectionString: options.databaseUrl,
       max: options.poolSize ?? 10,
-      ...(options.idleInTransactionTimeoutMs === undefined ? {} : { idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs }),
+      ...(options.applicationName === undefined ? {} : { application_name: options.applicationName }),
     });
     pool.on('error', onError);
     const adapterFactory = new PrismaPg(pool, { onPoolError: onError, onConnectionError: onError });
