@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { RejectCode } from '../graphql/errors.ts';
 import { InvalidDateTime, type DateTimeInput } from '../graphql/scalars.ts';
+import { attributionOf, type EventAttribution } from '../sessionizer/attribution.ts';
 
 /** An event as the GraphQL layer hands it over (already shaped by the schema). */
 export interface EventInput {
@@ -23,6 +24,8 @@ export interface ValidEvent {
   readonly value: number | null;
   /** JSON text of properties, or null. */
   readonly properties: string | null;
+  /** Attribution inputs read from the properties (url, referrer, utm), or null. */
+  readonly attribution: EventAttribution | null;
 }
 
 export interface Rejection {
@@ -136,6 +139,7 @@ function validateOne(input: EventInput, limits: ValidationLimits): Outcome {
       channelId: channelId.value,
       value,
       properties,
+      attribution: properties === null ? null : attributionOf(input.properties),
     },
   };
 }
