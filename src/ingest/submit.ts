@@ -30,6 +30,8 @@ export interface SubmitContext {
   readonly nowMs: number;
   readonly maxFutureSkewMs: number;
   readonly maxBatchSize: number;
+  /** Largest properties (JSON bytes); validation's default when absent. */
+  readonly maxPropertiesBytes?: number;
 }
 
 /** Result of one ingest request. */
@@ -59,7 +61,11 @@ export async function submitEvents(inputs: readonly EventInput[], ctx: SubmitCon
       { maxBatchSize: ctx.maxBatchSize },
     );
   }
-  const { valid, rejected } = validateEvents(inputs, { nowMs: ctx.nowMs, maxFutureSkewMs: ctx.maxFutureSkewMs });
+  const { valid, rejected } = validateEvents(inputs, {
+    nowMs: ctx.nowMs,
+    maxFutureSkewMs: ctx.maxFutureSkewMs,
+    ...(ctx.maxPropertiesBytes === undefined ? {} : { maxPropertiesBytes: ctx.maxPropertiesBytes }),
+  });
   let committed = { accepted: 0, duplicates: 0 };
   try {
     if (valid.length > 0) committed = await ctx.writer.ingest(valid);

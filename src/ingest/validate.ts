@@ -51,6 +51,8 @@ export const MAX_PROPERTIES_DEPTH = 32;
 export interface ValidationLimits {
   readonly nowMs: number;
   readonly maxFutureSkewMs: number;
+  /** Largest properties as JSON bytes; default MAX_PROPERTIES_BYTES (the Segment endpoints allow their 32 KB message). */
+  readonly maxPropertiesBytes?: number;
 }
 
 type Failure = { ok: false; code: RejectCode; message: string };
@@ -121,11 +123,12 @@ function validateOne(input: EventInput, limits: ValidationLimits): Outcome {
     }
     if (shape.unstorable) return { ok: false, code: RejectCode.InvalidField, message: `properties ${UNSTORABLE_MESSAGE}` };
     properties = JSON.stringify(input.properties);
-    if (Buffer.byteLength(properties) > MAX_PROPERTIES_BYTES) {
+    const maxBytes = limits.maxPropertiesBytes ?? MAX_PROPERTIES_BYTES;
+    if (Buffer.byteLength(properties) > maxBytes) {
       return {
         ok: false,
         code: RejectCode.PropertiesTooLarge,
-        message: `properties are larger than ${MAX_PROPERTIES_BYTES} bytes of JSON`,
+        message: `properties are larger than ${maxBytes} bytes of JSON`,
       };
     }
   }
