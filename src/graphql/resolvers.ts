@@ -6,7 +6,7 @@ import { DateTimeScalar, JsonScalar, dateTimeArg, type DateTimeInput } from './s
 import type { EventInput } from '../ingest/validate.ts';
 import { submitEvents, type IngestObserver } from '../ingest/submit.ts';
 import { liveMerges, liveSessions } from './subscriptions.ts';
-import type { Interval, UserRanking } from '../store/stats-reader.ts';
+import type { Dimension, Interval, UserRanking } from '../store/stats-reader.ts';
 
 type Args = Record<string, unknown>;
 
@@ -28,6 +28,9 @@ function limit(value: unknown, name: string, max: number): number {
   if (!Number.isInteger(n) || n < 1) throw new ServiceError(ErrorCode.BadUserInput, `${name} must be at least 1`);
   return Math.min(n, max);
 }
+
+/** The one session definition until definitions exist (DESIGN.md "Session definitions"). */
+const DEFAULT_DEFINITION = 'default';
 
 /** Default page size of `sessions` when neither `first` nor `last` is given. */
 const DEFAULT_PAGE = 50;
@@ -123,6 +126,14 @@ export function createResolvers(observer: IngestObserver = ignore): IResolvers<u
           (args['by'] as UserRanking | undefined) ?? 'SESSIONS',
           limit(args['limit'], 'limit', ctx.services.config.maxPageSize),
         );
+      },
+      breakdown: (_root, args: Args, ctx) => {
+        requireRole(ctx.caller, 'read');
+        const definition = (args['definition'] as string | null | undefined) ?? DEFAULT_DEFINITION;
+        if (definition !== DEFAULT_DEFINITION) {
+          throw new ServiceError(ErrorCode.UnknownDefinition, `no session definition "${definition.slice(0, 64)}" (only "${DEFAULT_DEFINITION}" exists)`);
+        }
+        return ctx.services.stats.breakdown(range(args), args['dimension'] as Dimension, limit(args['limit'], 'limit', ctx.services.config.maxPageSize));
       },
     },
     Mutation: {

@@ -31,6 +31,24 @@ export interface EngagementBucket {
 }
 
 export type Interval = 'HOUR' | 'DAY' | 'WEEK';
+
+/** Dimensions of `breakdown` and the sessions column of each. */
+export const DIMENSION_COLUMNS = {
+  CHANNEL: 'top_channel',
+  CHANNEL_GROUP: 'channel_group',
+  UTM_SOURCE: 'utm_source',
+  UTM_MEDIUM: 'utm_medium',
+  UTM_CAMPAIGN: 'utm_campaign',
+  REFERRER_DOMAIN: 'referrer_domain',
+  ENTRY_URL: 'entry_url',
+  EXIT_URL: 'exit_url',
+} as const;
+export type Dimension = keyof typeof DIMENSION_COLUMNS;
+
+/** One row of `breakdown`: the engagement of the sessions with one value (null: without one). */
+export interface BreakdownRow extends Omit<EngagementBucket, 'start'> {
+  value: string | null;
+}
 export type UserRanking = 'SESSIONS' | 'VALUE' | 'EVENTS';
 
 /** Builds `WHERE` conditions on startedAt (and userId) with numbered parameters. */
@@ -196,6 +214,27 @@ export class StatsReader {
        ${where.sql}
        GROUP BY 1
        ORDER BY sessions DESC, events DESC, "channelId"
+       LIMIT $${where.params.length}`,
+      ...where.params,
+    );
+  }
+
+  /**
+   * Engagement per value of one dimension, most sessions first (ties by
+   * value, sessions without a value last): one pass over the range's
+   * sessions, with the metrics of engagementSeries.
+   */
+  async breakdown(range: TimeRange, dimension: Dimension, limit: number): Promise<BreakdownRow[]> {
+    // The column is interpolated: only names from the fixed map may reach the SQL.
+    if (!Object.prototype.hasOwnProperty.call(DIMENSION_COLUMNS, dimension)) throw new Error(`unknown dimension ${String(dimension)}`);
+    const column = DIMENSION_COLUMNS[dimension];
+    const where = whereClause(range);
+    where.params.push(limit);
+    return this.query(
+      `SELECT ${column} AS value, ${BUCKET_METRICS}
+       FROM sessions ${where.sql}
+       GROUP BY 1
+       ORDER BY sessions DESC, ${column} COLLATE "C" NULLS LAST
        LIMIT $${where.params.length}`,
       ...where.params,
     );
