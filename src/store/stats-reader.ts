@@ -51,6 +51,11 @@ export interface BreakdownRow extends Omit<EngagementBucket, 'start'> {
 }
 export type UserRanking = 'SESSIONS' | 'VALUE' | 'EVENTS';
 
+/** date_trunc units of the intervals. */
+const INTERVAL_UNITS: Record<Interval, string> = { HOUR: 'hour', DAY: 'day', WEEK: 'week' };
+/** ORDER BY columns of the rankings. */
+const USER_ORDERS: Record<UserRanking, string> = { SESSIONS: 'sessions', VALUE: '"totalValue"', EVENTS: 'events' };
+
 /** Builds `WHERE` conditions on startedAt (and userId) with numbered parameters. */
 function whereClause(range: TimeRange, userId: string | null = null): { sql: string; params: unknown[] } {
   const conditions: string[] = [];
@@ -161,7 +166,9 @@ export class StatsReader {
    * real hours aligned to local hour boundaries (a fall-back day has 25).
    */
   async engagementSeries(from: number, to: number, interval: Interval, timeZone: string): Promise<EngagementBucket[]> {
-    const unit = interval.toLowerCase();
+    // Interpolated into the SQL: only the three known units may reach it, whatever the caller passed.
+    if (!Object.prototype.hasOwnProperty.call(INTERVAL_UNITS, interval)) throw new Error(`unknown interval ${String(interval)}`);
+    const unit = INTERVAL_UNITS[interval];
     // Bucket start as a UTC instant, for a timestamptz expression `t`.
     const bucketOf = (t: string): string =>
       interval === 'HOUR'
@@ -248,7 +255,9 @@ export class StatsReader {
   ): Promise<Array<{ userId: string; sessions: number; events: number; totalValue: number }>> {
     const where = whereClause(range);
     where.params.push(limit);
-    const order = { SESSIONS: 'sessions', VALUE: '"totalValue"', EVENTS: 'events' }[by];
+    // Interpolated into the SQL: only the three known orders may reach it.
+    if (!Object.prototype.hasOwnProperty.call(USER_ORDERS, by)) throw new Error(`unknown ranking ${String(by)}`);
+    const order = USER_ORDERS[by];
     return this.query(
       `SELECT user_id AS "userId", count(*)::int AS sessions, sum(event_count)::float8 AS events,
               coalesce(sum(total_value), 0)::float8 AS "totalValue"
