@@ -117,21 +117,24 @@ function utmOfUrl(url: string): Utm | null {
   });
 }
 
+/** A value without a scheme that starts like a dotted host name ("google.com/x"). */
+const BARE_HOST = /^[a-z0-9-]+(\.[a-z0-9-]+)+(?=$|[/?#:])/i;
+
 /**
  * The host name of an absolute url (lowercase, as WHATWG URL parsing gives
- * it); a value without a scheme ("google.com/x") is read as https. Null when
- * there is no host.
+ * it); a value without a scheme that starts with a dotted host name
+ * ("google.com/x") is read as https. Null when there is no host (markers
+ * such as "$direct" included).
  */
 export function hostOf(url: string): string | null {
-  for (const candidate of url.includes('://') ? [url] : [url, `https://${url}`]) {
-    try {
-      const host = new URL(candidate).hostname;
-      if (host !== '') return host;
-    } catch {
-      // not a url in this form; try the next one
-    }
+  const candidate = url.includes('://') ? url : BARE_HOST.test(url) ? `https://${url}` : null;
+  if (candidate === null) return null;
+  try {
+    const host = new URL(candidate).hostname;
+    return host === '' ? null : host;
+  } catch {
+    return null;
   }
-  return null;
 }
 
 /** The referrer's host, or null when there is none or it is the entry url's own host (an internal link). */

@@ -45,6 +45,8 @@ describe('referrerDomainOf', () => {
     expect(referrerDomainOf(null, 'news.ycombinator.com/item?id=1')).toBe('news.ycombinator.com');
     expect(referrerDomainOf('/relative', 'https://shop.example/b')).toBe('shop.example');
     expect(referrerDomainOf('https://shop.example/a', null)).toBeNull();
+    expect(referrerDomainOf('https://shop.example/a', '$direct')).toBeNull();
+    expect(referrerDomainOf('https://shop.example/a', 'android-app://com.google.android.gm/')).toBe('com.google.android.gm');
   });
 });
 
