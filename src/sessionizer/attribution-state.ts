@@ -84,6 +84,21 @@ export function attributionStateOf(key: EventKey, a: EventAttribution | null | u
   };
 }
 
+/**
+ * Adds one event's attribution to a session's (in place; a mark is allocated
+ * only when it moves). Returns the state, new when `s` was null.
+ */
+export function addAttribution(s: AttributionState | null, key: EventKey, a: EventAttribution): AttributionState | null {
+  if (s === null) return attributionStateOf(key, a);
+  const { ts, eventId } = key;
+  if (a.url !== null) {
+    if (s.entry === null || before(key, s.entry)) s.entry = { ts, eventId, url: a.url, referrer: a.referrer };
+    if (s.exit === null || before(s.exit, key)) s.exit = { ts, eventId, url: a.url };
+  }
+  if (a.utm !== null && (s.utm === null || before(key, s.utm))) s.utm = { ts, eventId, utm: a.utm };
+  return s;
+}
+
 /** Folds `b` into `a` (either may come first in time); returns the result (`a` itself when it was not null). */
 export function mergeAttribution(a: AttributionState | null, b: AttributionState | null): AttributionState | null {
   if (b === null) return a;

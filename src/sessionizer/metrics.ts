@@ -1,4 +1,4 @@
-import { attributionStateFrom, attributionStateOf, mergeAttribution } from './attribution-state.ts';
+import { addAttribution, attributionStateFrom, attributionStateOf, mergeAttribution } from './attribution-state.ts';
 import type {
   ChannelStat,
   SessionEvent,
@@ -142,7 +142,7 @@ export function addEvent(s: SessionState, e: SessionEvent, conversionEvents: Rea
   addName(s, e.name, 1);
   if (e.channelId !== null) addChannel(s, e.channelId, 1, e.ts, e.eventId);
   if (e.attribution !== null && e.attribution !== undefined) {
-    s.attribution = mergeAttribution(s.attribution, attributionStateOf(e, e.attribution));
+    s.attribution = addAttribution(s.attribution, e, e.attribution);
   }
   if (keyLess(e.ts, e.eventId, s.startedAt, s.firstEventId)) {
     s.startedAt = e.ts;
