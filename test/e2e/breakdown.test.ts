@@ -1,12 +1,15 @@
 // breakdown(dimension) against a direct SQL computation over the stored
 // sessions (written here, independently: counts and rates as sums of
 // CASEs over a plain list of rows), for seeded random traffic with random
-// attribution; plus the channel groups of a small hand-checked set.
+// attribution; the attribution of every session against an independent
+// brute-force reference (test/helpers/reference.ts); plus the channel groups
+// of a small hand-checked set.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { INGEST } from '../helpers/events.ts';
 import { gql, gqlData } from '../helpers/graphql.ts';
-import { rng } from '../helpers/reference.ts';
+import { referenceAttribution, referenceGroups, rng, type RefEvent } from '../helpers/reference.ts';
+import { allSessions } from '../helpers/sessions.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 const DIMENSIONS = {
@@ -35,6 +38,7 @@ const ROW = 'value sessions users events avgDurationSeconds bounceRate engagemen
 describe('breakdown', () => {
   let db: TestDatabase;
   let server: TestServer;
+  const sent: RefEvent[] = [];
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -51,6 +55,7 @@ describe('breakdown', () => {
         const referrer = pick(REFERRERS);
         if (referrer !== null) properties['referrer'] = referrer;
         if (random() < 0.1) properties['utm_campaign'] = pick(['spring', 'fall']);
+        if (random() < 0.1) properties['context'] = { page: { url: pick(URLS), referrer: pick(REFERRERS) }, campaign: { source: 'seg', name: 'segment-campaign' } };
         const name = pick(['page_view', 'page_view', 'click', 'purchase']);
         events.push({
           eventId: `bd-${u}-${i}`,
@@ -61,6 +66,7 @@ describe('breakdown', () => {
           ...(name === 'purchase' ? { value: Math.round(random() * 1000) / 10 } : {}),
           properties,
         });
+        sent.push({ eventId: `bd-${u}-${i}`, userId: `bd-user-${u % 45}`, name, ts, properties });
         ts += random() < 0.2 ? 20 * 60_000 : Math.floor(random() * 5 * 60_000);
       }
     }
@@ -111,6 +117,29 @@ describe('breakdown', () => {
     const expected = await direct(column, from, to);
     expect(expected.length).toBeGreaterThan(1);
     expect(close(data['breakdown'])).toEqual(close(expected));
+  });
+
+  it('gives every session the attribution of an independent brute-force reference', async () => {
+    const rules = { gapMs: 600_000, maxDurationMs: 86_400_000, conversionEvents: ['purchase'], engagedMinDurationMs: 10_000, engagedMinEvents: 2 };
+    const expected = referenceGroups(sent, rules).map((group) => ({ userId: group[0]?.userId, startedAt: group[0]?.ts, ...referenceAttribution(group) }));
+    const stored = (await allSessions(server.url))
+      .filter((s) => String(s['userId']).startsWith('bd-user-'))
+      .map((s) => ({
+        userId: s['userId'],
+        startedAt: Date.parse(s['startedAt']),
+        entryUrl: s['entryUrl'],
+        exitUrl: s['exitUrl'],
+        referrer: s['referrer'],
+        referrerDomain: s['referrerDomain'],
+        utmSource: s['utmSource'],
+        utmMedium: s['utmMedium'],
+        utmCampaign: s['utmCampaign'],
+        utmTerm: s['utmTerm'],
+        utmContent: s['utmContent'],
+      }))
+      .sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : a.startedAt - b.startedAt));
+    expect(expected.length).toBeGreaterThan(60);
+    expect(stored).toEqual(expected);
   });
 
   it('limits to the first rows, takes definition "default", and refuses any other definition', async () => {
