@@ -10,11 +10,11 @@ import type { Authenticator } from '../../graphql/auth.ts';
 import type { Services } from '../../graphql/context.ts';
 import { ErrorCode, ServiceError } from '../../graphql/errors.ts';
 import { submitEvents, type IngestObserver } from '../../ingest/submit.ts';
-import type { EventInput } from '../../ingest/validate.ts';
 import type { Logger } from '../../logger.ts';
 import { requestLogger } from '../request-log.ts';
 import { writeKeyError } from './write-key.ts';
-import { isSegmentType, mapMessage, MAX_MESSAGE_BYTES, SegmentRejectCode, type SegmentType } from './message.ts';
+import { sortMessages } from './batch.ts';
+import { MAX_MESSAGE_BYTES, type SegmentType } from './message.ts';
 
 /** Largest batch request body (Segment's limit). */
 export const MAX_BATCH_BYTES = 500 * 1024;
@@ -59,14 +59,6 @@ export enum SegmentErrorCode {
   InvalidBatch = 'INVALID_BATCH',
   BatchTooLarge = 'BATCH_TOO_LARGE',
   MessageTooLarge = 'MESSAGE_TOO_LARGE',
-}
-
-type Rejected = { index: number; code: string; message: string };
-
-/** A metric label for a batched message: its type when known (bounded label values). */
-function typeLabel(message: unknown): string {
-  const type = message !== null && typeof message === 'object' ? (message as { type?: unknown }).type : undefined;
-  return isSegmentType(type) ? type : 'unknown';
 }
 
 function refuse(res: Response, status: number, code: string, message: string): void {
@@ -135,38 +127,12 @@ export function segmentRouter(options: SegmentRouterOptions): Router {
       refuse(res, 400, SegmentErrorCode.InvalidBatch, '`batch` must be an array of messages');
       return;
     }
-    const inputs: EventInput[] = [];
-    const origin: number[] = [];
-    const rejected: Rejected[] = [];
-    let acknowledged = 0;
-    messages.forEach((message: unknown, index) => {
-      // Checked per message in a batch (Segment's 32 KB per batched event): the others are kept.
-      const mapped =
-        type === null && Buffer.byteLength(JSON.stringify(message) ?? '') > MAX_MESSAGE_BYTES
-          ? ({ kind: 'refused', code: SegmentRejectCode.MessageTooLarge, message: `a message holds at most ${MAX_MESSAGE_BYTES} bytes` } as const)
-          : mapMessage(message, type, payload['sentAt'], receivedAt);
-      switch (mapped.kind) {
-        case 'event':
-          inputs.push(mapped.input);
-          origin.push(index);
-          observer.segmentMessages(mapped.type, 'ingested', 1);
-          break;
-        case 'acknowledged':
-          acknowledged++;
-          observer.segmentMessages(mapped.type, 'acknowledged', 1);
-          break;
-        case 'refused':
-          rejected.push({ index, code: mapped.code, message: mapped.message });
-          observer.segmentMessages(type ?? typeLabel(message), 'refused', 1);
-          break;
-        default:
-          throw new Error(`unknown mapping ${JSON.stringify(mapped satisfies never)}`);
-      }
-    });
+    const sorted = sortMessages(messages, type, payload['sentAt'], receivedAt, (kind, result) => observer.segmentMessages(kind, result, 1));
+    const rejected = [...sorted.refused];
     const { config } = services;
     try {
       const result = await submitEvents(
-        inputs,
+        sorted.inputs,
         {
           writer: services.ingest,
           nowMs: receivedAt,
@@ -177,10 +143,10 @@ export function segmentRouter(options: SegmentRouterOptions): Router {
         },
         observer,
       );
-      for (const r of result.rejected) rejected.push({ index: origin[r.index] ?? r.index, code: r.code, message: r.message });
+      for (const r of result.rejected) rejected.push({ index: sorted.origin[r.index] ?? r.index, code: r.code, message: r.message });
       rejected.sort((a, b) => a.index - b.index);
       observer.segmentRequest(endpoint, 'ok');
-      res.json({ success: true, accepted: result.accepted, duplicates: result.duplicates, acknowledged, rejected });
+      res.json({ success: true, accepted: result.accepted, duplicates: result.duplicates, acknowledged: sorted.acknowledged, rejected });
     } catch (error) {
       const code = error instanceof ServiceError ? (error.extensions['code'] as string) : ErrorCode.Internal;
       observer.segmentRequest(endpoint, code);
