@@ -74,7 +74,7 @@ SELECT gen_random_uuid(), 'user-' || u, status::"SessionStatus", started, ended,
   (ARRAY['Direct', 'Organic Search', 'Paid Search', 'Organic Social', 'Paid Social', 'Email', 'Affiliates', 'Display', 'Referral', 'Other'])[1 + c1 % 10],
   CASE WHEN c1 % 10 IN (2, 4, 5, 6, 7) THEN 'src' || (c1 % 13) END,
   CASE WHEN c1 % 10 IN (1, 3, 8) THEN 'site' || (c1 % 17) || '.example' END,
-  'https://shop.example/p/' || ((i * 7919) % 500), 'https://shop.example/p/' || ((i * 104729) % 500)
+  'https://shop.example/p/' || ((i::bigint * 7919) % 500), 'https://shop.example/p/' || ((i::bigint * 104729) % 500)
 FROM (
   SELECT i, u, started, ec, dur, clicks, msgs, buys, nch, c1, c2, c3, r_val,
     started + dur * interval '1 second' AS ended,
