@@ -22,6 +22,15 @@ describe('mapMessage', () => {
     });
   });
 
+  it('leaves timestamps as sent when receivedAt - sentAt is within the transit tolerance', () => {
+    const at = (sentAt: string) =>
+      mapMessage({ type: 'track', userId: 'u', event: 'e', timestamp: '2026-01-01T11:00:00.000Z', sentAt }, null, undefined, RECEIVED);
+    // 10 s either way is transit time; 10.001 s is skew.
+    expect(at('2026-01-01T11:59:50.000Z')).toMatchObject({ input: { timestamp: Date.UTC(2026, 0, 1, 11) } });
+    expect(at('2026-01-01T12:00:10.000Z')).toMatchObject({ input: { timestamp: Date.UTC(2026, 0, 1, 11) } });
+    expect(at('2026-01-01T11:59:49.999Z')).toMatchObject({ input: { timestamp: Date.UTC(2026, 0, 1, 11) + 10_001 } });
+  });
+
   it('maps page and screen to page_view and screen_view, anonymousId to the user, context into properties', () => {
     const page = mapMessage(
       { anonymousId: 'anon', messageId: 'm2', originalTimestamp: '2026-01-01T10:00:00Z', properties: { value: 2, title: 'Home' }, context: { page: { url: 'https://a.example/' }, campaign: { source: 's' }, ip: '1.2.3.4' } },

@@ -50,16 +50,27 @@ export function isSegmentType(value: unknown): value is SegmentType {
 }
 
 /**
+ * receivedAt - sentAt up to this (ms, either way) is transit time, not clock
+ * skew: timestamps stay as sent. Correcting it too would move each batch's
+ * events by its own network delay, so the gaps between events of different
+ * batches (and so the sessions) would depend on the network.
+ */
+export const TRANSIT_TOLERANCE_MS = 10_000;
+
+/**
  * The event time: `timestamp`, else `originalTimestamp`, else the receipt
- * time, moved by the client's clock skew (receivedAt - sentAt) when the
- * message or its batch says when it was sent, as Segment does.
+ * time, moved by the client's clock skew (receivedAt - sentAt, as Segment
+ * does) when the message or its batch says when it was sent and the skew is
+ * beyond TRANSIT_TOLERANCE_MS.
  */
 function eventTime(m: Json, batchSentAt: unknown, receivedAt: number): DateTimeInput {
   const stated = timeOf(own(m, 'timestamp')) ?? timeOf(own(m, 'originalTimestamp'));
   if (stated === null) return receivedAt;
   if (stated instanceof InvalidDateTime) return stated;
   const sentAt = timeOf(own(m, 'sentAt') ?? batchSentAt);
-  return typeof sentAt === 'number' ? stated + (receivedAt - sentAt) : stated;
+  if (typeof sentAt !== 'number') return stated;
+  const skew = receivedAt - sentAt;
+  return Math.abs(skew) > TRANSIT_TOLERANCE_MS ? stated + skew : stated;
 }
 
 /** properties.revenue, else properties.value, when a number (validation checks its range). */
