@@ -11,8 +11,8 @@
  * it starts the service as a child process and times, one call at a time:
  * - sessions(userId, first: 20) for random users (target p95 < 10 ms);
  * - engagementStats(from, to) over one month (target p95 < 300 ms);
- * - engagementSeries(DAY, Europe/Berlin), topChannels, topUsers(by: VALUE)
- *   over the same month;
+ * - engagementSeries(DAY, Europe/Berlin), topChannels, topUsers(by: VALUE),
+ *   breakdown(CHANNEL_GROUP) and breakdown(ENTRY_URL, 500 values) over the same month;
  * - a walk of sessions(status: CLOSED, first: 100, after) pages.
  * Prints one JSON line. BENCH_SESSIONS sets the row count; BENCH_KEEP_DB=1
  * keeps the database (its URL goes to stderr) for EXPLAIN ANALYZE.
@@ -31,7 +31,7 @@ const DAY_MS = 86_400_000;
 const SPAN_DAYS = 120;
 const GAP_SECONDS = 1_800;
 /** Calls per query kind (after warm-up). */
-const CALLS = { sessions: 1_000, stats: 30, series: 20, topChannels: 20, topUsers: 20, walkPages: 100, deepWalkPages: 100 } as const;
+const CALLS = { sessions: 1_000, stats: 30, series: 20, topChannels: 20, topUsers: 20, breakdown: 20, walkPages: 100, deepWalkPages: 100 } as const;
 const WARMUP = 3;
 
 /** Fixed, so that every run reads the same data. */
@@ -46,7 +46,8 @@ const START_MS = END_MS - SPAN_DAYS * DAY_MS;
 const FILL = `
 INSERT INTO sessions (id, user_id, status, started_at, ended_at, closes_at, duration_seconds, event_count,
   event_counts, channels, top_channel, total_value, converted, engaged, bounced, first_event_name, last_event_name,
-  first_event_id, last_event_id, started_by_cut, close_reason, closed_at, close_seq, version, updated_at)
+  first_event_id, last_event_id, started_by_cut, close_reason, closed_at, close_seq, version, updated_at,
+  channel_group, utm_source, referrer_domain, entry_url, exit_url)
 SELECT gen_random_uuid(), 'user-' || u, status::"SessionStatus", started, ended, ended + interval '${GAP_SECONDS} seconds',
   dur, ec,
   jsonb_strip_nulls(jsonb_build_object('page_view', nullif(ec - clicks - msgs - buys, 0), 'click', nullif(clicks, 0),
@@ -69,7 +70,11 @@ SELECT gen_random_uuid(), 'user-' || u, status::"SessionStatus", started, ended,
   CASE WHEN status = 'CLOSED' THEN 'INACTIVITY'::"CloseReason" END,
   CASE WHEN status = 'CLOSED' THEN ended + interval '${GAP_SECONDS + 30} seconds' END,
   CASE WHEN status = 'CLOSED' THEN i END,
-  CASE WHEN status = 'CLOSED' THEN ec + 1 ELSE ec END, ended
+  CASE WHEN status = 'CLOSED' THEN ec + 1 ELSE ec END, ended,
+  (ARRAY['Direct', 'Organic Search', 'Paid Search', 'Organic Social', 'Paid Social', 'Email', 'Affiliates', 'Display', 'Referral', 'Other'])[1 + c1 % 10],
+  CASE WHEN c1 % 10 IN (2, 4, 5, 6, 7) THEN 'src' || (c1 % 13) END,
+  CASE WHEN c1 % 10 IN (1, 3, 8) THEN 'site' || (c1 % 17) || '.example' END,
+  'https://shop.example/p/' || ((i::bigint * 7919) % 500), 'https://shop.example/p/' || ((i::bigint * 104729) % 500)
 FROM (
   SELECT i, u, started, ec, dur, clicks, msgs, buys, nch, c1, c2, c3, r_val,
     started + dur * interval '1 second' AS ended,
@@ -160,6 +165,12 @@ const TOP_USERS_QUERY = `query ($from: DateTime, $to: DateTime) {
   topUsers(from: $from, to: $to, by: VALUE, limit: 10) { userId sessions events totalValue }
 }`;
 
+const BREAKDOWN_QUERY = `query ($from: DateTime, $to: DateTime, $dimension: Dimension!) {
+  breakdown(dimension: $dimension, from: $from, to: $to, limit: 10) {
+    value sessions users events avgDurationSeconds bounceRate engagementRate conversionRate totalValue
+  }
+}`;
+
 interface Page {
   sessions: { edges: Array<{ cursor: string }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
 }
@@ -190,6 +201,8 @@ export async function benchQueries(): Promise<Record<string, unknown>> {
       const series = await timeCalls(CALLS.series, async () => void (await gqlData(service.url, SERIES_QUERY, month())));
       const topChannels = await timeCalls(CALLS.topChannels, async () => void (await gqlData(service.url, TOP_CHANNELS_QUERY, month())));
       const topUsers = await timeCalls(CALLS.topUsers, async () => void (await gqlData(service.url, TOP_USERS_QUERY, month())));
+      const channelGroups = await timeCalls(CALLS.breakdown, async () => void (await gqlData(service.url, BREAKDOWN_QUERY, { ...month(), dimension: 'CHANNEL_GROUP' })));
+      const entryUrls = await timeCalls(CALLS.breakdown, async () => void (await gqlData(service.url, BREAKDOWN_QUERY, { ...month(), dimension: 'ENTRY_URL' })));
       // Pages from the newest, then pages from a cursor three quarters down
       // the history (a keyset that only filters would scan 750k rows there).
       const walkFrom = (start: string | null) => {
@@ -213,6 +226,8 @@ export async function benchQueries(): Promise<Record<string, unknown>> {
         seriesP95Ms: p95(series),
         topChannelsP95Ms: p95(topChannels),
         topUsersP95Ms: p95(topUsers),
+        breakdownChannelGroupP95Ms: p95(channelGroups),
+        breakdownEntryUrlP95Ms: p95(entryUrls),
         walkPageP95Ms: p95(walk),
         deepWalkPageP95Ms: p95(deepWalk),
         sessionsP50Ms: p50(sessions),

@@ -17,6 +17,8 @@ export enum ErrorCode {
   Unavailable = 'SERVICE_UNAVAILABLE',
   ShuttingDown = 'SHUTTING_DOWN',
   Internal = 'INTERNAL_SERVER_ERROR',
+  /** A session definition name that does not exist. */
+  UnknownDefinition = 'UNKNOWN_DEFINITION',
 }
 
 /** Codes of per-event rejections in IngestResult.rejected. */

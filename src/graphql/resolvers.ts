@@ -3,28 +3,14 @@ import { requireRole } from './auth.ts';
 import type { RequestContext } from './context.ts';
 import { ErrorCode, ServiceError } from './errors.ts';
 import { DateTimeScalar, JsonScalar, dateTimeArg, type DateTimeInput } from './scalars.ts';
-import { validateEvents, type EventInput, type Rejection } from '../ingest/validate.ts';
+import type { EventInput } from '../ingest/validate.ts';
+import { submitEvents, type IngestObserver } from '../ingest/submit.ts';
 import { liveMerges, liveSessions } from './subscriptions.ts';
-import type { Interval, UserRanking } from '../store/stats-reader.ts';
+import type { Dimension, Interval, UserRanking } from '../store/stats-reader.ts';
 
 type Args = Record<string, unknown>;
 
-/** How one ingest mutation ended, as an {@link IngestObserver} sees it. */
-export interface IngestReport {
-  /** Events in the mutation. */
-  readonly events: number;
-  readonly accepted: number;
-  readonly duplicates: number;
-  /** Events refused one by one (validation), each with its code. */
-  readonly rejected: readonly Rejection[];
-  /** The code the whole mutation failed with (its other events were not stored), or null. */
-  readonly failure: string | null;
-}
-
-/** Told about every ingest mutation that got past the role check (metrics). */
-export interface IngestObserver {
-  ingested(report: IngestReport): void;
-}
+export type { IngestObserver, IngestReport } from '../ingest/submit.ts';
 
 const ignore: IngestObserver = { ingested: () => undefined };
 
@@ -42,6 +28,9 @@ function limit(value: unknown, name: string, max: number): number {
   if (!Number.isInteger(n) || n < 1) throw new ServiceError(ErrorCode.BadUserInput, `${name} must be at least 1`);
   return Math.min(n, max);
 }
+
+/** The one session definition until definitions exist (DESIGN.md "Session definitions"). */
+const DEFAULT_DEFINITION = 'default';
 
 /** Default page size of `sessions` when neither `first` nor `last` is given. */
 const DEFAULT_PAGE = 50;
@@ -77,32 +66,10 @@ function timeZone(value: unknown): string {
   }
 }
 
-function errorCode(error: unknown): string {
-  const code = error instanceof ServiceError ? error.extensions['code'] : undefined;
-  return typeof code === 'string' ? code : ErrorCode.Internal;
-}
-
 async function ingest(inputs: readonly EventInput[], ctx: RequestContext, observer: IngestObserver) {
   requireRole(ctx.caller, 'ingest');
   const { config, ingest: writer, now } = ctx.services;
-  if (inputs.length > config.maxBatchSize) {
-    observer.ingested({ events: inputs.length, accepted: 0, duplicates: 0, rejected: [], failure: ErrorCode.BatchTooLarge });
-    throw new ServiceError(
-      ErrorCode.BatchTooLarge,
-      `a batch holds at most ${config.maxBatchSize} events (MAX_BATCH_SIZE); this one has ${inputs.length}`,
-      { maxBatchSize: config.maxBatchSize },
-    );
-  }
-  const { valid, rejected } = validateEvents(inputs, { nowMs: now(), maxFutureSkewMs: config.maxFutureSkewMs });
-  let committed = { accepted: 0, duplicates: 0 };
-  try {
-    if (valid.length > 0) committed = await writer.ingest(valid);
-  } catch (error) {
-    observer.ingested({ events: inputs.length, ...committed, rejected, failure: errorCode(error) });
-    throw error;
-  }
-  observer.ingested({ events: inputs.length, ...committed, rejected, failure: null });
-  return { ...committed, rejected };
+  return submitEvents(inputs, { writer, nowMs: now(), maxFutureSkewMs: config.maxFutureSkewMs, maxBatchSize: config.maxBatchSize }, observer);
 }
 
 /**
@@ -167,6 +134,14 @@ export function createResolvers(observer: IngestObserver = ignore): IResolvers<u
           ...state,
           instances: state.instances.map((i) => ({ ...i, startedAt: i.startedAt.getTime(), lastSeenAt: i.lastSeenAt.getTime() })),
         };
+      },
+      breakdown: (_root, args: Args, ctx) => {
+        requireRole(ctx.caller, 'read');
+        const definition = (args['definition'] as string | null | undefined) ?? DEFAULT_DEFINITION;
+        if (definition !== DEFAULT_DEFINITION) {
+          throw new ServiceError(ErrorCode.UnknownDefinition, `no session definition "${definition.slice(0, 64)}" (only "${DEFAULT_DEFINITION}" exists)`);
+        }
+        return ctx.services.stats.breakdown(range(args), args['dimension'] as Dimension, limit(args['limit'], 'limit', ctx.services.config.maxPageSize));
       },
     },
     Mutation: {

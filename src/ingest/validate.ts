@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { RejectCode } from '../graphql/errors.ts';
 import { InvalidDateTime, type DateTimeInput } from '../graphql/scalars.ts';
+import { attributionOf, type EventAttribution } from '../sessionizer/attribution.ts';
 
 /** An event as the GraphQL layer hands it over (already shaped by the schema). */
 export interface EventInput {
@@ -23,6 +24,8 @@ export interface ValidEvent {
   readonly value: number | null;
   /** JSON text of properties, or null. */
   readonly properties: string | null;
+  /** Attribution inputs read from the properties (url, referrer, utm), or null. */
+  readonly attribution: EventAttribution | null;
 }
 
 export interface Rejection {
@@ -48,6 +51,8 @@ export const MAX_PROPERTIES_DEPTH = 32;
 export interface ValidationLimits {
   readonly nowMs: number;
   readonly maxFutureSkewMs: number;
+  /** Largest properties as JSON bytes; default MAX_PROPERTIES_BYTES (the Segment endpoints allow their 32 KB message). */
+  readonly maxPropertiesBytes?: number;
 }
 
 type Failure = { ok: false; code: RejectCode; message: string };
@@ -118,11 +123,12 @@ function validateOne(input: EventInput, limits: ValidationLimits): Outcome {
     }
     if (shape.unstorable) return { ok: false, code: RejectCode.InvalidField, message: `properties ${UNSTORABLE_MESSAGE}` };
     properties = JSON.stringify(input.properties);
-    if (Buffer.byteLength(properties) > MAX_PROPERTIES_BYTES) {
+    const maxBytes = limits.maxPropertiesBytes ?? MAX_PROPERTIES_BYTES;
+    if (Buffer.byteLength(properties) > maxBytes) {
       return {
         ok: false,
         code: RejectCode.PropertiesTooLarge,
-        message: `properties are larger than ${MAX_PROPERTIES_BYTES} bytes of JSON`,
+        message: `properties are larger than ${maxBytes} bytes of JSON`,
       };
     }
   }
@@ -136,6 +142,7 @@ function validateOne(input: EventInput, limits: ValidationLimits): Outcome {
       channelId: channelId.value,
       value,
       properties,
+      attribution: properties === null ? null : attributionOf(input.properties),
     },
   };
 }

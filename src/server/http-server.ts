@@ -19,6 +19,7 @@ import { isDatabaseUnavailable } from './database-errors.ts';
 import { jsonErrorHandler, notFound } from './http-errors.ts';
 import { metricsEndpoint, type ServiceMetrics } from './metrics.ts';
 import { REQUEST_ID_HEADER, requestLogging } from './request-log.ts';
+import { segmentRouter } from './segment/router.ts';
 import { attachWebSocketServer } from './ws-server.ts';
 
 /** Path of the GraphQL endpoint, over HTTP and WebSocket alike. */
@@ -144,6 +145,7 @@ export async function startHttpServer(
       context: async ({ req }) => ({ services, caller: authenticator.identify(req.headers.authorization) }),
     }),
   );
+  app.use(segmentRouter({ services, authenticator, logger, observer: metrics }));
   app.use(notFound);
   app.use(jsonErrorHandler(logger, config.bodyLimitBytes));
 

@@ -4,6 +4,7 @@ import { createKeyCheck } from '../graphql/auth.ts';
 import { ErrorCode, RejectCode } from '../graphql/errors.ts';
 import type { IngestObserver, IngestReport } from '../graphql/resolvers.ts';
 import type { WriterObserver } from '../ingest/writer.ts';
+import type { SegmentObserver } from './segment/router.ts';
 import type { CloseReason } from '../sessionizer/types.ts';
 
 /** Live values read at scrape time. */
@@ -48,7 +49,7 @@ const REJECT_CODES: readonly string[] = [
  * (closures) and the realtime side (RealtimeMetrics); gauges read their
  * sources when scraped.
  */
-export class ServiceMetrics implements IngestObserver, WriterObserver, RealtimeMetrics {
+export class ServiceMetrics implements IngestObserver, WriterObserver, RealtimeMetrics, SegmentObserver {
   readonly registry = new Registry();
   private readonly eventsAccepted: Counter;
   private readonly eventsDuplicate: Counter;
@@ -60,6 +61,8 @@ export class ServiceMetrics implements IngestObserver, WriterObserver, RealtimeM
   private readonly sessionsClosedTotal: Counter<'reason'>;
   private readonly wsSent: Counter;
   private readonly wsDropped: Counter;
+  private readonly segmentRequests: Counter<'endpoint' | 'result'>;
+  private readonly segmentMessagesTotal: Counter<'type' | 'result'>;
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -112,6 +115,18 @@ export class ServiceMetrics implements IngestObserver, WriterObserver, RealtimeM
     this.wsDropped = new Counter({
       name: 'sessions_ws_messages_dropped_total',
       help: 'Subscription messages not delivered because their connection was cut off as a slow consumer (1013)',
+      registers,
+    });
+    this.segmentRequests = new Counter({
+      name: 'sessions_segment_requests_total',
+      help: 'Requests to the Segment-compatible endpoints, by endpoint and result: ok or the error code',
+      labelNames: ['endpoint', 'result'],
+      registers,
+    });
+    this.segmentMessagesTotal = new Counter({
+      name: 'sessions_segment_messages_total',
+      help: 'Segment messages by type and result: ingested (then counted as events), acknowledged (identify, group, alias) or refused at the edge',
+      labelNames: ['type', 'result'],
       registers,
     });
     new Gauge({
@@ -191,6 +206,14 @@ export class ServiceMetrics implements IngestObserver, WriterObserver, RealtimeM
 
   wsMessageDropped(count = 1): void {
     this.wsDropped.inc(count);
+  }
+
+  segmentRequest(endpoint: string, result: string): void {
+    this.segmentRequests.inc({ endpoint, result });
+  }
+
+  segmentMessages(type: string, result: 'ingested' | 'acknowledged' | 'refused', count: number): void {
+    this.segmentMessagesTotal.inc({ type, result }, count);
   }
 }
 

@@ -1,3 +1,4 @@
+import { addAttribution, attributionStateFrom, attributionStateOf, mergeAttribution } from './attribution-state.ts';
 import type {
   ChannelStat,
   SessionEvent,
@@ -45,6 +46,7 @@ export function createState(
     nameIndex: null,
     channels: e.channelId === null ? null : [e.channelId, 1, e.ts, e.eventId],
     channelIndex: null,
+    attribution: attributionStateOf(e, e.attribution),
     startedByCut,
     closeReason: null,
     closedAt: null,
@@ -139,6 +141,9 @@ export function addEvent(s: SessionState, e: SessionEvent, conversionEvents: Rea
   if (!s.converted && conversionEvents.has(e.name)) s.converted = true;
   addName(s, e.name, 1);
   if (e.channelId !== null) addChannel(s, e.channelId, 1, e.ts, e.eventId);
+  if (e.attribution !== null && e.attribution !== undefined) {
+    s.attribution = addAttribution(s.attribution, e, e.attribution);
+  }
   if (keyLess(e.ts, e.eventId, s.startedAt, s.firstEventId)) {
     s.startedAt = e.ts;
     s.firstEventId = e.eventId;
@@ -163,6 +168,7 @@ export function absorb(target: SessionState, later: SessionState): void {
       addChannel(target, c[i] as string, c[i + 1] as number, c[i + 2] as number, c[i + 3] as string);
     }
   }
+  target.attribution = mergeAttribution(target.attribution, later.attribution);
   target.endedAt = later.endedAt;
   target.lastEventId = later.lastEventId;
   target.lastEventName = later.lastEventName;
@@ -187,6 +193,7 @@ export function stateFromSnapshot(snap: SessionSnapshot): SessionState {
     nameIndex: null,
     channels: null,
     channelIndex: null,
+    attribution: attributionStateFrom(snap.attribution),
     startedByCut: snap.startedByCut,
     closeReason: snap.closeReason,
     closedAt: snap.closedAt,

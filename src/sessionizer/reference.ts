@@ -1,3 +1,5 @@
+import { referrerDomainOf } from './attribution.ts';
+import { channelGroupOf, type ChannelGroup } from './channel-group.ts';
 import type { ChannelStat, SessionEvent, SessionRules } from './types.ts';
 
 /** A session as the rules define it over a complete event set (no ids, no status). */
@@ -22,6 +24,16 @@ export interface ReferenceSession {
   readonly startedByCut: boolean;
   /** The next session was cut from this one by maxDuration (it closes with MAX_DURATION). */
   readonly cutAfter: boolean;
+  readonly entryUrl: string | null;
+  readonly exitUrl: string | null;
+  readonly referrer: string | null;
+  readonly referrerDomain: string | null;
+  readonly utmSource: string | null;
+  readonly utmMedium: string | null;
+  readonly utmCampaign: string | null;
+  readonly utmTerm: string | null;
+  readonly utmContent: string | null;
+  readonly channelGroup: ChannelGroup;
 }
 
 /**
@@ -99,6 +111,11 @@ function describe(
     return ia < ib ? -1 : 1;
   });
   const durationMs = last.ts - first.ts;
+  // Attribution: entry and exit are the first and last events (in key order) with a url; utm from the first event with any.
+  const withUrl = evs.filter((e) => (e.attribution?.url ?? null) !== null);
+  const entry = withUrl[0]?.attribution ?? null;
+  const utm = evs.find((e) => (e.attribution?.utm ?? null) !== null)?.attribution?.utm ?? null;
+  const referrerDomain = referrerDomainOf(entry?.url ?? null, entry?.referrer ?? null);
   return {
     userId,
     startedAt: first.ts,
@@ -119,5 +136,15 @@ function describe(
     lastEventId: last.eventId,
     startedByCut,
     cutAfter,
+    entryUrl: entry?.url ?? null,
+    exitUrl: withUrl[withUrl.length - 1]?.attribution?.url ?? null,
+    referrer: entry?.referrer ?? null,
+    referrerDomain,
+    utmSource: utm?.source ?? null,
+    utmMedium: utm?.medium ?? null,
+    utmCampaign: utm?.campaign ?? null,
+    utmTerm: utm?.term ?? null,
+    utmContent: utm?.content ?? null,
+    channelGroup: channelGroupOf(utm?.source ?? null, utm?.medium ?? null, referrerDomain),
   };
 }

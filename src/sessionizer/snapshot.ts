@@ -1,3 +1,4 @@
+import { sameAttribution, sessionAttribution } from './attribution-state.ts';
 import { CHANNEL_STRIDE, keyLess, NAME_STRIDE } from './metrics.ts';
 import type { ChannelStat, SessionRules, SessionSnapshot, SessionState } from './types.ts';
 
@@ -56,6 +57,7 @@ export function snapshotOf(s: SessionState, rules: SessionRules): SessionSnapsho
     closeReason: s.closeReason,
     closedAt: s.closedAt,
     version: s.version,
+    attribution: sessionAttribution(s.attribution),
   };
 }
 
@@ -108,6 +110,7 @@ export function sameContent(a: SessionSnapshot, b: SessionSnapshot): boolean {
     a.startedByCut === b.startedByCut &&
     a.closeReason === b.closeReason &&
     a.closedAt === b.closedAt &&
+    sameAttribution(a.attribution, b.attribution) &&
     sameRecord(a.eventCounts, b.eventCounts, (x, y) => x === y) &&
     sameRecord(a.channels, b.channels, sameChannel)
   );

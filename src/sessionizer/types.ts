@@ -1,3 +1,6 @@
+import type { EventAttribution } from './attribution.ts';
+import type { AttributionState, SessionAttribution } from './attribution-state.ts';
+
 /**
  * Types of the pure sessionizer core. All times are milliseconds since the
  * epoch (numbers); all durations are milliseconds.
@@ -12,6 +15,8 @@ export interface SessionEvent {
   readonly ts: number;
   readonly channelId: string | null;
   readonly value: number | null;
+  /** Attribution inputs (url, referrer, utm) from its properties; absent or null when it has none. */
+  readonly attribution?: EventAttribution | null;
 }
 
 export type SessionStatus = 'OPEN' | 'CLOSED';
@@ -54,6 +59,8 @@ export interface SessionSnapshot {
   /** Wall-clock ms when it closed, as given by the caller. */
   readonly closedAt: number | null;
   readonly version: number;
+  /** Entry and exit url, referrer, utm and channel group (attribution-state.ts). */
+  readonly attribution: SessionAttribution;
 }
 
 /** One change to a session, announced and persisted by the caller. */
@@ -88,6 +95,8 @@ export interface SessionState {
   /** Interleaved [channelId, count, firstAt, firstEventId, ...], null until a channel is seen. */
   channels: Array<string | number> | null;
   channelIndex: Map<string, number> | null;
+  /** Entry, exit and utm marks; null while no event of the session carried any. */
+  attribution: AttributionState | null;
   startedByCut: boolean;
   closeReason: CloseReason | null;
   closedAt: number | null;

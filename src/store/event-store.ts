@@ -1,4 +1,5 @@
 import type { PrismaClient } from '../generated/prisma/client.ts';
+import { ATTRIBUTION_PATHS, attributionOf, type EventAttribution } from '../sessionizer/attribution.ts';
 import { pgArray } from './pg-array.ts';
 
 /** A Prisma client or the client of an interactive transaction. */
@@ -13,6 +14,33 @@ export interface EventRow {
   readonly channelId: string | null;
   readonly value: number | null;
   readonly properties?: string | null;
+  /** Attribution inputs from the properties (read back by loadUserEvents; the writer's events carry theirs). */
+  readonly attribution?: EventAttribution | null;
+}
+
+/**
+ * The attribution paths of the stored properties as one JSON array (null when
+ * there are no properties): only what attribution reads crosses the wire.
+ */
+const ATTRIBUTION_SQL = `CASE WHEN properties IS NULL THEN NULL ELSE jsonb_build_array(${ATTRIBUTION_PATHS.map(
+  (path) => `properties #> '{${path.join(',')}}'`,
+).join(', ')}) END`;
+
+/** The properties object of those paths again, for attributionOf (the one extraction rule). */
+function attributionFromPaths(values: unknown): EventAttribution | null {
+  if (!Array.isArray(values)) return null;
+  const properties: Record<string, unknown> = {};
+  ATTRIBUTION_PATHS.forEach((path, i) => {
+    const value: unknown = values[i];
+    if (value === null || value === undefined) return;
+    let node = properties;
+    for (const key of path.slice(0, -1)) {
+      const child = node[key];
+      node = (child !== undefined ? child : (node[key] = {})) as Record<string, unknown>;
+    }
+    node[path[path.length - 1] as string] = value;
+  });
+  return attributionOf(properties);
 }
 
 /**
@@ -67,9 +95,10 @@ export async function insertEvents(db: Db, events: readonly EventRow[]): Promise
 /** Every stored event of one user with ts in [fromTs, toTs], ordered by (ts, eventId). */
 export async function loadUserEvents(db: Db, userId: string, fromTs: number, toTs: number): Promise<EventRow[]> {
   const rows = await db.$queryRawUnsafe<
-    Array<{ event_id: string; user_id: string; name: string; ts: number; channel_id: string | null; value: number | null }>
+    Array<{ event_id: string; user_id: string; name: string; ts: number; channel_id: string | null; value: number | null; attribution: unknown }>
   >(
-    `SELECT event_id, user_id, name, (extract(epoch FROM ts) * 1000)::float8 AS ts, channel_id, value
+    `SELECT event_id, user_id, name, (extract(epoch FROM ts) * 1000)::float8 AS ts, channel_id, value,
+            ${ATTRIBUTION_SQL} AS attribution
      FROM events
      WHERE user_id = $1
        AND ts >= timestamptz 'epoch' + $2::bigint * interval '1 millisecond'
@@ -86,5 +115,6 @@ export async function loadUserEvents(db: Db, userId: string, fromTs: number, toT
     ts: Math.round(r.ts),
     channelId: r.channel_id,
     value: r.value,
+    attribution: attributionFromPaths(r.attribution),
   }));
 }

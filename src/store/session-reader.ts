@@ -1,6 +1,14 @@
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import { ErrorCode, ServiceError } from '../graphql/errors.ts';
-import { channelList, eventCountList, type SessionView } from './session-view.ts';
+import {
+  ATTRIBUTION_COLUMNS,
+  attributionFromRow,
+  attributionView,
+  channelList,
+  eventCountList,
+  type AttributionRow,
+  type SessionView,
+} from './session-view.ts';
 
 /** A time range on startedAt: [from, to); either end may be open. */
 export interface TimeRange {
@@ -61,9 +69,9 @@ const ms = (column: string): string => `(extract(epoch FROM ${column}) * 1000)::
 const VIEW_COLUMNS = `id::text AS id, user_id, status::text AS status, ${ms('started_at')}, ${ms('ended_at')},
   ${ms('closes_at')}, ${ms('closed_at')}, duration_seconds, event_count, event_counts, channels, top_channel,
   total_value, converted, engaged, bounced, first_event_name, last_event_name, close_reason::text AS close_reason,
-  version, close_seq::text AS close_seq`;
+  version, close_seq::text AS close_seq, ${ATTRIBUTION_COLUMNS}`;
 
-interface ViewRow {
+interface ViewRow extends AttributionRow {
   id: string;
   user_id: string;
   status: 'OPEN' | 'CLOSED';
@@ -110,6 +118,7 @@ function viewFromRow(row: ViewRow): SessionView {
     closedAt: row.closed_at === null ? null : Math.round(row.closed_at),
     version: row.version,
     closeCursor: row.close_seq,
+    ...attributionView(attributionFromRow(row)),
   };
 }
 

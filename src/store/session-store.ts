@@ -6,8 +6,8 @@
 import { setOwn } from '../sessionizer/snapshot.ts';
 import type { ChannelStat, SessionSnapshot } from '../sessionizer/types.ts';
 import type { Db } from './event-store.ts';
-import type { SessionView, StoredChannel } from './session-view.ts';
-import { channelList, eventCountList } from './session-view.ts';
+import type { AttributionRow, SessionView, StoredChannel } from './session-view.ts';
+import { ATTRIBUTION_COLUMNS, attributionFromRow, attributionView, channelList, eventCountList } from './session-view.ts';
 
 const MS = (column: string): string => `(extract(epoch FROM ${column}) * 1000)::float8`;
 /** SQL for a timestamptz from an expression in ms since the epoch. */
@@ -18,9 +18,9 @@ const SNAPSHOT_COLUMNS = `id::text AS id, user_id, status::text AS status,
   ${MS('started_at')} AS started_at, ${MS('ended_at')} AS ended_at, event_count, event_counts, channels,
   top_channel, total_value, converted, engaged, bounced, first_event_name, first_event_id,
   last_event_name, last_event_id, started_by_cut, close_reason::text AS close_reason,
-  ${MS('closed_at')} AS closed_at, version, close_seq::text AS close_seq`;
+  ${MS('closed_at')} AS closed_at, version, close_seq::text AS close_seq, ${ATTRIBUTION_COLUMNS}`;
 
-interface SnapshotRow {
+interface SnapshotRow extends AttributionRow {
   id: string;
   user_id: string;
   status: 'OPEN' | 'CLOSED';
@@ -81,6 +81,7 @@ function snapshotFromRow(row: SnapshotRow, gapMs: number): SessionSnapshot & { c
     closeReason: row.close_reason,
     closedAt: row.closed_at === null ? null : Math.round(row.closed_at),
     version: row.version,
+    attribution: attributionFromRow(row),
     closeSeq: row.close_seq,
   };
 }
@@ -110,6 +111,7 @@ export function viewFromSnapshot(s: SessionSnapshot, closeSeq: string | null): S
     closedAt: s.closedAt,
     version: s.version,
     closeCursor: closeSeq,
+    ...attributionView(s.attribution),
   };
 }
 

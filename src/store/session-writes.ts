@@ -52,6 +52,17 @@ const SESSION_COLUMNS = [
   ['close_seq', 'bigint'],
   ['version', 'int'],
   ['partition', 'int'],
+  ['entry_url', 'text'],
+  ['exit_url', 'text'],
+  ['referrer', 'text'],
+  ['referrer_domain', 'text'],
+  ['utm_source', 'text'],
+  ['utm_medium', 'text'],
+  ['utm_campaign', 'text'],
+  ['utm_term', 'text'],
+  ['utm_content', 'text'],
+  ['channel_group', 'text'],
+  ['attribution_keys', 'json'],
 ] as const;
 
 const ARRAY_COLUMNS = SESSION_COLUMNS.filter(([, type]) => type !== 'json');
@@ -102,6 +113,18 @@ const SESSION_VALUES: Record<SessionColumn, string> = {
   close_seq: 'x.close_seq',
   version: 'x.version',
   partition: 'x.partition',
+  entry_url: 'x.entry_url',
+  exit_url: 'x.exit_url',
+  referrer: 'x.referrer',
+  referrer_domain: 'x.referrer_domain',
+  utm_source: 'x.utm_source',
+  utm_medium: 'x.utm_medium',
+  utm_campaign: 'x.utm_campaign',
+  utm_term: 'x.utm_term',
+  utm_content: 'x.utm_content',
+  channel_group: 'x.channel_group',
+  // A JSON null element is the jsonb value null, not SQL NULL.
+  attribution_keys: `nullif(${jsonColumn('attribution_keys')}, 'null'::jsonb)`,
 };
 
 /**
@@ -165,6 +188,18 @@ function sessionParams(sessions: readonly SessionSnapshot[], cursors: ReadonlyMa
     c.close_seq[i] = s.status === 'CLOSED' ? (cursors.get(s.id) ?? null) : null;
     c.version[i] = s.version;
     c.partition[i] = partitionOf(s.userId, partitions);
+    const a = s.attribution;
+    c.entry_url[i] = a.entryUrl;
+    c.exit_url[i] = a.exitUrl;
+    c.referrer[i] = a.referrer;
+    c.referrer_domain[i] = a.referrerDomain;
+    c.utm_source[i] = a.utmSource;
+    c.utm_medium[i] = a.utmMedium;
+    c.utm_campaign[i] = a.utmCampaign;
+    c.utm_term[i] = a.utmTerm;
+    c.utm_content[i] = a.utmContent;
+    c.channel_group[i] = a.channelGroup;
+    c.attribution_keys[i] = a.keys;
   }
   return [
     ...ARRAY_COLUMNS.map(([name]) => pgArray(c[name] as ArrayElement[])),

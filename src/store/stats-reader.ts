@@ -31,7 +31,30 @@ export interface EngagementBucket {
 }
 
 export type Interval = 'HOUR' | 'DAY' | 'WEEK';
+
+/** Dimensions of `breakdown` and the sessions column of each. */
+export const DIMENSION_COLUMNS = {
+  CHANNEL: 'top_channel',
+  CHANNEL_GROUP: 'channel_group',
+  UTM_SOURCE: 'utm_source',
+  UTM_MEDIUM: 'utm_medium',
+  UTM_CAMPAIGN: 'utm_campaign',
+  REFERRER_DOMAIN: 'referrer_domain',
+  ENTRY_URL: 'entry_url',
+  EXIT_URL: 'exit_url',
+} as const;
+export type Dimension = keyof typeof DIMENSION_COLUMNS;
+
+/** One row of `breakdown`: the engagement of the sessions with one value (null: without one). */
+export interface BreakdownRow extends Omit<EngagementBucket, 'start'> {
+  value: string | null;
+}
 export type UserRanking = 'SESSIONS' | 'VALUE' | 'EVENTS';
+
+/** date_trunc units of the intervals. */
+const INTERVAL_UNITS: Record<Interval, string> = { HOUR: 'hour', DAY: 'day', WEEK: 'week' };
+/** ORDER BY columns of the rankings. */
+const USER_ORDERS: Record<UserRanking, string> = { SESSIONS: 'sessions', VALUE: '"totalValue"', EVENTS: 'events' };
 
 /** Builds `WHERE` conditions on startedAt (and userId) with numbered parameters. */
 function whereClause(range: TimeRange, userId: string | null = null): { sql: string; params: unknown[] } {
@@ -143,7 +166,9 @@ export class StatsReader {
    * real hours aligned to local hour boundaries (a fall-back day has 25).
    */
   async engagementSeries(from: number, to: number, interval: Interval, timeZone: string): Promise<EngagementBucket[]> {
-    const unit = interval.toLowerCase();
+    // Interpolated into the SQL: only the three known units may reach it, whatever the caller passed.
+    if (!Object.prototype.hasOwnProperty.call(INTERVAL_UNITS, interval)) throw new Error(`unknown interval ${String(interval)}`);
+    const unit = INTERVAL_UNITS[interval];
     // Bucket start as a UTC instant, for a timestamptz expression `t`.
     const bucketOf = (t: string): string =>
       interval === 'HOUR'
@@ -201,6 +226,27 @@ export class StatsReader {
     );
   }
 
+  /**
+   * Engagement per value of one dimension, most sessions first (ties by
+   * value, sessions without a value last): one pass over the range's
+   * sessions, with the metrics of engagementSeries.
+   */
+  async breakdown(range: TimeRange, dimension: Dimension, limit: number): Promise<BreakdownRow[]> {
+    // The column is interpolated: only names from the fixed map may reach the SQL.
+    if (!Object.prototype.hasOwnProperty.call(DIMENSION_COLUMNS, dimension)) throw new Error(`unknown dimension ${String(dimension)}`);
+    const column = DIMENSION_COLUMNS[dimension];
+    const where = whereClause(range);
+    where.params.push(limit);
+    return this.query(
+      `SELECT ${column} AS value, ${BUCKET_METRICS}
+       FROM sessions ${where.sql}
+       GROUP BY 1
+       ORDER BY sessions DESC, ${column} COLLATE "C" NULLS LAST
+       LIMIT $${where.params.length}`,
+      ...where.params,
+    );
+  }
+
   /** Users ranked by sessions, events or value (ties by userId). */
   async topUsers(
     range: TimeRange,
@@ -209,7 +255,9 @@ export class StatsReader {
   ): Promise<Array<{ userId: string; sessions: number; events: number; totalValue: number }>> {
     const where = whereClause(range);
     where.params.push(limit);
-    const order = { SESSIONS: 'sessions', VALUE: '"totalValue"', EVENTS: 'events' }[by];
+    // Interpolated into the SQL: only the three known orders may reach it.
+    if (!Object.prototype.hasOwnProperty.call(USER_ORDERS, by)) throw new Error(`unknown ranking ${String(by)}`);
+    const order = USER_ORDERS[by];
     return this.query(
       `SELECT user_id AS "userId", count(*)::int AS sessions, sum(event_count)::float8 AS events,
               coalesce(sum(total_value), 0)::float8 AS "totalValue"

@@ -110,6 +110,14 @@ describe.skipIf(!serverAnswers)('database outage', () => {
       expect(result.errors?.[0]?.message).toMatch(/nothing of this request was saved/);
     }
     expect(Date.now() - started).toBeLessThan(10_000);
+    // The Segment endpoint answers 503 with Retry-After, which the Segment SDKs retry.
+    const segment = await fetch(`${base}/v1/track`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: 'outage-segment', messageId: 'outage-segment-1', event: 'A' }),
+    });
+    expect([segment.status, segment.headers.get('retry-after')]).toEqual([503, '5']);
+    expect(await segment.json()).toMatchObject({ success: false, code: 'SERVICE_UNAVAILABLE' });
     expect(await eventually(async () => (await readyStatus(base)) === 503, 5_000)).toBe(true);
     const read = await gql(server.url, '{ sessions(first: 1) { nodes { id } } }');
     expect(read.errors?.[0]?.extensions?.code).toBe('SERVICE_UNAVAILABLE');

@@ -96,7 +96,8 @@ export const INGEST = `mutation Ingest($events: [EventInput!]!) {
 
 export const SESSION_FIELDS = `id userId status startedAt endedAt closesAt durationSeconds eventCount
   eventCounts { name count } channels { channelId count firstSeenAt } topChannel totalValue converted engaged
-  bounced firstEventName lastEventName closeReason closedAt version closeCursor`;
+  bounced firstEventName lastEventName closeReason closedAt version closeCursor
+  entryUrl exitUrl referrer referrerDomain utmSource utmMedium utmCampaign utmTerm utmContent channelGroup`;
 
 /** Runs tasks with at most `limit` in flight. */
 export async function inParallel<T>(items: T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {

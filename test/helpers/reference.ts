@@ -10,6 +10,8 @@ export interface RefEvent {
   ts: number;
   channelId?: string | null;
   value?: number | null;
+  /** Event properties as sent (attribution reads url, referrer, utm_* and Segment's context). */
+  properties?: Record<string, unknown> | null;
 }
 
 export interface RefSession {
@@ -37,6 +39,11 @@ export interface RefRules {
 }
 
 export function referenceSessions(events: readonly RefEvent[], rules: RefRules): RefSession[] {
+  return referenceGroups(events, rules).map((group) => summarize(group, rules));
+}
+
+/** Each session's distinct events in key order; sessions ordered by user, then start. */
+export function referenceGroups(events: readonly RefEvent[], rules: RefRules): RefEvent[][] {
   const seen = new Set<string>();
   const byUser = new Map<string, RefEvent[]>();
   for (const e of events) {
@@ -46,12 +53,12 @@ export function referenceSessions(events: readonly RefEvent[], rules: RefRules):
     list.push(e);
     byUser.set(e.userId, list);
   }
-  const out: RefSession[] = [];
+  const out: RefEvent[][] = [];
   for (const list of byUser.values()) {
     list.sort((a, b) => a.ts - b.ts || (a.eventId < b.eventId ? -1 : 1));
     let current: RefEvent[] = [];
     const emit = () => {
-      if (current.length > 0) out.push(summarize(current, rules));
+      if (current.length > 0) out.push(current);
       current = [];
     };
     for (const e of list) {
@@ -62,7 +69,75 @@ export function referenceSessions(events: readonly RefEvent[], rules: RefRules):
     }
     emit();
   }
-  return out.sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : a.startedAt - b.startedAt));
+  const key = (g: RefEvent[]) => g[0] as RefEvent;
+  return out.sort((a, b) => (key(a).userId < key(b).userId ? -1 : key(a).userId > key(b).userId ? 1 : key(a).ts - key(b).ts));
+}
+
+/** The attribution fields of a session (docs/attribution.md), from its events in key order; channelGroup aside. */
+export interface RefAttribution {
+  entryUrl: string | null;
+  exitUrl: string | null;
+  referrer: string | null;
+  referrerDomain: string | null;
+  utmSource: string | null;
+  utmMedium: string | null;
+  utmCampaign: string | null;
+  utmTerm: string | null;
+  utmContent: string | null;
+}
+
+const UTM_KEYS = [
+  ['utmSource', 'utm_source', 'source'],
+  ['utmMedium', 'utm_medium', 'medium'],
+  ['utmCampaign', 'utm_campaign', 'name'],
+  ['utmTerm', 'utm_term', 'term'],
+  ['utmContent', 'utm_content', 'content'],
+] as const;
+
+function text(o: unknown, ...path: string[]): string | null {
+  let v: unknown = o;
+  for (const k of path) v = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[k] : undefined;
+  return typeof v === 'string' && v.trim() !== '' ? v : null;
+}
+
+function host(url: string): string | null {
+  const absolute = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : /^[a-z0-9-]+(\.[a-z0-9-]+)+($|[/?#:])/i.test(url) ? `https://${url}` : null;
+  if (absolute === null) return null;
+  try {
+    return new URL(absolute).hostname || null;
+  } catch {
+    return null;
+  }
+}
+
+/** Brute force over a session's events: first and last url, the entry's referrer, utm of the first event with any. */
+export function referenceAttribution(events: readonly RefEvent[]): RefAttribution {
+  const urlOf = (e: RefEvent) => text(e.properties, 'url') ?? text(e.properties, 'context', 'page', 'url');
+  const withUrl = events.filter((e) => urlOf(e) !== null);
+  const entry = withUrl[0];
+  const entryUrl = entry === undefined ? null : urlOf(entry);
+  const referrer = entry === undefined ? null : (text(entry.properties, 'referrer') ?? text(entry.properties, 'context', 'page', 'referrer'));
+  const refHost = referrer === null ? null : host(referrer);
+  const entryHost = entryUrl !== null && /^[a-z][a-z0-9+.-]*:\/\//i.test(entryUrl) ? host(entryUrl) : null;
+  const utms = events.map((e) => {
+    const explicit = UTM_KEYS.map(([, prop, campaign]) => text(e.properties, prop) ?? text(e.properties, 'context', 'campaign', campaign));
+    if (explicit.some((v) => v !== null)) return explicit;
+    const url = urlOf(e);
+    if (url === null) return explicit;
+    const query = new URL(url, 'http://base.invalid/').searchParams;
+    return UTM_KEYS.map(([, prop]) => {
+      const v = query.get(prop);
+      return v === null || v.trim() === '' ? null : v;
+    });
+  });
+  const utm = utms.find((u) => u.some((v) => v !== null)) ?? [null, null, null, null, null];
+  return {
+    entryUrl,
+    exitUrl: withUrl.length === 0 ? null : urlOf(withUrl[withUrl.length - 1] as RefEvent),
+    referrer,
+    referrerDomain: refHost !== null && refHost !== entryHost ? refHost : null,
+    ...(Object.fromEntries(UTM_KEYS.map(([field], i) => [field, utm[i] ?? null])) as Pick<RefAttribution, 'utmSource' | 'utmMedium' | 'utmCampaign' | 'utmTerm' | 'utmContent'>),
+  };
 }
 
 function summarize(events: RefEvent[], rules: RefRules): RefSession {

@@ -38,6 +38,19 @@ function session(id: string, over: Partial<SessionSnapshot> = {}): SessionSnapsh
     closeReason: null,
     closedAt: null,
     version: 1,
+    attribution: {
+      entryUrl: 'https://shop.example/a?b="c",d',
+      exitUrl: 'NULL',
+      referrer: '{x}',
+      referrerDomain: 'ünïcødé 😀',
+      utmSource: 'back\\slash',
+      utmMedium: 'a,b',
+      utmCampaign: null,
+      utmTerm: "it's",
+      utmContent: 'new\nline',
+      channelGroup: 'Organic Search',
+      keys: { entry: { ts: Date.UTC(2026, 0, 1, 10), eventId: 'NULL' }, exit: null, utm: { ts: Date.UTC(2026, 0, 1, 10, 5), eventId: 'say "hi"' } },
+    },
     ...over,
   };
 }
@@ -70,11 +83,47 @@ describe('set-based writes', () => {
     expect(created.size).toBe(events.length);
     for (const e of events) {
       const [stored] = await loadUserEvents(database.prisma, e.userId, t0, t0 + 1_000);
-      expect(stored).toEqual({ eventId: e.eventId, userId: e.userId, name: e.name, ts: e.ts, channelId: e.channelId, value: e.value });
+      expect(stored).toEqual({ eventId: e.eventId, userId: e.userId, name: e.name, ts: e.ts, channelId: e.channelId, value: e.value, attribution: null });
     }
     // The same ids again, plus one new: only the new one is reported.
     const again = await insertEvents(database.prisma, [...events, { ...events[0]!, eventId: 'fresh' }]);
     expect([...again]).toEqual(['fresh']);
+  });
+
+  it('reads back the attribution properties of stored events, nested Segment context included', async () => {
+    const t0 = Date.UTC(2026, 0, 5, 12);
+    const properties = {
+      title: 'x'.repeat(1_000),
+      url: 'https://shop.example/p?utm_source=news&utm_medium=email',
+      context: { page: { referrer: 'https://www.google.com/' }, campaign: { name: 'spring', source: 7 } },
+    };
+    await insertEvents(database.prisma, [
+      { eventId: 'attr-1', userId: 'attr-user', name: 'page_view', ts: t0, channelId: null, value: null, properties: JSON.stringify(properties) },
+      { eventId: 'attr-2', userId: 'attr-user', name: 'click', ts: t0 + 1, channelId: null, value: null, properties: JSON.stringify({ button: 'buy' }) },
+    ]);
+    const stored = await loadUserEvents(database.prisma, 'attr-user', t0, t0 + 1);
+    // Explicit utm (campaign.name) wins over the url's query; a number is not a source.
+    expect(stored.map((e) => e.attribution)).toEqual([
+      {
+        url: 'https://shop.example/p?utm_source=news&utm_medium=email',
+        referrer: 'https://www.google.com/',
+        utm: { source: null, medium: null, campaign: 'spring', term: null, content: null },
+      },
+      null,
+    ]);
+  });
+
+  it('stores every attribution column and the keys, and reads them back', async () => {
+    const a = session('00000000-0000-4000-8000-0000000000b1', { userId: 'attr-session-user' });
+    const none = session('00000000-0000-4000-8000-0000000000b2', {
+      userId: 'attr-session-user',
+      startedAt: Date.UTC(2026, 0, 1, 12),
+      endedAt: Date.UTC(2026, 0, 1, 12, 5),
+      attribution: { ...a.attribution, entryUrl: null, exitUrl: null, referrer: null, referrerDomain: null, utmSource: null, utmMedium: null, utmTerm: null, utmContent: null, channelGroup: 'Direct', keys: null },
+    });
+    await writeSessions(database.prisma, [a, none], () => false);
+    const stored = await loadUserSessions(database.prisma, 'attr-session-user', Date.UTC(2026, 0, 1), Date.UTC(2026, 0, 2), 1_800_000);
+    expect(stored.map((s) => s.attribution)).toEqual([a.attribution, none.attribution]);
   });
 
   it('inserts new sessions, updates stored ones, and keeps the first close cursor', async () => {

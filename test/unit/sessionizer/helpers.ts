@@ -38,6 +38,7 @@ export function ev(ts: number, over: Partial<SessionEvent> = {}): SessionEvent {
     ts,
     channelId: over.channelId === undefined ? null : over.channelId,
     value: over.value === undefined ? null : over.value,
+    ...(over.attribution === undefined ? {} : { attribution: over.attribution }),
   };
 }
 
@@ -59,6 +60,7 @@ export interface Shape {
   lastEventName: string;
   lastEventId: string;
   startedByCut: boolean;
+  attribution: Record<string, string | null>;
 }
 
 function sortedRecord<T, U>(r: Readonly<Record<string, T>>, f: (x: T) => U): Record<string, U> {
@@ -67,7 +69,12 @@ function sortedRecord<T, U>(r: Readonly<Record<string, T>>, f: (x: T) => U): Rec
   return out;
 }
 
+const ATTRIBUTION_FIELDS = [
+  'entryUrl', 'exitUrl', 'referrer', 'referrerDomain', 'utmSource', 'utmMedium', 'utmCampaign', 'utmTerm', 'utmContent', 'channelGroup',
+] as const;
+
 export function shape(s: SessionSnapshot | ReferenceSession): Shape {
+  const a = 'attribution' in s ? s.attribution : s;
   return {
     userId: s.userId,
     startedAt: s.startedAt,
@@ -85,6 +92,7 @@ export function shape(s: SessionSnapshot | ReferenceSession): Shape {
     lastEventName: s.lastEventName,
     lastEventId: s.lastEventId,
     startedByCut: s.startedByCut,
+    attribution: Object.fromEntries(ATTRIBUTION_FIELDS.map((f) => [f, a[f]])),
   };
 }
 

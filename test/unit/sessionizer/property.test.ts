@@ -4,6 +4,7 @@ import { MemorySessionStore, persistChanges, runBatch } from '../../../src/sessi
 import { closedFrontiersOf } from '../../../src/sessionizer/restore.ts';
 import { Sessionizer } from '../../../src/sessionizer/sessionizer.ts';
 import type { SessionEvent } from '../../../src/sessionizer/types.ts';
+import { attributionOf } from '../../../src/sessionizer/attribution.ts';
 import { actualShapes, expectedShapes, idSource, options } from './helpers.ts';
 
 const RUNS = Number(process.env['PROP_RUNS'] ?? 500);
@@ -13,6 +14,18 @@ const TIMEOUT_MS = Math.max(60_000, RUNS * 20);
 const GAP = 10;
 const MAX = 35;
 
+/** Attribution properties (as sent) that events draw from: urls, referrers, utm in the query or explicit, Segment context. */
+const ATTRIBUTIONS = [
+  null,
+  { url: 'https://shop.example/a' },
+  { url: 'https://shop.example/b?utm_source=google&utm_medium=cpc', referrer: 'https://www.google.com/' },
+  { referrer: 'https://facebook.com/' },
+  { utm_source: 'newsletter', utm_medium: 'email', button: 'x' },
+  { url: '/c', referrer: 'https://shop.example/a' },
+  { url: 'https://shop.example/e', referrer: 'https://shop.example/a' },
+  { context: { page: { url: 'https://shop.example/d', referrer: 'https://t.co/x' }, campaign: { source: 'twitter', medium: 'paid_social' } } },
+].map(attributionOf);
+
 const eventArb = fc.record({
   n: fc.integer({ min: 0, max: 60 }), // eventId pool: collisions are duplicates
   userId: fc.constantFrom('a', 'b', 'c'),
@@ -20,6 +33,7 @@ const eventArb = fc.record({
   name: fc.constantFrom('view', 'click', 'buy'),
   channelId: fc.constantFrom(null, 'x', 'y', 'z'),
   value: fc.constantFrom(null, 0, 1, 2, 5),
+  attribution: fc.constantFrom(...ATTRIBUTIONS),
 });
 
 type Step =
@@ -56,6 +70,7 @@ function arrival(s: Scenario): SessionEvent[] {
     ts: r.ts,
     channelId: r.channelId,
     value: r.value,
+    attribution: r.attribution,
   }));
   const sortKey = (e: SessionEvent, i: number): number => {
     switch (s.order) {
@@ -172,6 +187,7 @@ describe('in-memory fast paths are exact', () => {
     users: fc.array(fc.constantFrom('a', 'b'), { minLength: 50, maxLength: 50 }),
     names: fc.array(fc.constantFrom('view', 'buy'), { minLength: 50, maxLength: 50 }),
     channels: fc.array(fc.constantFrom(null, 'x', 'y'), { minLength: 50, maxLength: 50 }),
+    attributions: fc.array(fc.constantFrom(...ATTRIBUTIONS), { minLength: 50, maxLength: 50 }),
     order: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 50, maxLength: 50 }),
     cuts: fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 50, maxLength: 50 }),
   });
@@ -188,6 +204,7 @@ describe('in-memory fast paths are exact', () => {
             ts,
             channelId: d.channels[i] ?? null,
             value: i % 3,
+            attribution: d.attributions[i] ?? null,
           }))
           .map((e, i) => ({ e, k: d.order[i] ?? 0 }))
           .sort((a, b) => a.k - b.k)
