@@ -1,4 +1,4 @@
-import type { Change, SessionEvent, SessionSnapshot, SessionStorePort } from './types.ts';
+import type { Change, LoadedRegion, Region, SessionEvent, SessionSnapshot, SessionStorePort } from './types.ts';
 
 export { persistChanges, runBatch } from './run-batch.ts';
 
@@ -35,16 +35,14 @@ export class MemorySessionStore implements SessionStorePort {
     return fresh;
   }
 
-  async loadRegion(
-    userId: string,
-    fromTs: number,
-    toTs: number,
-  ): Promise<{ events: SessionEvent[]; sessions: SessionSnapshot[] }> {
-    const events = (this.eventsByUser.get(userId) ?? []).filter((e) => e.ts >= fromTs && e.ts <= toTs);
-    const sessions = [...this.sessions.values()].filter(
-      (s) => s.userId === userId && s.endedAt >= fromTs && s.startedAt <= toTs,
-    );
-    return { events, sessions };
+  async loadRegions(regions: readonly Region[]): Promise<Map<string, LoadedRegion>> {
+    const out = new Map<string, LoadedRegion>();
+    for (const { userId, fromTs, toTs } of regions) {
+      const events = (this.eventsByUser.get(userId) ?? []).filter((e) => e.ts >= fromTs && e.ts <= toTs);
+      const sessions = [...this.sessions.values()].filter((s) => s.userId === userId && s.endedAt >= fromTs && s.startedAt <= toTs);
+      out.set(userId, { events, sessions });
+    }
+    return out;
   }
 
   async saveChanges(changes: readonly Change[]): Promise<void> {

@@ -2,6 +2,13 @@ import { correctSessions, expandRegion } from './correction.ts';
 import type { Sessionizer } from './sessionizer.ts';
 import type { Change, CorrectionRequest, SessionEvent, SessionSnapshot, SessionStorePort } from './types.ts';
 
+/** A user still to correct, with the range loaded for it so far. */
+interface Pending {
+  readonly request: CorrectionRequest;
+  readonly lo: number;
+  readonly hi: number;
+}
+
 export interface BatchOutcome {
   /** Events stored and sessionized (new eventIds), in input order. */
   readonly accepted: SessionEvent[];
@@ -43,46 +50,50 @@ export async function applyBatch(
   const requests = sessionizer.apply(accepted, nowMs);
   const changes = sessionizer.drainChanges();
   await store.saveChanges(changes);
-  for (const request of requests) {
-    for (const c of await correctUser(sessionizer, store, request, nowMs)) changes.push(c);
-  }
+  if (requests.length > 0) for (const c of await correctUsers(sessionizer, store, requests, nowMs)) changes.push(c);
   return { accepted, duplicates, changes, corrections: requests.length };
 }
 
 /**
- * Recomputes one deferred user: widens the loaded range until the region
- * (expandRegion) fits in it, re-runs the rules, installs and saves the result.
- * The sessionizer's earlier changes must already be saved.
+ * Recomputes the deferred users of a batch together: loads every user's
+ * region in one round (and, rarely, one more for the users whose region
+ * turned out wider: a neighbour within gap lay outside what was loaded),
+ * re-runs the rules per user (expandRegion, correctSessions), installs the
+ * results and saves all their changes at once. A constant number of
+ * statements per group, whatever the number of late users. The
+ * sessionizer's earlier changes must already be saved.
  */
-export async function correctUser(
+export async function correctUsers(
   sessionizer: Sessionizer,
   store: SessionStorePort,
-  request: CorrectionRequest,
+  requests: readonly CorrectionRequest[],
   nowMs: number,
 ): Promise<Change[]> {
   const gap = sessionizer.opts.gapMs;
-  let lo = request.fromTs - gap;
-  let hi = request.toTs + gap;
-  for (;;) {
-    const loaded = await store.loadRegion(request.userId, lo, hi);
-    const sorted = [...loaded.sessions].sort(byStart);
-    const region = expandRegion(request.fromTs, request.toTs, sorted, gap);
-    if (region.fromTs - gap < lo || region.toTs + gap > hi) {
-      // A neighbour within gap may lie outside what was loaded: load more.
-      lo = Math.min(lo, region.fromTs - gap);
-      hi = Math.max(hi, region.toTs + gap);
-      continue;
+  let pending: Pending[] = requests.map((request) => ({ request, lo: request.fromTs - gap, hi: request.toTs + gap }));
+  while (pending.length > 0) {
+    const loaded = await store.loadRegions(pending.map((p) => ({ userId: p.request.userId, fromTs: p.lo, toTs: p.hi })));
+    const wider: Pending[] = [];
+    for (const { request, lo, hi } of pending) {
+      const region = loaded.get(request.userId) ?? { events: [], sessions: [] };
+      const sorted = [...region.sessions].sort(byStart);
+      const expanded = expandRegion(request.fromTs, request.toTs, sorted, gap);
+      if (expanded.fromTs - gap < lo || expanded.toTs + gap > hi) {
+        wider.push({ request, lo: Math.min(lo, expanded.fromTs - gap), hi: Math.max(hi, expanded.toTs + gap) });
+        continue;
+      }
+      const events = region.events.filter((e) => e.ts >= expanded.fromTs && e.ts <= expanded.toTs);
+      const result = correctSessions(
+        { userId: request.userId, events, stored: expanded.sessions, watermark: sessionizer.watermark(), nowMs },
+        sessionizer.opts,
+      );
+      sessionizer.applyCorrection(request.userId, result, nowMs);
     }
-    const events = loaded.events.filter((e) => e.ts >= region.fromTs && e.ts <= region.toTs);
-    const result = correctSessions(
-      { userId: request.userId, events, stored: region.sessions, watermark: sessionizer.watermark(), nowMs },
-      sessionizer.opts,
-    );
-    sessionizer.applyCorrection(request.userId, result, nowMs);
-    const changes = sessionizer.drainChanges();
-    await store.saveChanges(changes);
-    return changes;
+    pending = wider;
   }
+  const changes = sessionizer.drainChanges();
+  await store.saveChanges(changes);
+  return changes;
 }
 
 /** Drains the sessionizer and saves the changes (after advanceTime or flush). */

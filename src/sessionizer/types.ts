@@ -182,6 +182,19 @@ export interface CorrectionResult {
   readonly changes: Change[];
 }
 
+/** A user's time range to load for a correction (ms). */
+export interface Region {
+  readonly userId: string;
+  readonly fromTs: number;
+  readonly toTs: number;
+}
+
+/** What the store holds of one region. */
+export interface LoadedRegion {
+  readonly events: SessionEvent[];
+  readonly sessions: SessionSnapshot[];
+}
+
 /**
  * The storage the batch orchestration needs (a port owned by the core). The
  * in-memory twin is MemorySessionStore; production uses Postgres.
@@ -190,14 +203,12 @@ export interface SessionStorePort {
   /** Stores events whose eventId is new (first one wins); returns those, in input order. */
   insertEvents(events: readonly SessionEvent[]): Promise<SessionEvent[]>;
   /**
-   * Events of the user with fromTs <= ts <= toTs, and the user's sessions (any
-   * status) overlapping [fromTs, toTs] (endedAt >= fromTs and startedAt <= toTs).
+   * For each region (one per user): the user's events with fromTs <= ts <=
+   * toTs, and the user's sessions (any status) overlapping [fromTs, toTs]
+   * (endedAt >= fromTs and startedAt <= toTs). All regions in one call: the
+   * corrections of a group cost a constant number of round trips.
    */
-  loadRegion(
-    userId: string,
-    fromTs: number,
-    toTs: number,
-  ): Promise<{ events: SessionEvent[]; sessions: SessionSnapshot[] }>;
+  loadRegions(regions: readonly Region[]): Promise<Map<string, LoadedRegion>>;
   /** Applies changes in order: 'removed' deletes, the others upsert the snapshot by id. */
   saveChanges(changes: readonly Change[]): Promise<void>;
 }

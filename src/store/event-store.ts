@@ -92,29 +92,49 @@ export async function insertEvents(db: Db, events: readonly EventRow[]): Promise
   return new Set(rows.map((r) => r.event_id));
 }
 
-/** Every stored event of one user with ts in [fromTs, toTs], ordered by (ts, eventId). */
-export async function loadUserEvents(db: Db, userId: string, fromTs: number, toTs: number): Promise<EventRow[]> {
+/** One user's time range (ms), as corrections load them. */
+export interface UserRange {
+  readonly userId: string;
+  readonly fromTs: number;
+  readonly toTs: number;
+}
+
+/**
+ * Every stored event in each user's range, ordered by (ts, eventId) per user,
+ * in one statement (the ranges travel as three arrays and are joined on the
+ * (user_id, ts, event_id) index).
+ */
+export async function loadRangeEvents(db: Db, ranges: readonly UserRange[]): Promise<Map<string, EventRow[]>> {
+  const out = new Map<string, EventRow[]>();
+  if (ranges.length === 0) return out;
   const rows = await db.$queryRawUnsafe<
     Array<{ event_id: string; user_id: string; name: string; ts: number; channel_id: string | null; value: number | null; attribution: unknown }>
   >(
-    `SELECT event_id, user_id, name, (extract(epoch FROM ts) * 1000)::float8 AS ts, channel_id, value,
+    `SELECT e.event_id, e.user_id, e.name, (extract(epoch FROM e.ts) * 1000)::float8 AS ts, e.channel_id, e.value,
             ${ATTRIBUTION_SQL} AS attribution
-     FROM events
-     WHERE user_id = $1
-       AND ts >= timestamptz 'epoch' + $2::bigint * interval '1 millisecond'
-       AND ts <= timestamptz 'epoch' + $3::bigint * interval '1 millisecond'
-     ORDER BY ts, event_id`,
-    userId,
-    fromTs,
-    toTs,
+     FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS r(user_id, lo, hi)
+     JOIN events e ON e.user_id = r.user_id
+       AND e.ts >= timestamptz 'epoch' + r.lo * interval '1 millisecond'
+       AND e.ts <= timestamptz 'epoch' + r.hi * interval '1 millisecond'
+     ORDER BY e.user_id, e.ts, e.event_id`,
+    pgArray(ranges.map((r) => r.userId)),
+    pgArray(ranges.map((r) => Math.floor(r.fromTs))),
+    pgArray(ranges.map((r) => Math.ceil(r.toTs))),
   );
-  return rows.map((r) => ({
-    eventId: r.event_id,
-    userId: r.user_id,
-    name: r.name,
-    ts: Math.round(r.ts),
-    channelId: r.channel_id,
-    value: r.value,
-    attribution: attributionFromPaths(r.attribution),
-  }));
+  for (const r of rows) {
+    const event: EventRow = {
+      eventId: r.event_id,
+      userId: r.user_id,
+      name: r.name,
+      ts: Math.round(r.ts),
+      channelId: r.channel_id,
+      value: r.value,
+      attribution: attributionFromPaths(r.attribution),
+    };
+    const list = out.get(r.user_id);
+    if (list === undefined) out.set(r.user_id, [event]);
+    else list.push(event);
+  }
+  return out;
 }
+

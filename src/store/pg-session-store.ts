@@ -1,6 +1,6 @@
-import type { Change, SessionEvent, SessionSnapshot, SessionStorePort } from '../sessionizer/types.ts';
-import { insertEvents, loadUserEvents, type Db, type EventRow } from './event-store.ts';
-import { deleteSessions, loadUserSessions } from './session-store.ts';
+import type { Change, LoadedRegion, Region, SessionEvent, SessionSnapshot, SessionStorePort } from '../sessionizer/types.ts';
+import { insertEvents, loadRangeEvents, type Db, type EventRow } from './event-store.ts';
+import { deleteSessions, loadRangeSessions } from './session-store.ts';
 import { writeSessions } from './session-writes.ts';
 
 /** A change as committed: the snapshot plus the stored close cursor. */
@@ -40,12 +40,11 @@ export class PgSessionStore implements SessionStorePort {
     return fresh;
   }
 
-  async loadRegion(userId: string, fromTs: number, toTs: number) {
-    const [events, sessions] = await Promise.all([
-      loadUserEvents(this.db, userId, fromTs, toTs),
-      loadUserSessions(this.db, userId, fromTs, toTs, this.gapMs),
-    ]);
-    return { events, sessions };
+  async loadRegions(regions: readonly Region[]): Promise<Map<string, LoadedRegion>> {
+    const [events, sessions] = await Promise.all([loadRangeEvents(this.db, regions), loadRangeSessions(this.db, regions, this.gapMs)]);
+    const out = new Map<string, LoadedRegion>();
+    for (const { userId } of regions) out.set(userId, { events: events.get(userId) ?? [], sessions: sessions.get(userId) ?? [] });
+    return out;
   }
 
   async saveChanges(changes: readonly Change[]): Promise<void> {

@@ -5,7 +5,8 @@
  */
 import { setOwn } from '../sessionizer/snapshot.ts';
 import type { ChannelStat, SessionSnapshot } from '../sessionizer/types.ts';
-import type { Db } from './event-store.ts';
+import type { Db, UserRange } from './event-store.ts';
+import { pgArray } from './pg-array.ts';
 import type { AttributionRow, SessionView, StoredChannel } from './session-view.ts';
 import { ATTRIBUTION_COLUMNS, attributionFromRow, attributionView, channelList, eventCountList } from './session-view.ts';
 
@@ -121,23 +122,26 @@ export async function deleteSessions(db: Db, ids: readonly string[]): Promise<vo
   await db.$executeRawUnsafe(`DELETE FROM sessions WHERE id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb))::uuid[])`, JSON.stringify(ids));
 }
 
-/** Stored sessions of a user overlapping [fromTs, toTs] (startedAt <= toTs, endedAt >= fromTs). */
-export async function loadUserSessions(
-  db: Db,
-  userId: string,
-  fromTs: number,
-  toTs: number,
-  gapMs: number,
-): Promise<SessionSnapshot[]> {
+/** Stored sessions overlapping each user's range (startedAt <= toTs, endedAt >= fromTs), in one statement. */
+export async function loadRangeSessions(db: Db, ranges: readonly UserRange[], gapMs: number): Promise<Map<string, SessionSnapshot[]>> {
+  const out = new Map<string, SessionSnapshot[]>();
+  if (ranges.length === 0) return out;
   const rows = await db.$queryRawUnsafe<SnapshotRow[]>(
-    `SELECT ${SNAPSHOT_COLUMNS} FROM sessions
-     WHERE user_id = $1 AND started_at <= ${TS('$3')} AND ended_at >= ${TS('$2')}
-     ORDER BY started_at, id`,
-    userId,
-    fromTs,
-    toTs,
+    `SELECT ${SNAPSHOT_COLUMNS} FROM sessions WHERE id IN (
+       SELECT s.id FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS r(u, lo, hi)
+       JOIN sessions s ON s.user_id = r.u AND s.started_at <= ${TS('r.hi')} AND s.ended_at >= ${TS('r.lo')})
+     ORDER BY user_id, started_at, id`,
+    pgArray(ranges.map((r) => r.userId)),
+    pgArray(ranges.map((r) => Math.floor(r.fromTs))),
+    pgArray(ranges.map((r) => Math.ceil(r.toTs))),
   );
-  return rows.map((r) => snapshotFromRow(r, gapMs));
+  for (const row of rows) {
+    const snapshot = snapshotFromRow(row, gapMs);
+    const list = out.get(snapshot.userId);
+    if (list === undefined) out.set(snapshot.userId, [snapshot]);
+    else list.push(snapshot);
+  }
+  return out;
 }
 
 /** The SQL condition and parameter that keep the rows of some partitions only (none: every row). */

@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, openTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import type { Database } from '../../src/store/database.ts';
-import { insertEvents, loadUserEvents } from '../../src/store/event-store.ts';
-import { deleteSessions, loadUserSessions } from '../../src/store/session-store.ts';
+import { insertEvents, loadRangeEvents } from '../../src/store/event-store.ts';
+import { deleteSessions, loadRangeSessions } from '../../src/store/session-store.ts';
 import { writeSessions } from '../../src/store/session-writes.ts';
 import type { SessionSnapshot } from '../../src/sessionizer/types.ts';
 
@@ -82,7 +82,7 @@ describe('set-based writes', () => {
     const created = await insertEvents(database.prisma, events);
     expect(created.size).toBe(events.length);
     for (const e of events) {
-      const [stored] = await loadUserEvents(database.prisma, e.userId, t0, t0 + 1_000);
+      const [stored] = (await loadRangeEvents(database.prisma, [{ userId: e.userId, fromTs: t0, toTs: t0 + 1_000 }])).get(e.userId) ?? [];
       expect(stored).toEqual({ eventId: e.eventId, userId: e.userId, name: e.name, ts: e.ts, channelId: e.channelId, value: e.value, attribution: null });
     }
     // The same ids again, plus one new: only the new one is reported.
@@ -101,7 +101,7 @@ describe('set-based writes', () => {
       { eventId: 'attr-1', userId: 'attr-user', name: 'page_view', ts: t0, channelId: null, value: null, properties: JSON.stringify(properties) },
       { eventId: 'attr-2', userId: 'attr-user', name: 'click', ts: t0 + 1, channelId: null, value: null, properties: JSON.stringify({ button: 'buy' }) },
     ]);
-    const stored = await loadUserEvents(database.prisma, 'attr-user', t0, t0 + 1);
+    const stored = (await loadRangeEvents(database.prisma, [{ userId: 'attr-user', fromTs: t0, toTs: t0 + 1 }])).get('attr-user') ?? [];
     // Explicit utm (campaign.name) wins over the url's query; a number is not a source.
     expect(stored.map((e) => e.attribution)).toEqual([
       {
@@ -122,7 +122,8 @@ describe('set-based writes', () => {
       attribution: { ...a.attribution, entryUrl: null, exitUrl: null, referrer: null, referrerDomain: null, utmSource: null, utmMedium: null, utmTerm: null, utmContent: null, channelGroup: 'Direct', keys: null },
     });
     await writeSessions(database.prisma, [a, none], () => false);
-    const stored = await loadUserSessions(database.prisma, 'attr-session-user', Date.UTC(2026, 0, 1), Date.UTC(2026, 0, 2), 1_800_000);
+    const ranges = [{ userId: 'attr-session-user', fromTs: Date.UTC(2026, 0, 1), toTs: Date.UTC(2026, 0, 2) }];
+    const stored = (await loadRangeSessions(database.prisma, ranges, 1_800_000)).get('attr-session-user') ?? [];
     expect(stored.map((s) => s.attribution)).toEqual([a.attribution, none.attribution]);
   });
 
@@ -132,7 +133,7 @@ describe('set-based writes', () => {
     await writeSessions(database.prisma, [a, b], () => false);
     const from = Date.UTC(2025, 11, 31);
     const to = Date.UTC(2026, 0, 3);
-    const first = await loadUserSessions(database.prisma, 'store-user', from, to, 1_800_000);
+    const first = (await loadRangeSessions(database.prisma, [{ userId: 'store-user', fromTs: from, toTs: to }], 1_800_000)).get('store-user') ?? [];
     expect(first.map(({ id, eventCounts, channels, topChannel, lastEventName, firstEventId }) => ({ id, eventCounts, channels, topChannel, lastEventName, firstEventId }))).toEqual([
       { id: a.id, eventCounts: a.eventCounts, channels: a.channels, topChannel: '{x}', lastEventName: 'back\\slash', firstEventId: 'NULL' },
       { id: b.id, eventCounts: b.eventCounts, channels: {}, topChannel: null, lastEventName: 'back\\slash', firstEventId: 'NULL' },
@@ -150,7 +151,7 @@ describe('set-based writes', () => {
     const later = await writeSessions(database.prisma, [corrected, c], () => true);
     expect(later.get(a.id)).toBe(cursor);
     expect(later.has(c.id)).toBe(true);
-    const stored = await loadUserSessions(database.prisma, 'store-user', from, to, 1_800_000);
+    const stored = (await loadRangeSessions(database.prisma, [{ userId: 'store-user', fromTs: from, toTs: to }], 1_800_000)).get('store-user') ?? [];
     expect(stored.map((s) => [s.id, s.status, s.eventCount, s.version, s.closedAt, s.closeReason])).toEqual([
       [a.id, 'CLOSED', 3, 3, closedAt, 'INACTIVITY'],
       [b.id, 'OPEN', 2, 1, null, null],
