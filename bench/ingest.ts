@@ -8,9 +8,14 @@
  *   a stream of many users each sending now and then);
  * - `bursts`: a batch holds 10 consecutive events of each of 100 users (an
  *   SDK that buffers a second of a user's activity), so sessions are
- *   rewritten once per 10 events.
+ *   rewritten once per 10 events;
+ * - `late`: `bursts`, but every 20th event (5%) is stamped 1 to 60 minutes
+ *   earlier than its neighbours, far beyond ALLOWED_LATENESS (30 s): a device
+ *   that was offline. Each such event is corrected from the stored events.
+ *   The issue's bar: at least half of `bursts` in the same run.
  *
- * Env: BENCH_INGEST_EVENTS (default 300000 per shape), BENCH_INGEST_CLIENTS (8).
+ * Env: BENCH_INGEST_EVENTS (default 300000 per shape), BENCH_INGEST_CLIENTS (8),
+ * BENCH_INGEST_SHAPES (comma-separated; default all).
  */
 import os from 'node:os';
 import { createTestDatabase } from '../test/helpers/database.ts';
@@ -23,7 +28,7 @@ const CLIENTS = Number(process.env['BENCH_INGEST_CLIENTS'] ?? 8);
 const USERS = 20_000;
 const BURST = 10;
 
-type Shape = 'distinct' | 'bursts';
+type Shape = 'distinct' | 'bursts' | 'late';
 
 /** The user and event-time offset (ms) of the i-th event of a shape; users keep one session each. */
 function place(shape: Shape, i: number): { user: number; offsetMs: number } {
@@ -32,6 +37,8 @@ function place(shape: Shape, i: number): { user: number; offsetMs: number } {
   const batch = Math.floor(i / BATCH);
   const inBatch = i % BATCH;
   const user = (batch * (BATCH / BURST) + Math.floor(inBatch / BURST)) % USERS;
+  // Late: a deterministic 1 to 60 minutes back (a multiplicative hash of i spreads the delays).
+  if (shape === 'late' && i % 20 === 7) return { user, offsetMs: i - 60_000 * (1 + ((i * 2_654_435_761) % 60)) };
   return { user, offsetMs: i };
 }
 
@@ -115,4 +122,5 @@ async function benchShape(shape: Shape): Promise<Record<string, unknown>> {
   }
 }
 
-for (const shape of ['distinct', 'bursts'] as const) console.log(JSON.stringify(await benchShape(shape)));
+const SHAPES = (process.env['BENCH_INGEST_SHAPES'] ?? 'distinct,bursts,late').split(',') as Shape[];
+for (const shape of SHAPES) console.log(JSON.stringify(await benchShape(shape)));
