@@ -157,6 +157,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
             backendName: backendName ?? '',
             prisma,
             publisher,
+            listens: (topic) => bus.listens(topic),
             gapMs: config.sessionGapMs,
             logger,
             self: () => ownership.id(),

@@ -38,6 +38,8 @@ export interface ClusterFeedOptions {
   readonly backendName: string;
   readonly prisma: PrismaClient;
   readonly publisher: ChangePublisher;
+  /** Whether anyone here subscribes to a topic: another instance's changes are read only then. */
+  readonly listens: (topic: 'started' | 'updated' | 'merged') => boolean;
   readonly gapMs: number;
   readonly logger: Logger;
   /** This instance's id (changes from itself are announced by its own writer). */
@@ -187,7 +189,14 @@ export class ClusterFeed {
     if (notice.c === 1 && this.ordering()) this.catchUp();
   }
 
-  private async announceRemote(notice: ChangeNotice): Promise<void> {
+  private async announceRemote(received: ChangeNotice): Promise<void> {
+    const { listens } = this.options;
+    const notice: ChangeNotice = {
+      i: received.i,
+      ...(received.s !== undefined && listens('started') ? { s: received.s } : {}),
+      ...(received.u !== undefined && listens('updated') ? { u: received.u } : {}),
+      ...(received.r !== undefined && listens('merged') ? { r: received.r } : {}),
+    };
     const ids = [...(notice.s ?? []), ...(notice.u ?? []), ...(notice.r ?? []).map(([, into]) => into).filter((id) => id !== '')];
     if (ids.length === 0) return;
     const views = new Map((await loadViewsByIds(this.options.prisma, ids, this.options.gapMs)).map((v) => [v.id, v]));

@@ -98,6 +98,13 @@ export class SessionBus {
     return this.index.has(`${topic}:${userId}`) || this.index.has(`${topic}:${ALL_USERS}`);
   }
 
+  /** True when some subscriber, of any user, listens to this topic (reading changes from the store is skipped otherwise). */
+  listens(topic: SessionTopic): boolean {
+    const prefix = `${topic}:`;
+    for (const key of this.index.keys()) if (key.startsWith(prefix)) return true;
+    return false;
+  }
+
   /**
    * Ends every subscription of `owner` (a connection cut off as a slow
    * consumer) and returns how many messages they leave undelivered: what

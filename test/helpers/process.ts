@@ -60,7 +60,8 @@ export async function startProcess(env: Record<string, string>, timeoutMs = 60_0
     wsUrl: url.replace(/^http/, 'ws'),
     logs,
     async stop(signal) {
-      if (child.exitCode !== null) return child.exitCode;
+      // Already gone (a signal leaves exitCode null: check signalCode too, or this would wait forever).
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       const exited = once(child, 'exit') as Promise<[number | null]>;
       child.kill(signal);
       const [code] = await exited;
