@@ -45,6 +45,8 @@ export interface Config {
     readonly read: readonly string[];
     readonly admin: readonly string[];
   };
+  /** CORS_ORIGINS: browser origins allowed to call the HTTP API; `*` any; empty = same origin only. */
+  readonly corsOrigins: '*' | readonly string[];
 }
 
 /** A configuration value that cannot be used; `message` names the variable. */
@@ -131,6 +133,29 @@ function queuedMessages(env: Env, maxBatchSize: number, groupCommitMaxEvents: nu
 }
 
 /**
+ * CORS_ORIGINS: `*`, or origins as a browser sends them in `Origin`
+ * (scheme://host[:port], no path); unset = same origin only.
+ */
+function corsOrigins(env: Env): '*' | readonly string[] {
+  const origins = list(env, 'CORS_ORIGINS', '');
+  if (origins.length === 1 && origins[0] === '*') return '*';
+  for (const origin of origins) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      // reported below
+    }
+    if (parsed === null || parsed.origin !== origin.replace(/\/$/, '') || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+      throw new ConfigError(
+        `CORS_ORIGINS entry ${JSON.stringify(origin)} is not an origin (use http(s)://host[:port] with no path, comma-separated, or * alone)`,
+      );
+    }
+  }
+  return Object.freeze(origins.map((origin) => origin.replace(/\/$/, '')));
+}
+
+/**
  * Reads every variable of the configuration table once, validates it and
  * returns a frozen Config. Throws ConfigError naming the first bad variable.
  */
@@ -179,6 +204,7 @@ export function loadConfig(env: Env = process.env): Config {
       read: Object.freeze(list(env, 'READ_API_KEYS', '')),
       admin: Object.freeze(list(env, 'ADMIN_API_KEYS', '')),
     }),
+    corsOrigins: corsOrigins(env),
   };
   if (config.sessionMaxDurationMs <= config.sessionGapMs) {
     throw new ConfigError(
