@@ -1,3 +1,6 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// The browser tests pass functions to the page (page.evaluate): they are typed against the DOM.
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 /** Debian's chromium (.ci/run installs it when missing); CHROMIUM_PATH overrides. */
