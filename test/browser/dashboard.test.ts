@@ -141,6 +141,7 @@ describe('the dashboard in headless Chromium', () => {
     const live = ['maria', 'kenji', 'amara'].map((user, i) => ev(user, `shot-${user}-${now}`, new Date(now - i * 1_000).toISOString(), { channelId: 'web' }));
     await gqlData(server.url, INGEST, { events: live });
     for (const e of live) await page.locator(`#feed li[data-user="${e.userId}"]`).first().waitFor({ timeout: LIVE_DEADLINE_MS });
+    await page.waitForFunction(() => Number(document.querySelector('#tile-open')?.getAttribute('data-value')) >= 3);
     mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: SCREENSHOT, fullPage: true });

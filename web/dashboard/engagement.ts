@@ -142,7 +142,7 @@ export class Engagement {
   private showSeries(buckets: readonly Bucket[]): void {
     const xs = buckets.map((b) => Date.parse(b.start));
     this.volume.show(xs, [
-      { label: 'sessions', color: '#2563eb', values: buckets.map((b) => b.sessions) },
+      { label: 'sessions', color: '#2563eb', values: buckets.map((b) => b.sessions), bars: true },
       { label: 'users', color: '#16a34a', values: buckets.map((b) => b.users) },
     ]);
     this.rates.show(xs, [

@@ -13,6 +13,8 @@ const FEED_ROWS = 100;
 /** Open sessions are counted again at most this often while the feed is busy, and at least this often when it is quiet. */
 const OPEN_COUNT_MIN_MS = 1_000;
 const OPEN_COUNT_MAX_MS = 10_000;
+/** The per-minute chart is redrawn at most this often while the feed is busy. */
+const CHART_REDRAW_MS = 250;
 
 const OPEN_COUNT = 'query OpenSessions { sessions(status: OPEN, first: 0) { totalCount } }';
 
@@ -41,6 +43,7 @@ export class Overview {
   private readonly feed = byId<HTMLOListElement>('feed');
   private openTimer: ReturnType<typeof setTimeout> | null = null;
   private openDueAt = 0;
+  private chartPending = false;
   private lastOpenCount = 0;
 
   constructor(
@@ -81,8 +84,16 @@ export class Overview {
     if (item.kind !== 'updated') this.counts.add(item.kind, item.receivedAt);
     this.prepend(item);
     this.drawTiles(item.receivedAt);
-    // Starts and closures change the open count: count again soon.
-    if (item.kind !== 'updated') this.scheduleOpenCount(OPEN_COUNT_MIN_MS);
+    if (item.kind === 'updated') return;
+    // Starts and closures change the open count and the chart: count again soon, redraw once per burst.
+    this.scheduleOpenCount(OPEN_COUNT_MIN_MS);
+    if (!this.chartPending) {
+      this.chartPending = true;
+      setTimeout(() => {
+        this.chartPending = false;
+        this.drawMinutes();
+      }, CHART_REDRAW_MS);
+    }
   }
 
   private prepend(item: FeedItem): void {
