@@ -83,3 +83,5 @@ $$;
 
 GRANT USAGE ON SCHEMA "analytics" TO "sessions_reader";
 GRANT SELECT ON ALL TABLES IN SCHEMA "analytics" TO "sessions_reader";
+-- Views that later migrations add to the schema (run by the same role) are readable too.
+ALTER DEFAULT PRIVILEGES IN SCHEMA "analytics" GRANT SELECT ON TABLES TO "sessions_reader";
