@@ -106,6 +106,48 @@ describe('the dashboard in headless Chromium', () => {
     expect(offHost).toEqual([]);
   });
 
+  it('resumes sessionClosed from its cursor after a lost connection: a closure while away shows once', async () => {
+    const watched = await openWatchedPage(browser);
+    pages.push(watched);
+    const { page, errors } = watched;
+    // Every WebSocket of the page goes through here: while `away`, new connections are refused at once.
+    let away = false;
+    const sockets: Array<{ close(options?: { code?: number; reason?: string }): Promise<void> }> = [];
+    await page.routeWebSocket(/\/graphql$/, (socket) => {
+      if (away) void socket.close({ code: 1011, reason: 'test: away' });
+      else {
+        socket.connectToServer();
+        sockets.push(socket);
+      }
+    });
+    await page.goto(home);
+    await page.waitForSelector('#link-state[data-state="live"]', { timeout: 15_000 });
+    const flush = () => gqlData(server.url, 'mutation { flushSessions { closed } }');
+    const tag = Date.now();
+    const [before, during] = [`before-${tag}`, `during-${tag}`];
+
+    // A first closure gives the page a cursor.
+    await gqlData(server.url, INGEST, { events: [ev(before, `${before}-1`, new Date().toISOString())] });
+    await page.locator(`#feed li[data-kind="started"][data-user="${before}"]`).waitFor({ timeout: LIVE_DEADLINE_MS });
+    await flush();
+    await page.locator(`#feed li[data-kind="closed"][data-user="${before}"]`).waitFor({ timeout: LIVE_DEADLINE_MS });
+    await gqlData(server.url, INGEST, { events: [ev(during, `${during}-1`, new Date().toISOString())] });
+    await page.locator(`#feed li[data-kind="started"][data-user="${during}"]`).waitFor({ timeout: LIVE_DEADLINE_MS });
+
+    away = true;
+    for (const socket of sockets.splice(0)) await socket.close({ code: 1011, reason: 'test: connection lost' });
+    await page.waitForSelector('#link-state[data-state="reconnecting"]');
+    await flush(); // closes `during` while the page is away
+    away = false;
+
+    await page.waitForSelector('#link-state[data-state="live"]', { timeout: 30_000 });
+    await page.locator(`#feed li[data-kind="closed"][data-user="${during}"]`).waitFor({ timeout: LIVE_DEADLINE_MS });
+    // Replayed after the cursor: the missed closure once, the one seen before not again.
+    expect(await page.locator(`#feed li[data-kind="closed"][data-user="${during}"]`).count()).toBe(1);
+    expect(await page.locator(`#feed li[data-kind="closed"][data-user="${before}"]`).count()).toBe(1);
+    expect(errors).toEqual([]);
+  });
+
   it('shows the same statistics, top users and channels as the GraphQL API for the chosen range', async () => {
     const { page, errors } = await open();
     const from = '2026-11-02T00:00:00.000Z';

@@ -96,6 +96,8 @@ export class LiveFeed {
       retryAttempts: 0,
       lazy: false,
       keepAlive: KEEP_ALIVE_MS,
+      // A lost connection is handled (and shown) by `closed` below, not printed as an error.
+      onNonLazyError: () => undefined,
       on: {
         connected: () => {
           this.retryMs = RETRY_FIRST_MS;
