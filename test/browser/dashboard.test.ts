@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -14,7 +14,8 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
  * (then committed), to a temporary folder otherwise, so a test run leaves
  * the work tree as it was.
  */
-const SCREENSHOT = process.env['UPDATE_SCREENSHOT'] === '1' ? path.resolve('docs/dashboard.png') : path.join(tmpdir(), `dashboard-${process.pid}.png`);
+const KEEP_SCREENSHOT = process.env['UPDATE_SCREENSHOT'] === '1';
+const SCREENSHOT = KEEP_SCREENSHOT ? path.resolve('docs/dashboard.png') : path.join(tmpdir(), `dashboard-${process.pid}.png`);
 /** Generous deadline for something the page shows live (the service pushes within milliseconds). */
 const LIVE_DEADLINE_MS = 5_000;
 
@@ -75,6 +76,7 @@ describe('the dashboard in headless Chromium', () => {
     await browser?.close();
     await server?.stop();
     await db?.drop();
+    if (!KEEP_SCREENSHOT) rmSync(SCREENSHOT, { force: true });
   });
 
   it('loads with no console error and no request to another host, readable at 1280x800 and phone size', async () => {

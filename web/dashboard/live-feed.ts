@@ -57,6 +57,15 @@ export interface LiveFeedOptions {
   readonly onState: (state: LinkState) => void;
 }
 
+/**
+ * Closes a client. dispose() rejects with the CloseEvent when the connection
+ * had failed before it was acknowledged: that failure is already handled
+ * (`closed`), so it must not surface as an unhandled rejection.
+ */
+function disposeQuietly(client: Client): void {
+  Promise.resolve(client.dispose()).catch(() => undefined);
+}
+
 /** Keeps one graphql-ws connection open, reconnecting with backoff. */
 export class LiveFeed {
   private client: Client | null = null;
@@ -84,7 +93,7 @@ export class LiveFeed {
     this.timer = null;
     const client = this.client;
     this.client = null;
-    void client?.dispose();
+    if (client !== null) disposeQuietly(client);
   }
 
   private connect(): void {
@@ -133,7 +142,7 @@ export class LiveFeed {
   private lost(client: Client, event: unknown): void {
     if (client !== this.client || this.stopped) return;
     this.client = null;
-    void client.dispose();
+    disposeQuietly(client);
     const code = (event as { code?: number } | null)?.code;
     if (code === CLOSE_FORBIDDEN) {
       this.options.onState({ kind: 'refused' });

@@ -41,7 +41,8 @@ function createFetcher(): Fetcher {
   let current: { auth: string | null; client: Client; fetcher: Fetcher } | null = null;
   const forAuth = (auth: string | null) => {
     if (current?.auth === auth) return current.fetcher;
-    void current?.client.dispose();
+    // dispose() rejects when the connection had failed: nothing is left to close then.
+    if (current !== null) Promise.resolve(current.client.dispose()).catch(() => undefined);
     const client = createClient({ url: graphqlWsUrl(window.location), connectionParams: auth === null ? {} : { authorization: auth }, lazy: true });
     current = { auth, client, fetcher: createGraphiQLFetcher({ url: GRAPHQL_PATH, wsClient: client }) };
     return current.fetcher;
