@@ -45,6 +45,8 @@ export interface Config {
     readonly read: readonly string[];
     readonly admin: readonly string[];
   };
+  /** CORS_ORIGINS: browser origins allowed to call the HTTP API; `*` any; empty = same origin only. */
+  readonly corsOrigins: '*' | readonly string[];
   /** Several instances on one database (DESIGN.md, Cluster). */
   readonly cluster: ClusterConfig;
 }
@@ -173,6 +175,29 @@ function queuedMessages(env: Env, maxBatchSize: number, groupCommitMaxEvents: nu
 }
 
 /**
+ * CORS_ORIGINS: `*`, or origins as a browser sends them in `Origin`
+ * (scheme://host[:port], no path); unset = same origin only.
+ */
+function corsOrigins(env: Env): '*' | readonly string[] {
+  const origins = list(env, 'CORS_ORIGINS', '');
+  if (origins.length === 1 && origins[0] === '*') return '*';
+  for (const origin of origins) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      // reported below
+    }
+    if (parsed === null || parsed.origin !== origin.replace(/\/$/, '') || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+      throw new ConfigError(
+        `CORS_ORIGINS entry ${JSON.stringify(origin)} is not an origin (use http(s)://host[:port] with no path, comma-separated, or * alone)`,
+      );
+    }
+  }
+  return Object.freeze(origins.map((origin) => origin.replace(/\/$/, '')));
+}
+
+/**
  * Reads every variable of the configuration table once, validates it and
  * returns a frozen Config. Throws ConfigError naming the first bad variable.
  */
@@ -222,6 +247,7 @@ export function loadConfig(env: Env = process.env): Config {
       admin: Object.freeze(list(env, 'ADMIN_API_KEYS', '')),
     }),
     cluster: clusterConfig(env),
+    corsOrigins: corsOrigins(env),
   };
   if (config.sessionMaxDurationMs <= config.sessionGapMs) {
     throw new ConfigError(

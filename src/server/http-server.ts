@@ -15,11 +15,13 @@ import { formatError, isShown } from './error-masking.ts';
 import { introspectionError } from '../graphql/introspection-access.ts';
 import { queryParseOptions, queryValidationRules } from '../graphql/limits.ts';
 import { createResolvers, type IngestObserver } from '../graphql/resolvers.ts';
+import { corsMiddleware } from './cors.ts';
 import { isDatabaseUnavailable } from './database-errors.ts';
 import { jsonErrorHandler, notFound } from './http-errors.ts';
 import { metricsEndpoint, type ServiceMetrics } from './metrics.ts';
 import { REQUEST_ID_HEADER, requestLogging } from './request-log.ts';
 import { segmentRouter } from './segment/router.ts';
+import { prefersHtml, staticPages } from './static-pages.ts';
 import { attachWebSocketServer } from './ws-server.ts';
 
 /** Path of the GraphQL endpoint, over HTTP and WebSocket alike. */
@@ -103,6 +105,7 @@ export async function startHttpServer(
   const app = express();
   app.disable('x-powered-by');
   app.use(requestLogging(logger));
+  app.use(corsMiddleware(config.corsOrigins));
   const httpServer = http.createServer(app);
   // Attached once the port is ours: the ws library re-emits listen errors, and
   // graphql-ws would print them with a stack instead of the one-line message.
@@ -138,6 +141,11 @@ export async function startHttpServer(
   });
   app.get('/metrics', metricsEndpoint(metrics, config.metricsApiKeys));
   for (const router of options.routes ?? []) app.use(router);
+  // Browser pages (dashboard at /, explorer at /graphql for a browser) from the bundle built at install.
+  const pages = staticPages();
+  app.get('/', pages.page('dashboard'));
+  app.use('/assets', pages.assets);
+  app.get(GRAPHQL_PATH, (req, res, next) => (prefersHtml(req) ? pages.page('explorer')(req, res, next) : next()));
   app.use(
     GRAPHQL_PATH,
     express.json({ limit: config.bodyLimitBytes }),

@@ -76,3 +76,22 @@ describe('loadConfig', () => {
     expect(() => loadConfig(env)).toThrow(message);
   });
 });
+
+describe('CORS_ORIGINS', () => {
+  it('is same-origin only when unset, any origin with *, or the listed origins', () => {
+    expect(loadConfig({}).corsOrigins).toEqual([]);
+    expect(loadConfig({ CORS_ORIGINS: '*' }).corsOrigins).toBe('*');
+    expect(loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://127.0.0.1:8081/' }).corsOrigins).toEqual([
+      'https://app.example.com',
+      'http://127.0.0.1:8081',
+    ]);
+  });
+
+  it.each(['https://app.example.com/path', 'app.example.com', '*,https://app.example.com', 'ftp://files.example.com'])(
+    'refuses %j naming the variable',
+    (value) => {
+      expect(() => loadConfig({ CORS_ORIGINS: value })).toThrow(ConfigError);
+      expect(() => loadConfig({ CORS_ORIGINS: value })).toThrow(/^CORS_ORIGINS entry "/);
+    },
+  );
+});
