@@ -3,7 +3,7 @@
 // from docs/attribution.md. A late event that becomes a session's new first
 // event goes through the correction path (recomputed from stored events).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { createTestDatabase, openTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { INGEST } from '../helpers/events.ts';
 import { gqlData } from '../helpers/graphql.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -110,6 +110,25 @@ describe('session attribution', () => {
       },
     ]);
     expect(await sessionsOf(server.url, 'direct')).toEqual([{ eventCount: 1, version: 1, ...NONE, channelGroup: 'Direct' }]);
+  });
+
+  it('shows the same attribution in analytics.sessions, the BI view', async () => {
+    const all = await gqlData(server.url, `{ sessions(first: 500) { nodes { id ${ATTRIBUTION} } } }`);
+    const nodes = all['sessions'].nodes as Array<Record<string, unknown>>;
+    expect(nodes.length).toBeGreaterThan(3);
+    const database = await openTestDatabase(db.url);
+    try {
+      const rows = await database.prisma.$queryRawUnsafe<Array<Record<string, unknown>>>(
+        `SELECT id::text AS id, entry_url AS "entryUrl", exit_url AS "exitUrl", referrer, referrer_domain AS "referrerDomain",
+                utm_source AS "utmSource", utm_medium AS "utmMedium", utm_campaign AS "utmCampaign", utm_term AS "utmTerm",
+                utm_content AS "utmContent", channel_group AS "channelGroup"
+         FROM analytics.sessions`,
+      );
+      const byId = (list: Array<Record<string, unknown>>) => [...list].sort((a, b) => String(a['id']).localeCompare(String(b['id'])));
+      expect(byId(rows)).toEqual(byId(nodes));
+    } finally {
+      await database.close();
+    }
   });
 
   it('recomputes the entry fields from stored events when a late event becomes the first one', async () => {
