@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { RejectCode } from '../graphql/errors.ts';
-import { InvalidDateTime, type DateTimeInput } from '../graphql/scalars.ts';
+import { InvalidDateTime, type DateTimeInput } from '../datetime.ts';
+import { RejectCode } from '../errors.ts';
 
 /** An event as the GraphQL layer hands it over (already shaped by the schema). */
 export interface EventInput {
