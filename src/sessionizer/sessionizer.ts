@@ -174,6 +174,16 @@ export class Sessionizer {
     return out;
   }
 
+  /**
+   * The sessions closed since the last drain, in closing order, without the
+   * other changes: for a caller that writes only final sessions. Unlike
+   * drainChanges it does not end a batch, so with events in key order per
+   * user (no merges) a session's version stays 1.
+   */
+  drainClosed(): SessionSnapshot[] {
+    return this.t.log.drainClosed(this.opts);
+  }
+
   openSessions(): SessionSnapshot[] {
     const out: SessionSnapshot[] = [];
     for (const u of this.t.users.values()) for (const s of u.open) out.push(snapshotOf(s, this.opts));
