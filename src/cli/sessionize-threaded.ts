@@ -1,32 +1,27 @@
 /**
- * sessionizeLines() on two threads, for large files: this thread reads,
- * parses, admits and orders the events (LineAdmission, EventRelease) while a
- * worker thread (sessionize-worker.ts) cuts the sessions and writes them to
- * the output; each is about half the work. This thread starts at once; the
- * worker catches up with the batches queued while it starts.
+ * `sessions sessionize` of a file on several threads: WORKERS parse workers
+ * (sessionize-worker.ts) each read, parse and check byte ranges of the file
+ * (the lines that begin in CHUNK_BYTES-sized ranges, taken in turn), while
+ * this thread takes their results in file order and does the rest
+ * (sessionize.ts SessionCutter: lateness, order, the core, the output).
+ * Results arriving early wait for their turn; at most IN_FLIGHT chunks are
+ * out at once, so memory stays bounded whatever the file's size.
  */
-import { fstatSync } from 'node:fs';
-import type { Writable } from 'node:stream';
+import { stat } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
-import { BatchWriter, refEventOf, type RefEvent } from './event-batch.ts';
-import { EventRelease } from './event-release.ts';
-import { LineParser } from './json-line.ts';
-import { LineAdmission } from './line-admission.ts';
-import { openLineInput, readLineChunks } from './line-reader.ts';
-import type { OutputFormat } from './session-output.ts';
-import { RejectionCounter, type RejectionReporter } from './report.ts';
-import type { SessionizeOptions, SessionizeSummary } from './sessionize.ts';
-import type { FromWorker, ToWorker, WorkerSetup } from './worker-messages.ts';
+import type { ParsedChunk } from './parsed-chunk.ts';
+import { replayChunk } from './parsed-chunk.ts';
+import type { SessionWriter } from './session-output.ts';
+import { SessionCutter, type RefusalReporter, type SessionizeOptions, type SessionizeSummary } from './sessionize.ts';
+import type { ChunkTask, WorkerSetup } from './sessionize-worker.ts';
+
+const WORKERS = 2;
+const CHUNK_BYTES = 2 * 1024 * 1024;
+/** Chunks handed out and not yet consumed (two per worker keeps both busy). */
+const IN_FLIGHT = 2 * WORKERS;
 
 /**
- * Batches sent and not yet done by the worker before reading waits: enough
- * to cover the worker's start (about 10,000 events each, in columns), few
- * enough for flat memory.
- */
-const IN_FLIGHT = 32;
-
-/**
- * Starts the worker. Bundled (dist/cli, bin/sessions.js), this module is
+ * Starts a worker. Bundled (dist/cli, bin/sessions.js), this module is
  * JavaScript and the worker's bundle sits beside it; run from the sources,
  * the worker is TypeScript and registers tsx's loader first, as
  * bin/sessions.js does for this thread (a worker does not inherit it).
@@ -41,121 +36,60 @@ function startWorker(setup: WorkerSetup): Worker {
   return new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { workerData: setup });
 }
 
-/**
- * The worker's messages as a queue to await; fails with the worker's error,
- * or if it stops early. Output chunks (FromWorker 'output') go to `output`
- * as they come instead.
- */
-class Inbox {
-  private readonly messages: FromWorker[] = [];
-  private waiting: { resolve: (m: FromWorker) => void; reject: (e: Error) => void } | null = null;
-  private failure: Error | null = null;
-
-  constructor(worker: Worker, output: (chunk: Uint8Array) => void) {
-    worker.on('message', (m: FromWorker) => {
-      if (m.type === 'output') {
-        output(m.chunk);
-        return;
-      }
-      const w = this.waiting;
-      this.waiting = null;
-      if (w === null) this.messages.push(m);
-      else w.resolve(m);
-    });
-    worker.on('error', (e: Error) => this.fail(e));
-    worker.on('exit', (code) => this.fail(new Error(`the sessionize worker stopped (exit code ${code})`)));
-  }
-
-  next(): Promise<FromWorker> {
-    const m = this.messages.shift();
-    if (m !== undefined) return Promise.resolve(m);
-    if (this.failure !== null) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
-  }
-
-  fail(e: Error): void {
-    this.failure ??= e;
-    const w = this.waiting;
-    this.waiting = null;
-    w?.reject(e);
-  }
-}
-
-const STDOUT_FD = 1;
-
-/** The descriptor of `out` when the worker can write to it itself: a regular file (worker-messages.ts, WorkerSetup.fd). */
-function directFd(out: Writable): number | null {
-  const fd = out === process.stdout ? STDOUT_FD : null;
-  return fd !== null && fstatSync(fd).isFile() ? fd : null;
-}
-
-/** Like sessionizeLines() for the file at `path`, writing the sessions to `out`. */
+/** Sessionizes the file at `path`; sessions still open at the end close with FLUSH. */
 export async function sessionizeFileThreaded(
   path: string,
-  out: Writable,
-  format: OutputFormat,
+  writer: SessionWriter,
   opts: SessionizeOptions,
-  report: RejectionReporter,
+  report: RefusalReporter,
 ): Promise<SessionizeSummary> {
-  const worker = startWorker({ rules: opts, format, fd: directFd(out) });
-  // Write errors reach the callbacks below; unheard, the stream's 'error' event would end the process.
-  const ignore = (): void => {};
-  out.on('error', ignore);
-  const inbox = new Inbox(worker, (chunk) => {
-    out.write(chunk, (error) => {
-      if (error === null || error === undefined) worker.postMessage({ type: 'written' } satisfies ToWorker);
-      else inbox.fail(error); // EPIPE: the reader went away (main.ts)
-    });
-  });
-  const rejections = new RejectionCounter(report);
-  const parser = new LineParser();
-  const batches = new BatchWriter(parser.strings);
-  // Events go out in key order, each batch with the watermark they are all before.
-  const release = new EventRelease<RefEvent>({ event: (e) => batches.add(e), watermark: (w) => batches.setWatermark(w) });
-  const admission = new LineAdmission(
-    opts.latenessMs,
-    {
-      admitted(fields, lineNo, watermark) {
-        release.push(refEventOf(fields, lineNo));
-        release.advance(watermark);
-      },
-      reject: rejections.reject,
-    },
-    parser,
+  const size = (await stat(path)).size;
+  const chunks = Math.max(1, Math.ceil(size / CHUNK_BYTES));
+  const workers = Array.from({ length: WORKERS }, () =>
+    startWorker({ path, limits: { nowMs: opts.nowMs, maxFutureSkewMs: opts.maxFutureSkewMs } }),
   );
-  let inFlight = 0;
-  const send = (message: ToWorker, transfer: ArrayBuffer[] = []): void => worker.postMessage(message, transfer);
-  const expect = async <T extends FromWorker['type']>(type: T): Promise<Extract<FromWorker, { type: T }>> => {
-    const m = await inbox.next();
-    if (m.type !== type) throw new Error(`the sessionize worker sent ${m.type}, expected ${type}`);
-    return m as Extract<FromWorker, { type: T }>;
+  const arrived = new Map<number, ParsedChunk>();
+  let wake: (() => void) | null = null;
+  let failure: Error | null = null;
+  for (const w of workers) {
+    w.on('message', (c: ParsedChunk) => {
+      arrived.set(c.index, c);
+      wake?.();
+    });
+    w.on('error', (error: Error) => {
+      failure ??= error;
+      wake?.();
+    });
+  }
+  let handedOut = 0;
+  const handOut = (): void => {
+    const task: ChunkTask = { index: handedOut, start: handedOut * CHUNK_BYTES, end: Math.min(size, (handedOut + 1) * CHUNK_BYTES) };
+    (workers[handedOut % WORKERS] as Worker).postMessage(task);
+    handedOut++;
   };
   try {
-    for await (const chunk of readLineChunks(openLineInput(path).stream)) {
-      admission.lines(chunk);
-      const { batch, transfer } = batches.take();
-      send({ type: 'batch', batch }, transfer);
-      if (++inFlight >= IN_FLIGHT) {
-        await expect('ack');
-        inFlight--;
+    while (handedOut < Math.min(chunks, IN_FLIGHT)) handOut();
+    const cutter = new SessionCutter(opts, writer, report);
+    let lines = 0;
+    for (let next = 0; next < chunks; next++) {
+      let c = arrived.get(next);
+      while (c === undefined) {
+        if (failure !== null) throw failure;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = null;
+        c = arrived.get(next);
       }
+      arrived.delete(next);
+      if (handedOut < chunks) handOut();
+      replayChunk(c, lines + 1, cutter);
+      lines += c.lines;
+      cutter.release();
+      await writer.flush();
     }
-    release.end(admission.watermark());
-    const { batch, transfer } = batches.take();
-    send({ type: 'batch', batch }, transfer);
-    send({ type: 'end' });
-    inFlight++;
-    for (; inFlight > 0; inFlight--) await expect('ack');
-    const done = await expect('done');
-    return {
-      ...admission.counts,
-      rejected: rejections.rejected,
-      rejectedByCode: rejections.byCode,
-      sessions: done.sessions,
-      peakHeldEvents: release.peakHeld,
-    };
+    const summary = cutter.end(lines);
+    await writer.end();
+    return summary;
   } finally {
-    await worker.terminate();
-    out.off('error', ignore);
+    for (const w of workers) void w.terminate();
   }
 }
