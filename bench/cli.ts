@@ -72,7 +72,7 @@ async function timed(command: string, args: string[], outFile: string | null): P
   const child = spawn(command, args, { stdio: ['ignore', out, 'pipe'] });
   let stderr = '';
   let stdout = '';
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   child.stdout?.setEncoding('utf8').on('data', (s: string) => (stdout += s));
   const rss = child.pid === undefined ? { stop: () => null } : watchPeakRss(child.pid);
   const [code] = (await once(child, 'exit')) as [number | null];

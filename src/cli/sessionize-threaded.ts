@@ -36,15 +36,16 @@ function startWorker(setup: WorkerSetup): Worker {
   return new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { workerData: setup });
 }
 
-/** Sessionizes the file at `path`; sessions still open at the end close with FLUSH. */
+/** Sessionizes the file at `path`; sessions still open at the end close with FLUSH. chunkBytes: for tests. */
 export async function sessionizeFileThreaded(
   path: string,
   writer: SessionWriter,
   opts: SessionizeOptions,
   report: RefusalReporter,
+  chunkBytes = CHUNK_BYTES,
 ): Promise<SessionizeSummary> {
   const size = (await stat(path)).size;
-  const chunks = Math.max(1, Math.ceil(size / CHUNK_BYTES));
+  const chunks = Math.max(1, Math.ceil(size / chunkBytes));
   const workers = Array.from({ length: WORKERS }, () =>
     startWorker({ path, limits: { nowMs: opts.nowMs, maxFutureSkewMs: opts.maxFutureSkewMs } }),
   );
@@ -63,7 +64,7 @@ export async function sessionizeFileThreaded(
   }
   let handedOut = 0;
   const handOut = (): void => {
-    const task: ChunkTask = { index: handedOut, start: handedOut * CHUNK_BYTES, end: Math.min(size, (handedOut + 1) * CHUNK_BYTES) };
+    const task: ChunkTask = { index: handedOut, start: handedOut * chunkBytes, end: Math.min(size, (handedOut + 1) * chunkBytes) };
     (workers[handedOut % WORKERS] as Worker).postMessage(task);
     handedOut++;
   };
