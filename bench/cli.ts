@@ -5,6 +5,7 @@
  *   npm run bench -- cli                         1,000,000 lines per shape
  *   BENCH_CLI_LINES=200000 npm run bench -- cli  shorter
  *   BENCH_CLI_10M=1 npm run bench -- cli         also peak RSS on 10,000,000 lines (seed shape, CLI only)
+ *   BENCH_CLI_SHAPES=seed,nested npm run bench -- cli   only those shapes
  *
  * The CLI is built first (scripts/build-cli.mjs, as `npm install` does), so
  * the benchmark times what users run. Per file, the CLI and DuckDB
@@ -31,6 +32,8 @@ import { generate, SHAPES, type Shape } from './cli-files.ts';
 const LINES = Number(process.env['BENCH_CLI_LINES'] ?? 1_000_000);
 const RUNS = Number(process.env['BENCH_CLI_RUNS'] ?? 2);
 const TEN_MILLION = process.env['BENCH_CLI_10M'] === '1';
+/** Comma-separated shape names to run (default: all). */
+const ONLY = process.env['BENCH_CLI_SHAPES']?.split(',') ?? null;
 const GAP_MS = 30_000;
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -175,7 +178,7 @@ if (built.status !== 0) process.stderr.write('bench cli: the build failed; timin
 const dir = mkdtempSync(path.join(tmpdir(), 'bench-cli-'));
 try {
   let ok = true;
-  for (const shape of SHAPES) ok = (await benchShape(dir, shape)) && ok;
+  for (const shape of SHAPES) if (ONLY === null || ONLY.includes(shape.name)) ok = (await benchShape(dir, shape)) && ok;
   if (TEN_MILLION) await tenMillion(dir);
   if (!ok) process.exitCode = 1;
 } finally {

@@ -3,8 +3,8 @@
  * memory bounded by `--lateness` (docs/cli.md, "Late events and memory").
  *
  * An event is admitted in file order unless it is more than the lateness
- * behind the newest timestamp so far (LATE_EVENT) or repeats an eventId still
- * held (a duplicate, as the service counts it). Admitted events wait in a
+ * behind the newest timestamp so far (LATE_EVENT) or repeats an eventId of
+ * its user still held (a duplicate, as the service counts it). Admitted events wait in a
  * min-heap on their timestamp until no line still to come can precede them,
  * then leave in timestamp order. Events of one user with the same timestamp
  * leave together, ordered by eventId as in the service; only for them are the
@@ -63,17 +63,27 @@ export class EventOrder {
         message: `${new Date(e.ts).toISOString()} is ${behind / 1000} s behind ${new Date(this.maxTs).toISOString()}, more than --lateness allows`,
       };
     }
+    if (e.ts > this.maxTs) this.maxTs = e.ts;
     if (e.own) {
-      if (this.ownIds.has(e.eventId)) {
+      // Scoped to the user, so that users can be split between threads (docs/cli.md).
+      const key = `${e.userId}\u0000${e.eventId}`;
+      if (this.ownIds.has(key)) {
         this.duplicates++;
         return null;
       }
-      this.ownIds.add(e.eventId);
+      this.ownIds.add(key);
     }
-    if (e.ts > this.maxTs) this.maxTs = e.ts;
     this.heap.push(e.ts, e);
     if (this.heap.size > this.peakHeld) this.peakHeld = this.heap.size;
     return null;
+  }
+
+  /**
+   * Raises the newest timestamp seen to `ts`, the newest of lines admitted
+   * elsewhere (by the thread that holds their users).
+   */
+  raiseNewest(ts: number): void {
+    if (ts > this.maxTs) this.maxTs = ts;
   }
 
   /** Hands on every event no later line can precede. */
@@ -122,7 +132,7 @@ export class EventOrder {
   }
 
   private put(e: FileEvent): void {
-    if (e.own) this.ownIds.delete(e.eventId);
+    if (e.own) this.ownIds.delete(`${e.userId}\u0000${e.eventId}`);
     this.batch.push(e);
     if (this.batch.length >= BATCH) this.flush();
   }

@@ -1,90 +1,119 @@
 /**
- * A chunk of lines parsed by a worker, as it crosses to the main thread:
- * numbers in typed arrays (moved, not copied) and the strings of all events
- * in one text, NUL-separated (the service's checks refuse NUL in every field
- * and JSON text escapes it, so it cannot occur inside one).
+ * The events of one chunk of lines that go to one user partition, as they
+ * cross between threads: numbers in typed arrays (moved, not copied) and the
+ * strings of all events in one text, NUL-separated (the service's checks
+ * refuse NUL in every field and JSON text escapes it, so it cannot occur
+ * inside one).
  */
 import type { CheckedEvent } from '../ingest/validate.ts';
-import type { LineRefusal, LineSink } from './line-events.ts';
 
-export interface ParsedChunk {
+export interface EventPart {
   /** The chunk's position in the file (0, 1, 2, ...). */
   readonly index: number;
-  /** Lines in the chunk. */
-  readonly lines: number;
+  /** Newest timestamp of every valid line of the chunk, all partitions (-Infinity: none). */
+  readonly newest: number;
+  readonly count: number;
   /** Per event: userId, name, channelId, eventId, properties ('' for null), NUL-separated. */
   readonly text: string;
   readonly ts: Float64Array;
   /** NaN for no value (a valid value is finite). */
   readonly value: Float64Array;
+  /** Newest timestamp of the chunk's valid lines before the event's, all partitions. */
+  readonly before: Float64Array;
   /** Line of each event within the chunk (0-based). */
   readonly line: Int32Array;
-  /** Refused lines, line numbers within the chunk (0-based). */
-  readonly refusals: LineRefusal[];
+}
+
+/** User partitions: one per worker thread. */
+export const PARTITIONS = 2;
+
+/** The user partition of a user id (FNV-1a of its UTF-16 code units). */
+export function partitionOf(userId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < userId.length; i++) h = Math.imul(h ^ userId.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % PARTITIONS;
 }
 
 const FIELDS = 5;
 const SEP = '\u0000';
 
-/** Collects a chunk's events (a LineSink for readLines numbering lines from 0). */
-export class ChunkBuilder implements LineSink {
+/** Collects one partition's events of a chunk. */
+export class PartBuilder {
   private parts: string[] = [];
-  private readonly ts: number[] = [];
-  private readonly value: number[] = [];
-  private readonly line: number[] = [];
-  readonly refusals: LineRefusal[] = [];
+  private ts = new Float64Array(1024);
+  private value = new Float64Array(1024);
+  private before = new Float64Array(1024);
+  private line = new Int32Array(1024);
+  private n = 0;
 
-  event(e: CheckedEvent, line: number): void {
+  add(e: CheckedEvent, line: number, before: number): void {
+    if (this.n === this.ts.length) this.grow();
     this.parts.push(e.userId, e.name, e.channelId ?? '', e.eventId ?? '', e.properties ?? '');
-    this.ts.push(e.ts);
-    this.value.push(e.value ?? Number.NaN);
-    this.line.push(line);
+    this.ts[this.n] = e.ts;
+    this.value[this.n] = e.value ?? Number.NaN;
+    this.before[this.n] = before;
+    this.line[this.n] = line;
+    this.n++;
   }
 
-  refuse(r: LineRefusal): void {
-    this.refusals.push(r);
+  private grow(): void {
+    const size = this.ts.length * 2;
+    const f64 = (a: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> => {
+      const b = new Float64Array(size);
+      b.set(a);
+      return b;
+    };
+    this.ts = f64(this.ts);
+    this.value = f64(this.value);
+    this.before = f64(this.before);
+    const line = new Int32Array(size);
+    line.set(this.line);
+    this.line = line;
   }
 
-  build(index: number, lines: number): ParsedChunk {
+  build(index: number, newest: number): EventPart {
+    const n = this.n;
     return {
       index,
-      lines,
+      newest,
+      count: n,
       text: this.parts.join(SEP),
-      ts: Float64Array.from(this.ts),
-      value: Float64Array.from(this.value),
-      line: Int32Array.from(this.line),
-      refusals: this.refusals,
+      ts: this.ts.slice(0, n),
+      value: this.value.slice(0, n),
+      before: this.before.slice(0, n),
+      line: this.line.slice(0, n),
     };
   }
 }
 
-/** Replays a chunk's events and refusals into `sink` in line order, numbering lines from `firstLine`. */
-export function replayChunk(c: ParsedChunk, firstLine: number, sink: LineSink): void {
-  const parts = c.text === '' ? [] : c.text.split(SEP);
-  let r = 0;
-  for (let i = 0; i < c.ts.length; i++) {
-    const line = c.line[i] as number;
-    while (r < c.refusals.length && (c.refusals[r] as LineRefusal).line < line) refuseAt(c.refusals[r++] as LineRefusal, firstLine, sink);
-    const p = i * FIELDS;
-    const value = c.value[i] as number;
-    sink.event(
-      {
-        userId: parts[p] as string,
-        name: parts[p + 1] as string,
-        channelId: nullIfEmpty(parts[p + 2] as string),
-        eventId: nullIfEmpty(parts[p + 3] as string),
-        properties: nullIfEmpty(parts[p + 4] as string),
-        ts: c.ts[i] as number,
-        value: Number.isNaN(value) ? null : value,
-      },
-      firstLine + line,
-    );
-  }
-  while (r < c.refusals.length) refuseAt(c.refusals[r++] as LineRefusal, firstLine, sink);
+/** Receives a part's events again, in line order. */
+export interface PartSink {
+  /** The newest timestamp of the lines before the next event (all partitions). */
+  raiseNewest(ts: number): void;
+  event(e: CheckedEvent, line: number): void;
 }
 
-function refuseAt(r: LineRefusal, firstLine: number, sink: LineSink): void {
-  sink.refuse({ line: firstLine + r.line, code: r.code, message: r.message });
+/** Replays a part into `sink` (lines within the chunk, 0-based), then raises the newest to the chunk's. */
+export function replayPart(p: EventPart, sink: PartSink): void {
+  const parts = p.count === 0 ? [] : p.text.split(SEP);
+  for (let i = 0; i < p.count; i++) {
+    const at = i * FIELDS;
+    const value = p.value[i] as number;
+    sink.raiseNewest(p.before[i] as number);
+    sink.event(
+      {
+        userId: parts[at] as string,
+        name: parts[at + 1] as string,
+        channelId: nullIfEmpty(parts[at + 2] as string),
+        eventId: nullIfEmpty(parts[at + 3] as string),
+        properties: nullIfEmpty(parts[at + 4] as string),
+        ts: p.ts[i] as number,
+        value: Number.isNaN(value) ? null : value,
+      },
+      p.line[i] as number,
+    );
+  }
+  sink.raiseNewest(p.newest);
 }
 
 function nullIfEmpty(s: string): string | null {

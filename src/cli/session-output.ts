@@ -116,6 +116,16 @@ export function sessionCsv(s: SessionSnapshot): string {
   return cells.map((c) => (c === null ? '' : csvCell(c))).join(',');
 }
 
+/** What an output starts with: the CSV header, the JSON array's bracket. */
+export function outputStart(format: OutputFormat): string {
+  return format === 'csv' ? `${SESSION_COLUMNS.join(',')}\n` : format === 'json' ? '[' : '';
+}
+
+/** What an output of `count` sessions ends with. */
+export function outputEnd(format: OutputFormat, count: number): string {
+  return format !== 'json' ? '' : count === 0 ? ']\n' : '\n]\n';
+}
+
 /**
  * Writes sessions in the chosen format, buffered; flush() waits while the
  * stream is full, so a slow reader slows the input instead of filling memory.
@@ -127,15 +137,20 @@ export class SessionWriter {
   /** The first error of the stream (EPIPE when the reader went away): the next flush throws it. */
   private failure: Error | null = null;
 
+  /**
+   * framed false: only the sessions, for one of several writers sharing an
+   * output (sessionize-threaded.ts): no CSV header or JSON brackets, and
+   * every JSON session after a comma.
+   */
   constructor(
     private readonly out: Writable,
     private readonly format: OutputFormat,
+    private readonly framed = true,
   ) {
     out.on('error', (error: Error) => {
       this.failure ??= error;
     });
-    if (format === 'csv') this.put(`${SESSION_COLUMNS.join(',')}\n`);
-    else if (format === 'json') this.put('[');
+    if (framed) this.put(outputStart(format));
   }
 
   /** Sessions written so far. */
@@ -149,7 +164,7 @@ export class SessionWriter {
         this.put(`${sessionJson(s)}\n`);
         break;
       case 'json':
-        this.put(`${this.count === 0 ? '\n' : ',\n'}${sessionJson(s)}`);
+        this.put(`${this.count === 0 && this.framed ? '\n' : ',\n'}${sessionJson(s)}`);
         break;
       case 'csv':
         this.put(`${sessionCsv(s)}\n`);
@@ -190,7 +205,7 @@ export class SessionWriter {
 
   /** Closes the JSON array (json) and writes what is buffered. */
   async end(): Promise<void> {
-    if (this.format === 'json') this.put(this.count === 0 ? ']\n' : '\n]\n');
+    if (this.framed) this.put(outputEnd(this.format, this.count));
     await this.flush(true);
   }
 }

@@ -22,14 +22,14 @@ export async function runSessionize(cmd: SessionizeCommand, io: CliIo): Promise<
   const label = cmd.input === '-' ? 'stdin' : cmd.input;
   const report: RefusalReporter = (r) => io.stderr.write(lineReport(label, r.line, r.code, r.message));
   const started = performance.now();
-  const writer = new SessionWriter(io.stdout, cmd.format);
   let summary: SessionizeSummary;
   const threaded =
     cmd.input !== '-' && (await stat(cmd.input)).size >= threadMinBytes(io.env['SESSIONS_THREAD_MIN_BYTES']);
   if (threaded) {
     const { sessionizeFileThreaded } = await import('./sessionize-threaded.ts');
-    summary = await sessionizeFileThreaded(cmd.input, writer, opts, report);
+    summary = await sessionizeFileThreaded(cmd.input, io.stdout, cmd.format, opts, report);
   } else {
+    const writer = new SessionWriter(io.stdout, cmd.format);
     summary = await sessionizeLines(readLineChunks(openLineInput(cmd.input, io.stdin).stream), writer, opts, report);
   }
   io.stderr.write(summaryText(summary, performance.now() - started, cmd.latenessMs));

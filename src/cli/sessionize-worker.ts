@@ -1,19 +1,31 @@
 /**
- * A parse worker of `sessions sessionize` (sessionize-threaded.ts): reads the
- * byte ranges it is given from the file, parses and checks their lines
- * (line-events.ts, as the main thread does for standard input) and posts
- * each chunk back as a ParsedChunk.
+ * A worker of `sessions sessionize` on several threads
+ * (sessionize-threaded.ts). It parses the chunks of the file it is given
+ * (line-events.ts, as the main thread does for standard input), splits
+ * their events by user partition, keeps its own partition's and sends the
+ * other's to its peer; then it cuts its partition's events chunk after
+ * chunk, in file order (sessionize.ts SessionCutter: lateness, order, the
+ * core, the output), and posts the sessions' text to the main thread.
  */
 import { openSync, readSync } from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { Writable } from 'node:stream';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { ValidationLimits } from '../ingest/validate.ts';
+import type { LineRefusal } from './line-events.ts';
 import { readLines } from './line-events.ts';
-import { ChunkBuilder } from './parsed-chunk.ts';
+import { PartBuilder, PARTITIONS, partitionOf, replayPart, type EventPart } from './parsed-chunk.ts';
+import { SessionWriter, type OutputFormat } from './session-output.ts';
+import { SessionCutter, type SessionizeOptions, type SessionizeSummary } from './sessionize.ts';
 
-/** What the main thread sets up. */
+/** What the main thread sets up (conversionEvents as a list: a Set does not cross). */
 export interface WorkerSetup {
   readonly path: string;
-  readonly limits: ValidationLimits;
+  readonly opts: Omit<SessionizeOptions, 'conversionEvents'> & { readonly conversionEvents: readonly string[] };
+  readonly format: OutputFormat;
+  /** This worker's user partition (0 or 1). */
+  readonly partition: number;
+  readonly chunks: number;
+  readonly peer: MessagePort;
 }
 
 /** One chunk to parse: the lines that begin in [start, end) of the file. */
@@ -23,12 +35,20 @@ export interface ChunkTask {
   readonly end: number;
 }
 
+/** Messages to the main thread. */
+export type WorkerMessage =
+  | { readonly kind: 'parsed'; readonly index: number; readonly lines: number; readonly refusals: LineRefusal[] }
+  | { readonly kind: 'cut'; readonly index: number; readonly late: LineRefusal[]; readonly output: Uint8Array[] }
+  | { readonly kind: 'done'; readonly summary: SessionizeSummary; readonly output: Uint8Array[] };
+
 const NEWLINE = 10;
 /** Bytes read at a time past the end of a range, to finish its last line. */
 const TAIL_READ = 64 * 1024;
 
 const setup = workerData as WorkerSetup;
 const fd = openSync(setup.path, 'r');
+const limits: ValidationLimits = setup.opts;
+const post = (m: WorkerMessage): void => parentPort?.postMessage(m);
 
 /** The text of the lines beginning in [start, end). */
 function rangeText(start: number, end: number): string {
@@ -39,7 +59,7 @@ function rangeText(start: number, end: number): string {
   let begin = 0;
   if (start > 0) {
     const nl = buf.indexOf(NEWLINE);
-    begin = nl < 0 || nl >= end - from ? len : nl + 1;
+    begin = nl < 0 ? len : nl + 1;
   } else if (len >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) {
     begin = 3; // a byte-order mark
   }
@@ -64,10 +84,66 @@ function rangeText(start: number, end: number): string {
   return buf.toString('utf8', begin, Math.min(stop + 1, len));
 }
 
-// The main thread terminates the worker when the file is done (the descriptor closes with it).
-parentPort?.on('message', (task: ChunkTask) => {
-  const chunk = new ChunkBuilder();
-  const lines = readLines(rangeText(task.start, task.end), 0, setup.limits, chunk);
-  const parsed = chunk.build(task.index, lines);
-  parentPort?.postMessage(parsed, [parsed.ts.buffer as ArrayBuffer, parsed.value.buffer as ArrayBuffer, parsed.line.buffer as ArrayBuffer]);
+// The cutting side: this partition's events, chunk after chunk.
+const output: Uint8Array[] = [];
+const sink = new Writable({
+  highWaterMark: 1 << 30, // never asks to wait: the main thread paces the chunks
+  write(chunk: Buffer, _encoding, done) {
+    output.push(chunk);
+    done();
+  },
 });
+const writer = new SessionWriter(sink, setup.format, false);
+let late: LineRefusal[] = [];
+const cutter = new SessionCutter({ ...setup.opts, conversionEvents: new Set(setup.opts.conversionEvents) }, writer, (r) =>
+  late.push(r),
+);
+const parts = new Map<number, EventPart>();
+let next = 0;
+
+function cutReady(): void {
+  for (let part = parts.get(next); part !== undefined; part = parts.get(next)) {
+    parts.delete(next);
+    late = [];
+    replayPart(part, cutter);
+    cutter.release();
+    void writer.flush(true); // hands the text to `sink` at once (it never asks to wait)
+    post({ kind: 'cut', index: next, late, output: output.splice(0) });
+    next++;
+  }
+  if (next === setup.chunks) {
+    next++;
+    const summary = cutter.end(0);
+    void writer.end();
+    post({ kind: 'done', summary, output: output.splice(0) });
+  }
+}
+
+function parse(task: ChunkTask): void {
+  const builders = Array.from({ length: PARTITIONS }, () => new PartBuilder());
+  const refusals: LineRefusal[] = [];
+  let newest = Number.NEGATIVE_INFINITY;
+  const lines = readLines(rangeText(task.start, task.end), 0, limits, {
+    event(e, line) {
+      (builders[partitionOf(e.userId)] as PartBuilder).add(e, line, newest);
+      if (e.ts > newest) newest = e.ts;
+    },
+    refuse(r) {
+      refusals.push(r);
+    },
+  });
+  post({ kind: 'parsed', index: task.index, lines, refusals });
+  builders.forEach((b, p) => {
+    const part = b.build(task.index, newest);
+    if (p === setup.partition) parts.set(task.index, part);
+    else setup.peer.postMessage(part, [part.ts.buffer, part.value.buffer, part.before.buffer, part.line.buffer] as ArrayBuffer[]);
+  });
+  cutReady();
+}
+
+parentPort?.on('message', parse);
+setup.peer.on('message', (part: EventPart) => {
+  parts.set(part.index, part);
+  cutReady();
+});
+if (setup.chunks === 0) cutReady();

@@ -80,6 +80,11 @@ export class SessionCutter implements LineSink {
     this.report(r);
   }
 
+  /** The newest timestamp of lines whose users another thread holds (sessionize-worker.ts). */
+  raiseNewest(ts: number): void {
+    this.order.raiseNewest(ts);
+  }
+
   /** After each chunk of lines: hands on what is final. */
   release(): void {
     this.order.release();

@@ -179,13 +179,14 @@ async function run(text: string, threaded: boolean, chunkBytes: number): Promise
   out.on('data', (b: Buffer) => (jsonl += b.toString()));
   const reports: Array<[number, string]> = [];
   const report = (r: { line: number; code: string }): void => void reports.push([r.line, r.code]);
-  const writer = new SessionWriter(out, 'jsonl');
   let summary: SessionizeSummary;
   if (threaded) {
     const p = path.join(dir, 'in.jsonl');
     writeFileSync(p, text);
-    summary = await sessionizeFileThreaded(p, writer, OPTS, report, chunkBytes);
+    summary = await sessionizeFileThreaded(p, out, 'jsonl', OPTS, report, chunkBytes);
+    out.end();
   } else {
+    const writer = new SessionWriter(out, 'jsonl');
     const bytes = Buffer.from(text);
     // Arbitrary read sizes: lines cut between reads must be put back together.
     const reads = (async function* () {
