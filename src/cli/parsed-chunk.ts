@@ -15,6 +15,8 @@ export interface EventPart {
   readonly count: number;
   /** Per event: userId, name, channelId, eventId, properties ('' for null), NUL-separated. */
   readonly text: string;
+  /** The events themselves instead of `text`, for a part that stays in its thread. */
+  readonly events: CheckedEvent[] | null;
   readonly ts: Float64Array;
   /** NaN for no value (a valid value is finite). */
   readonly value: Float64Array;
@@ -37,18 +39,22 @@ export function partitionOf(userId: string): number {
 const FIELDS = 5;
 const SEP = '\u0000';
 
-/** Collects one partition's events of a chunk. */
+/** Collects one partition's events of a chunk; `local`: for this thread (the events are kept, not encoded). */
 export class PartBuilder {
   private parts: string[] = [];
+  private readonly events: CheckedEvent[] = [];
   private ts = new Float64Array(1024);
   private value = new Float64Array(1024);
   private before = new Float64Array(1024);
   private line = new Int32Array(1024);
   private n = 0;
 
+  constructor(private readonly local: boolean) {}
+
   add(e: CheckedEvent, line: number, before: number): void {
     if (this.n === this.ts.length) this.grow();
-    this.parts.push(e.userId, e.name, e.channelId ?? '', e.eventId ?? '', e.properties ?? '');
+    if (this.local) this.events.push(e);
+    else this.parts.push(`${e.userId}${SEP}${e.name}${SEP}${e.channelId ?? ''}${SEP}${e.eventId ?? ''}${SEP}${e.properties ?? ''}`);
     this.ts[this.n] = e.ts;
     this.value[this.n] = e.value ?? Number.NaN;
     this.before[this.n] = before;
@@ -77,7 +83,8 @@ export class PartBuilder {
       index,
       newest,
       count: n,
-      text: this.parts.join(SEP),
+      text: this.local ? '' : this.parts.join(SEP),
+      events: this.local ? this.events : null,
       ts: this.ts.slice(0, n),
       value: this.value.slice(0, n),
       before: this.before.slice(0, n),
@@ -95,11 +102,16 @@ export interface PartSink {
 
 /** Replays a part into `sink` (lines within the chunk, 0-based), then raises the newest to the chunk's. */
 export function replayPart(p: EventPart, sink: PartSink): void {
-  const parts = p.count === 0 ? [] : p.text.split(SEP);
+  const local = p.events;
+  const parts = p.count === 0 || local !== null ? [] : p.text.split(SEP);
   for (let i = 0; i < p.count; i++) {
+    sink.raiseNewest(p.before[i] as number);
+    if (local !== null) {
+      sink.event(local[i] as CheckedEvent, p.line[i] as number);
+      continue;
+    }
     const at = i * FIELDS;
     const value = p.value[i] as number;
-    sink.raiseNewest(p.before[i] as number);
     sink.event(
       {
         userId: parts[at] as string,

@@ -37,7 +37,17 @@ export const SESSION_COLUMNS = [
 /** Bytes buffered before a write: few, large writes. */
 const BUFFER_BYTES = 1 << 20;
 
-const str = JSON.stringify;
+/**
+ * A string as JSON: as it is between quotes when nothing in it needs an
+ * escape (ids and names nearly always), else JSON.stringify's.
+ */
+function str(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(text);
+  }
+  return `"${text}"`;
+}
 const MINUTE_MS = 60_000;
 const DIGITS = Array.from({ length: 1000 }, (_, n) => String(n).padStart(3, '0'));
 /** The last minute formatted: sessions come out roughly in time order, so most share it. */
@@ -58,15 +68,15 @@ function iso(ms: number): string {
 
 /** {key: count} as JSON text. */
 function countsJson(counts: Readonly<Record<string, number>>): string {
-  let out = '';
-  for (const k of Object.keys(counts)) out += `${out === '' ? '' : ','}${str(k)}:${counts[k] as number}`;
-  return `{${out}}`;
+  let out = '{';
+  for (const k in counts) out += `${out.length === 1 ? '' : ','}${str(k)}:${counts[k] as number}`;
+  return `${out}}`;
 }
 
 function channelsJson(channels: Readonly<Record<string, ChannelStat>>): string {
-  let out = '';
-  for (const k of Object.keys(channels)) out += `${out === '' ? '' : ','}${str(k)}:${(channels[k] as ChannelStat).count}`;
-  return `{${out}}`;
+  let out = '{';
+  for (const k in channels) out += `${out.length === 1 ? '' : ','}${str(k)}:${(channels[k] as ChannelStat).count}`;
+  return `${out}}`;
 }
 
 function topCount(s: SessionSnapshot): number | null {

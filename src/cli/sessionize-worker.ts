@@ -48,7 +48,9 @@ const TAIL_READ = 64 * 1024;
 const setup = workerData as WorkerSetup;
 const fd = openSync(setup.path, 'r');
 const limits: ValidationLimits = setup.opts;
-const post = (m: WorkerMessage): void => parentPort?.postMessage(m);
+/** Posts a message, moving (not copying) the output's buffers: the writer never reuses one it handed over. */
+const post = (m: WorkerMessage): void =>
+  parentPort?.postMessage(m, m.kind === 'parsed' ? [] : m.output.map((o) => o.buffer as ArrayBuffer));
 
 /** The text of the lines beginning in [start, end). */
 function rangeText(start: number, end: number): string {
@@ -120,7 +122,7 @@ function cutReady(): void {
 }
 
 function parse(task: ChunkTask): void {
-  const builders = Array.from({ length: PARTITIONS }, () => new PartBuilder());
+  const builders = Array.from({ length: PARTITIONS }, (_, p) => new PartBuilder(p === setup.partition));
   const refusals: LineRefusal[] = [];
   let newest = Number.NEGATIVE_INFINITY;
   const lines = readLines(rangeText(task.start, task.end), 0, limits, {
