@@ -113,12 +113,20 @@ function file(shape: Shape, seed: number): { text: string; events: RefEvent[]; r
   const events: RefEvent[] = [];
   const reports: Array<[number, string]> = [];
   const random = rng(seed + 1);
+  let newest = Number.NEGATIVE_INFINITY;
   for (const e of sourceEvents(seed)) {
     if (random() < 0.01) {
       const [text, code] = BAD[Math.floor(random() * BAD.length)] as [string, string];
       lines.push(text);
       reports.push([lines.length, code]);
     }
+    if (random() < 0.005 && newest > T0) {
+      // More than the lateness behind the newest line so far: refused, whichever thread holds its user.
+      const late: Source = { ...e, eventId: 'late', own: true, userId: String(Math.floor(random() * 12)), ts: newest - LATENESS_MS - 500 };
+      lines.push(shape(late));
+      reports.push([lines.length, 'LATE_EVENT']);
+    }
+    if (e.ts > newest) newest = e.ts;
     lines.push(shape(e));
     const properties = e.extra === null ? null : json(e.extra);
     events.push({ ...e, eventId: e.own ? e.eventId : derivedEventId({ ...e, properties }) });
@@ -214,6 +222,7 @@ describe('sessions sessionize on files of several shapes', () => {
         expect(r.summary.events).toBe(distinct);
         expect(r.summary.duplicates).toBe(f.events.length - distinct);
         expect(r.summary.lines).toBe(f.events.length + f.reports.length + 1);
+        expect(f.reports.some(([, code]) => code === 'LATE_EVENT')).toBe(true);
       }
     });
   }
