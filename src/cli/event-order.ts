@@ -86,6 +86,11 @@ export class EventOrder {
     if (ts > this.maxTs) this.maxTs = ts;
   }
 
+  /** The newest timestamp of the valid lines so far. */
+  newest(): number {
+    return this.maxTs;
+  }
+
   /** Hands on every event no later line can precede. */
   release(): void {
     this.releaseBelow(this.maxTs - this.latenessMs);

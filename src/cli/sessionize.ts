@@ -101,6 +101,9 @@ export class SessionCutter implements LineSink {
   /** The input ended: the rest in order, then the open sessions close (FLUSH). */
   end(lines: number): SessionizeSummary {
     this.order.end();
+    // Sessions the newest line is past close by inactivity, as on one thread,
+    // even when that line's user is another thread's (its time never reached this core).
+    this.core.advanceEventTime(this.order.newest(), 0);
     this.core.flush(undefined, 0);
     for (const s of this.core.drainClosed()) this.writer.write(s);
     return {

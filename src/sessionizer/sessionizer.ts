@@ -46,6 +46,19 @@ export class Sessionizer {
     if (ts > this.maxEventTs) this.maxEventTs = ts;
   }
 
+  /**
+   * Raises the largest event ts to `ts` as if an event at `ts` had been
+   * applied, closing (INACTIVITY) what the watermark then passes: for a
+   * caller that splits users between several sessionizers (the CLI's
+   * threads), so each closes its sessions as one sessionizer would.
+   */
+  advanceEventTime(ts: number, nowMs: number): void {
+    if (ts <= this.maxEventTs) return;
+    this.maxEventTs = ts;
+    const w = ts - this.opts.allowedLatenessMs;
+    if (w > this.t.dueAt) this.t.onWatermark(w, nowMs);
+  }
+
   /** Starts a batch: a session's version moves once, at its first change in a batch (drainChanges also ends one). */
   beginBatch(): void {
     this.t.epoch++;
