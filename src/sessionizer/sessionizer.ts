@@ -85,13 +85,15 @@ export class Sessionizer {
         // The correction reads this user's later events from the store.
         if (ts < pending.fromTs) pending.fromTs = ts;
         if (ts > pending.toTs) pending.toTs = ts;
-      } else if (
-        ts < this.maxEventTs - lateness ||
-        (u !== undefined && ts <= u.frontier + gap) ||
-        !this.place(u, e, nowMs)
-      ) {
-        deferred ??= new Map();
-        deferred.set(e.userId, { userId: e.userId, fromTs: ts, toTs: ts });
+      } else {
+        // Behind the watermark or near a closed frontier: only the store knows the neighbours.
+        const mayTouchStored = ts < this.maxEventTs - lateness || (u !== undefined && ts <= u.frontier + gap);
+        let placed = false;
+        if (!mayTouchStored) placed = this.place(u, e, nowMs);
+        if (!placed) {
+          deferred ??= new Map();
+          deferred.set(e.userId, { userId: e.userId, fromTs: ts, toTs: ts });
+        }
       }
       if (ts > this.maxEventTs) {
         this.maxEventTs = ts;
