@@ -5,8 +5,9 @@
  * of the users (a hash of userId), so both cores parse and both cut. This
  * thread hands out the chunks, at most IN_FLIGHT ahead of the slowest
  * cutter (and none while the output waits for its reader), so memory stays
- * bounded; writes the sessions' text as it comes; and reports bad lines in
- * file order with their numbers, once each chunk is through both cutters.
+ * bounded; and, once each chunk is through both cutters, writes its
+ * sessions (partition by partition: the same file gives the same output on
+ * every run) and reports its bad lines with their numbers, in file order.
  */
 import { once } from 'node:events';
 import { stat } from 'node:fs/promises';
@@ -43,6 +44,8 @@ interface ChunkState {
   lines: number;
   refusals: LineRefusal[];
   cut: number;
+  /** Each partition's sessions text: written in partition order, so that a file gives the same output on every run. */
+  output: Uint8Array[][];
 }
 
 /** Sessionizes the file at `path` into `out`; sessions still open at the end close with FLUSH. chunkBytes: for tests. */
@@ -67,10 +70,11 @@ export async function sessionizeFileThreaded(
   const state = new Map<number, ChunkState>();
   const stateOf = (i: number): ChunkState => {
     let s = state.get(i);
-    if (s === undefined) state.set(i, (s = { parsed: false, lines: 0, refusals: [], cut: 0 }));
+    if (s === undefined) state.set(i, (s = { parsed: false, lines: 0, refusals: [], cut: 0, output: [] }));
     return s;
   };
   const summaries: SessionizeSummary[] = [];
+  const finalOutput: Uint8Array[][] = [];
   let lines = 0;
   let reported = 0;
   let first = format === 'json'; // the first session of a JSON array comes without its comma
@@ -92,6 +96,7 @@ export async function sessionizeFileThreaded(
         }
         report({ ...r, line: lines + 1 + r.line });
       }
+      for (const part of s.output) write(part);
       lines += s.lines;
       state.delete(reported++);
     }
@@ -110,11 +115,11 @@ export async function sessionizeFileThreaded(
           const s = stateOf(m.index);
           s.cut++;
           s.refusals.push(...m.late);
-          write(m.output);
+          s.output[m.partition] = m.output;
           break;
         }
         case 'done':
-          write(m.output);
+          finalOutput[m.partition] = m.output;
           summaries.push(m.summary);
           break;
         default:
@@ -145,6 +150,7 @@ export async function sessionizeFileThreaded(
       (workers[i % PARTITIONS] as Worker).postMessage(task);
     }
     await until(() => summaries.length === PARTITIONS && reported === chunks);
+    for (const part of finalOutput) write(part);
     const total = merge(summaries, lines, parseRefused);
     out.write(outputEnd(format, total.sessions));
     if (out.writableNeedDrain) await once(out, 'drain');

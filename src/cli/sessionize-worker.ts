@@ -38,8 +38,8 @@ export interface ChunkTask {
 /** Messages to the main thread. */
 export type WorkerMessage =
   | { readonly kind: 'parsed'; readonly index: number; readonly lines: number; readonly refusals: LineRefusal[] }
-  | { readonly kind: 'cut'; readonly index: number; readonly late: LineRefusal[]; readonly output: Uint8Array[] }
-  | { readonly kind: 'done'; readonly summary: SessionizeSummary; readonly output: Uint8Array[] };
+  | { readonly kind: 'cut'; readonly index: number; readonly partition: number; readonly late: LineRefusal[]; readonly output: Uint8Array[] }
+  | { readonly kind: 'done'; readonly partition: number; readonly summary: SessionizeSummary; readonly output: Uint8Array[] };
 
 const NEWLINE = 10;
 /** Bytes read at a time past the end of a range, to finish its last line. */
@@ -110,14 +110,14 @@ function cutReady(): void {
     replayPart(part, cutter);
     cutter.release();
     void writer.flush(true); // hands the text to `sink` at once (it never asks to wait)
-    post({ kind: 'cut', index: next, late, output: output.splice(0) });
+    post({ kind: 'cut', index: next, partition: setup.partition, late, output: output.splice(0) });
     next++;
   }
   if (next === setup.chunks) {
     next++;
     const summary = cutter.end(0);
     void writer.end();
-    post({ kind: 'done', summary, output: output.splice(0) });
+    post({ kind: 'done', partition: setup.partition, summary, output: output.splice(0) });
   }
 }
 
