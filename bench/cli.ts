@@ -1,22 +1,24 @@
 /**
- * `sessions sessionize` against a straightforward Python implementation of
- * the same rules (bench/reference_sessionize.py), on one million lines in the
- * field's shape:
+ * `sessions sessionize` against DuckDB and a straightforward Python script,
+ * on files of several export shapes (bench/cli-files.ts):
  *
- *   {"event_name": "send_message", "timestamp": "2016-11-08T14:09:57Z", "user_id": "1", "channel_id": "1"}
- *
- *   node --expose-gc --import tsx bench/cli.ts    (as bench/run.ts runs it)
+ *   npm run bench -- cli                         1,000,000 lines per shape
+ *   BENCH_CLI_LINES=200000 npm run bench -- cli  shorter
+ *   BENCH_CLI_10M=1 npm run bench -- cli         also peak RSS on 10,000,000 lines (seed shape, CLI only)
+ *   BENCH_CLI_SHAPES=seed,nested npm run bench -- cli   only those shapes
  *
  * The CLI is built first (scripts/build-cli.mjs, as `npm install` does), so
- * the benchmark times the current sources as users run them, not through
- * tsx. Both run as child processes on the same file with a 30 s gap, RUNS
- * times each, alternating (the best time of each counts: the machine may be
- * busy with other work); their sessions (user, start, end, events, top
- * channel and its count) must be the same, or the benchmark fails. Prints
- * one JSON line:
- * {"bench":"cli","events","eventsPerSec","pythonEventsPerSec","speedup","sessions","peakRssMb"}.
- * eventsPerSec counts the whole command, process start included; peakRssMb is
- * the CLI's peak resident memory (from /proc, null where there is none).
+ * the benchmark times what users run. Per file, the CLI and DuckDB
+ * (@duckdb/node-api, 2 threads, the equivalent gap-and-islands SQL,
+ * bench/duckdb-sessionize.mjs, output written to a file) run RUNS times
+ * each, alternating, the best time counting (the machine may be busy);
+ * bench/reference_sessionize.py runs once. All write their sessions to a
+ * file with a 30 s gap; the CLI's sessions (user, start, end, events, top
+ * channel and its count) must equal the Python script's, and their number
+ * DuckDB's, or the benchmark fails. Prints per file
+ * {"bench":"cli","shape","lines","users","linesPerSec","duckdbLinesPerSec","vsDuckdb","pythonLinesPerSec","peakRssMb"}.
+ * Times are whole commands, process start included; peakRssMb is the CLI's
+ * peak resident memory (from /proc).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -25,71 +27,19 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { rng } from '../test/helpers/random.ts';
+import { generate, SHAPES, type Shape } from './cli-files.ts';
 
-const EVENTS = 1_000_000;
-const RUNS = 2;
-const USERS = 50_000;
-const CHANNELS = 200;
-const GAP_SECONDS = 30;
-const T0 = Date.UTC(2016, 10, 8) / 1000;
-/** Lines arrive up to this many seconds out of order (well inside the CLI's default lateness). */
-const JITTER_SECONDS = 2;
-const NAMES = ['send_message', 'send_message', 'send_message', 'open_channel', 'add_reaction'];
+const LINES = Number(process.env['BENCH_CLI_LINES'] ?? 1_000_000);
+const RUNS = Number(process.env['BENCH_CLI_RUNS'] ?? 2);
+const TEN_MILLION = process.env['BENCH_CLI_10M'] === '1';
+/** Comma-separated shape names to run (default: all). */
+const ONLY = process.env['BENCH_CLI_SHAPES']?.split(',') ?? null;
+const GAP_MS = 30_000;
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = path.join(root, 'bin', 'sessions.js');
 const python = path.join(root, 'bench', 'reference_sessionize.py');
-const build = path.join(root, 'scripts', 'build-cli.mjs');
-
-
-/**
- * Chat traffic over a day: USERS people, each writing in short bursts (one to
- * a few messages, gaps mostly under 30 s, sometimes exactly 30 s or just
- * over) separated by pauses of minutes to hours, mostly in a few favourite
- * channels; at a 30 s gap that is one or two messages per session. Lines are
- * in time order, each up to JITTER_SECONDS late (a few merged sources).
- */
-async function generate(file: string): Promise<void> {
-  const random = rng(42);
-  const ts = new Float64Array(EVENTS);
-  const arrival = new Float64Array(EVENTS);
-  const user = new Int32Array(EVENTS);
-  const channel = new Int32Array(EVENTS);
-  const name = new Uint8Array(EVENTS);
-  const perUser = EVENTS / USERS;
-  let n = 0;
-  for (let u = 1; n < EVENTS; u = (u % USERS) + 1) {
-    const home = 1 + Math.floor(random() * CHANNELS);
-    let t = T0 + Math.floor(random() * 86_400);
-    for (let i = 0; i < perUser && n < EVENTS; i++, n++) {
-      ts[n] = t;
-      arrival[n] = t + random() * JITTER_SECONDS;
-      user[n] = u;
-      channel[n] = random() < 0.7 ? home : 1 + Math.floor(random() * CHANNELS);
-      name[n] = Math.floor(random() * NAMES.length);
-      const p = random();
-      t +=
-        p < 0.35 ? Math.floor(random() * GAP_SECONDS)
-        : p < 0.4 ? GAP_SECONDS
-        : p < 0.45 ? GAP_SECONDS + 1
-        : 60 + Math.floor(random() * 3 * 3_600);
-    }
-  }
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (arrival[a] as number) - (arrival[b] as number));
-  const out = createWriteStream(file);
-  let chunk = '';
-  for (const i of order) {
-    const iso = new Date((ts[i] as number) * 1000).toISOString().replace('.000Z', 'Z');
-    chunk += `{"event_name": "${NAMES[name[i] as number]}", "timestamp": "${iso}", "user_id": "${user[i]}", "channel_id": "${channel[i]}"}\n`;
-    if (chunk.length > 1 << 20) {
-      if (!out.write(chunk)) await once(out, 'drain');
-      chunk = '';
-    }
-  }
-  out.end(chunk);
-  await once(out, 'finish');
-}
+const duckdb = path.join(root, 'bench', 'duckdb-sessionize.mjs');
 
 /** Peak resident memory (MB) of a running process, polled from /proc; null without /proc. */
 function watchPeakRss(pid: number): { stop(): number | null } {
@@ -111,21 +61,29 @@ function watchPeakRss(pid: number): { stop(): number | null } {
   };
 }
 
-/** Runs a command with stdout to `outFile`; resolves with the wall time and the peak RSS. */
-async function timed(command: string, args: string[], outFile: string): Promise<{ ms: number; peakRssMb: number | null }> {
-  const out = createWriteStream(outFile);
-  await once(out, 'open');
+interface Timed {
+  ms: number;
+  peakRssMb: number | null;
+  stdout: string;
+}
+
+/** Runs a command with stdout to `outFile` (or collected when null); resolves with the wall time and the peak RSS. */
+async function timed(command: string, args: string[], outFile: string | null): Promise<Timed> {
+  const out = outFile === null ? 'pipe' : createWriteStream(outFile);
+  if (out !== 'pipe') await once(out, 'open');
   const started = performance.now();
   const child = spawn(command, args, { stdio: ['ignore', out, 'pipe'] });
   let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  let stdout = '';
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  child.stdout?.setEncoding('utf8').on('data', (s: string) => (stdout += s));
   const rss = child.pid === undefined ? { stop: () => null } : watchPeakRss(child.pid);
   const [code] = (await once(child, 'exit')) as [number | null];
   const ms = performance.now() - started;
   const peakRssMb = rss.stop();
-  out.close();
+  if (out !== 'pipe') out.close();
   if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${code}: ${stderr}`);
-  return { ms, peakRssMb };
+  return { ms, peakRssMb, stdout };
 }
 
 /** The compared fields of every session in a JSON-lines output, sorted. */
@@ -134,7 +92,8 @@ async function sessionKeys(file: string): Promise<string[]> {
   for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
     if (line === '') continue;
     const s = JSON.parse(line) as Record<string, unknown>;
-    keys.push(JSON.stringify([s['userId'], s['startedAt'], s['endedAt'], s['eventCount'], s['topChannel'], s['topChannelCount']]));
+    const top = s['topChannel'] === null ? null : String(s['topChannel']);
+    keys.push(JSON.stringify([String(s['userId']), s['startedAt'], s['endedAt'], s['eventCount'], top, s['topChannelCount']]));
   }
   return keys.sort();
 }
@@ -146,44 +105,82 @@ function firstDifference(a: readonly string[], b: readonly string[]): string | n
   return null;
 }
 
-const built = spawnSync(process.execPath, [build], { stdio: ['ignore', 'ignore', 'inherit'] });
+const perSec = (lines: number, ms: number): number => Math.round((lines * 1000) / ms);
+
+async function benchShape(dir: string, shape: Shape): Promise<boolean> {
+  const input = path.join(dir, `${shape.name}.jsonl`);
+  process.stderr.write(`bench cli: ${shape.name}: generating ${LINES.toLocaleString('en-US')} lines, ${shape.users.toLocaleString('en-US')} users\n`);
+  await generate(shape, LINES, input);
+  let cli: Timed | null = null;
+  let duck: Timed | null = null;
+  const sql = shape.sql;
+  for (let run = 1; run <= RUNS; run++) {
+    process.stderr.write(`bench cli: ${shape.name}: run ${run} of ${RUNS}: sessions sessionize, duckdb\n`);
+    const c = await timed(process.execPath, [bin, 'sessionize', '--gap', `${GAP_MS / 1000}s`, input], path.join(dir, 'cli.jsonl'));
+    if (cli === null || c.ms < cli.ms) cli = c;
+    const args = [duckdb, input, path.join(dir, 'duckdb.json'), String(GAP_MS), sql.ts, sql.name, sql.user, sql.channel];
+    const d = await timed(process.execPath, args, null);
+    if (duck === null || d.ms < duck.ms) duck = d;
+  }
+  process.stderr.write(`bench cli: ${shape.name}: python3 bench/reference_sessionize.py\n`);
+  const py = await timed('python3', [python, input, '--gap', String(GAP_MS / 1000)], path.join(dir, 'python.jsonl'));
+  if (cli === null || duck === null) return false;
+  const ours = await sessionKeys(path.join(dir, 'cli.jsonl'));
+  const theirs = await sessionKeys(path.join(dir, 'python.jsonl'));
+  const difference = firstDifference(ours, theirs);
+  const duckSessions = Number(duck.stdout.trim());
+  const linesPerSec = perSec(LINES, cli.ms);
+  const duckdbLinesPerSec = perSec(LINES, duck.ms);
+  process.stdout.write(
+    `${JSON.stringify({
+      bench: 'cli',
+      shape: shape.name,
+      lines: LINES,
+      users: shape.users,
+      linesPerSec,
+      duckdbLinesPerSec,
+      vsDuckdb: Math.round((linesPerSec / duckdbLinesPerSec) * 100) / 100,
+      pythonLinesPerSec: perSec(LINES, py.ms),
+      peakRssMb: cli.peakRssMb,
+      sessions: ours.length,
+    })}\n`,
+  );
+  let ok = true;
+  if (difference !== null) {
+    process.stderr.write(`bench cli: ${shape.name}: the sessions differ from python's (${ours.length} vs ${theirs.length}); first ${difference}\n`);
+    ok = false;
+  }
+  if (duckSessions !== ours.length) {
+    process.stderr.write(`bench cli: ${shape.name}: ${ours.length} sessions, duckdb ${duckSessions}\n`);
+    ok = false;
+  }
+  rmSync(input, { force: true });
+  return ok;
+}
+
+/** Peak RSS of the CLI alone on 10M lines of the seed shape (memory must not follow the file's length). */
+async function tenMillion(dir: string): Promise<void> {
+  const lines = 10_000_000;
+  const input = path.join(dir, 'seed-10m.jsonl');
+  const shape = SHAPES[0] as Shape;
+  process.stderr.write(`bench cli: generating ${lines.toLocaleString('en-US')} lines (seed shape)\n`);
+  await generate(shape, lines, input);
+  const c = await timed(process.execPath, [bin, 'sessionize', '--gap', '30s', input], path.join(dir, 'cli.jsonl'));
+  process.stdout.write(
+    `${JSON.stringify({ bench: 'cli', shape: `${shape.name}-10m`, lines, linesPerSec: perSec(lines, c.ms), peakRssMb: c.peakRssMb })}\n`,
+  );
+  rmSync(input, { force: true });
+}
+
+const built = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-cli.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
 if (built.status !== 0) process.stderr.write('bench cli: the build failed; timing the sources through tsx\n');
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bench-cli-'));
 try {
-  const input = path.join(dir, 'events.jsonl');
-  process.stderr.write(`bench cli: generating ${EVENTS.toLocaleString('en-US')} lines\n`);
-  await generate(input);
-  let cli = { ms: Number.POSITIVE_INFINITY, peakRssMb: null as number | null };
-  let py = { ms: Number.POSITIVE_INFINITY, peakRssMb: null as number | null };
-  for (let run = 1; run <= RUNS; run++) {
-    process.stderr.write(`bench cli: run ${run} of ${RUNS}: sessions sessionize --gap 30s\n`);
-    const c = await timed(process.execPath, [bin, 'sessionize', '--gap', '30s', input], path.join(dir, 'cli.jsonl'));
-    if (c.ms < cli.ms) cli = c;
-    process.stderr.write(`bench cli: run ${run} of ${RUNS}: python3 bench/reference_sessionize.py --gap 30\n`);
-    const p = await timed('python3', [python, input, '--gap', String(GAP_SECONDS)], path.join(dir, 'python.jsonl'));
-    if (p.ms < py.ms) py = p;
-  }
-  const ours = await sessionKeys(path.join(dir, 'cli.jsonl'));
-  const theirs = await sessionKeys(path.join(dir, 'python.jsonl'));
-  const difference = firstDifference(ours, theirs);
-  const eventsPerSec = Math.round((EVENTS * 1000) / cli.ms);
-  const pythonEventsPerSec = Math.round((EVENTS * 1000) / py.ms);
-  process.stdout.write(
-    `${JSON.stringify({
-      bench: 'cli',
-      events: EVENTS,
-      eventsPerSec,
-      pythonEventsPerSec,
-      speedup: Math.round((eventsPerSec / pythonEventsPerSec) * 10) / 10,
-      sessions: ours.length,
-      peakRssMb: cli.peakRssMb,
-    })}\n`,
-  );
-  if (difference !== null) {
-    process.stderr.write(`bench cli: the sessions differ (${ours.length} vs ${theirs.length}); first difference ${difference}\n`);
-    process.exitCode = 1;
-  }
+  let ok = true;
+  for (const shape of SHAPES) if (ONLY === null || ONLY.includes(shape.name)) ok = (await benchShape(dir, shape)) && ok;
+  if (TEN_MILLION) await tenMillion(dir);
+  if (!ok) process.exitCode = 1;
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -31,6 +31,8 @@ export interface SessionizeCommand {
   readonly rules: SessionRules;
   /** ms; Infinity for --lateness unlimited. */
   readonly latenessMs: number;
+  /** Timestamps more than this (ms) ahead of the clock are refused (FUTURE_TIMESTAMP), as by the service. */
+  readonly maxFutureSkewMs: number;
   readonly format: OutputFormat;
 }
 
@@ -44,8 +46,6 @@ export interface IngestCommand {
   readonly batchSize: number;
   readonly concurrency: number;
   readonly retries: number;
-  /** Overrides the source name of derived event ids; null: the input's name. */
-  readonly source: string | null;
 }
 
 export type Command = { readonly kind: 'help'; readonly text: string } | SessionizeCommand | IngestCommand;
@@ -61,6 +61,7 @@ export const SESSIONIZE_DEFAULTS = {
   conversionEvents: 'purchase',
   engagedMinDuration: '10s',
   engagedMinEvents: 2,
+  maxFutureSkew: '5m',
 } as const;
 export const INGEST_DEFAULTS = { batch: 1_000, concurrency: 4, retries: 8 } as const;
 /** Largest --batch: the service's own cap on MAX_BATCH_SIZE. */
@@ -118,6 +119,7 @@ function parseSessionize(args: readonly string[]): Command {
       'conversion-events': { type: 'string' },
       'engaged-min-duration': { type: 'string' },
       'engaged-min-events': { type: 'string' },
+      'max-future-skew': { type: 'string' },
       help: HELP,
     },
     help,
@@ -144,6 +146,7 @@ function parseSessionize(args: readonly string[]): Command {
       engagedMinEvents: integer(values, 'engaged-min-events', d.engagedMinEvents, 1, 1_000_000, help),
     },
     latenessMs: lateness === 'unlimited' ? Number.POSITIVE_INFINITY : durationText('lateness', lateness, help, true),
+    maxFutureSkewMs: duration(values, 'max-future-skew', d.maxFutureSkew, help, true),
     format: format as OutputFormat,
   };
 }
@@ -158,7 +161,6 @@ function parseIngest(args: readonly string[], env: Env): Command {
       batch: { type: 'string' },
       concurrency: { type: 'string' },
       retries: { type: 'string' },
-      source: { type: 'string' },
       help: HELP,
     },
     help,
@@ -174,8 +176,6 @@ function parseIngest(args: readonly string[], env: Env): Command {
   if (parsedUrl.protocol !== 'http:' && parsedUrl.protocol !== 'https:') {
     throw new UsageError(`--url must be http:// or https:// (got ${parsedUrl.protocol}//)`, help);
   }
-  const source = text(values, 'source');
-  if (source === '') throw new UsageError('--source must not be empty', help);
   const d = INGEST_DEFAULTS;
   return {
     kind: 'ingest',
@@ -185,7 +185,6 @@ function parseIngest(args: readonly string[], env: Env): Command {
     batchSize: integer(values, 'batch', d.batch, 1, MAX_BATCH, help),
     concurrency: integer(values, 'concurrency', d.concurrency, 1, MAX_CONCURRENCY, help),
     retries: integer(values, 'retries', d.retries, 0, MAX_RETRIES, help),
-    source: source ?? null,
   };
 }
 

@@ -1,173 +1,117 @@
 /**
- * How one JSON line becomes an event: the field mapping shared by
- * `sessions ingest` and `sessions sessionize` (docs/cli.md, "Field mapping").
- *
- * A line's known keys arrive as raw values by slot (FieldValues, filled by
- * json-line.ts from the byte scanner or from JSON.parse) and are checked and
- * converted here. Pure: no I/O, no clock.
+ * How one JSON line becomes the service's EventInput (docs/cli.md, "Field
+ * mapping"), for `sessions ingest` and `sessions sessionize` alike. Only the
+ * mapping is here: the checks are the service's own (src/ingest/validate.ts).
+ * Pure: no I/O, no clock.
  */
-import { FIELD_ALIASES, FIELD_MASK, FIELDS, KNOWN_KEYS, type Field, type FieldValues } from './field-values.ts';
-import { parseTimestamp } from './timestamp.ts';
+import { InvalidDateTime, parseRfc3339, type DateTimeInput } from '../datetime.ts';
+import type { EventInput } from '../ingest/validate.ts';
 
-/** Codes of lines refused before they reach the core or the service (the service's codes where they overlap). */
-export enum LineCode {
-  InvalidJson = 'INVALID_JSON',
-  MissingField = 'MISSING_FIELD',
-  InvalidField = 'INVALID_FIELD',
-  InvalidTimestamp = 'INVALID_TIMESTAMP',
-  ValueNotFinite = 'VALUE_NOT_FINITE',
-  FieldTooLong = 'FIELD_TOO_LONG',
-  /** sessionize: older than the watermark (largest timestamp - --lateness). */
-  LateEvent = 'LATE_EVENT',
-}
+/** Accepted keys per field, in precedence order: the first one present and not null wins. */
+export const FIELD_ALIASES = {
+  name: ['name', 'event_name', 'event_type', 'event'],
+  userId: ['userId', 'user_id'],
+  timestamp: ['timestamp', 'ts', 'time', 'event_time'],
+  channelId: ['channelId', 'channel_id'],
+  value: ['value', 'purchase_value', 'revenue', 'amount'],
+  eventId: ['eventId', 'event_id', 'id'],
+} as const;
 
-/** A refused line: an expected outcome, returned as a value. */
-export class LineRejection {
-  constructor(
-    readonly code: LineCode,
-    readonly message: string,
-  ) {}
-}
+type Field = keyof typeof FIELD_ALIASES;
+const FIELDS = Object.keys(FIELD_ALIASES) as Field[];
+const NAME = FIELDS.indexOf('name');
+const USER = FIELDS.indexOf('userId');
+const TIME = FIELDS.indexOf('timestamp');
+const CHANNEL = FIELDS.indexOf('channelId');
+const VALUE = FIELDS.indexOf('value');
+const EVENT_ID = FIELDS.indexOf('eventId');
 
-/** Longest id or name the service accepts (src/ingest/validate.ts MAX_FIELD_LENGTH), in characters. */
-export const MAX_FIELD_LENGTH = 256;
+/** Key -> field index * 8 + precedence. */
+const ALIAS = new Map<string, number>(
+  FIELDS.flatMap((f, i) => FIELD_ALIASES[f].map((key, rank): [string, number] => [key, i * 8 + rank])),
+);
 
-// Each field's slot bits, read once: a lookup by field name on the hot path
-// would see several names at one site and slow down.
-const USER_ID = FIELD_MASK.userId;
-const NAME = FIELD_MASK.name;
-const TIMESTAMP = FIELD_MASK.timestamp;
-const CHANNEL_ID = FIELD_MASK.channelId;
-const VALUE = FIELD_MASK.value;
-const EVENT_ID = FIELD_MASK.eventId;
+/** Epoch numbers below this are seconds, from it on milliseconds (10^11 s is the year 5138). */
+const SECONDS_BELOW = 1e11;
+/** Largest |ms| a JavaScript Date holds. */
+const MAX_DATE_MS = 8.64e15;
+
+/** A line that is not a JSON object: refused before the service's checks. */
+export const INVALID_JSON = 'INVALID_JSON';
+
+/** Reused per line: the value and precedence of the best key seen for each field. */
+const best: unknown[] = new Array<unknown>(FIELDS.length);
+const rank = new Int8Array(FIELDS.length);
 
 /**
- * An id-like field from `slot` (-1: absent): strings as they are, finite
- * numbers as their decimal text; blank counts as absent.
+ * The EventInput of a parsed line: the table's keys give the fields (ids
+ * that are numbers become their decimal text), every other key goes to
+ * `properties`. Wrong types are passed on for validation to refuse.
  */
-function idText(vals: FieldValues, slot: number, field: Field, required: boolean): string | null | LineRejection {
-  const v = slot < 0 ? undefined : vals.raw[slot];
-  let s: string;
-  if (typeof v === 'string') s = v;
-  else if (typeof v === 'number' && Number.isFinite(v)) s = String(v);
-  else if (v === undefined) s = '';
-  else return new LineRejection(LineCode.InvalidField, `${KNOWN_KEYS[slot]} must be a string or a number`);
-  if (isBlankText(s)) {
-    return required ? new LineRejection(LineCode.MissingField, `missing ${describe(field)}`) : null;
+export function eventInputOf(obj: Readonly<Record<string, unknown>>): EventInput {
+  rank.fill(8);
+  let properties: Record<string, unknown> | undefined;
+  for (const key in obj) {
+    const a = ALIAS.get(key);
+    const v = obj[key];
+    if (a === undefined) {
+      properties ??= {};
+      // "__proto__" from JSON.parse is an own key: keep it one (plain assignment would set the prototype).
+      if (key === '__proto__') Object.defineProperty(properties, key, { value: v, enumerable: true, writable: true, configurable: true });
+      else properties[key] = v;
+      continue;
+    }
+    const f = a >> 3;
+    if (v !== null && (a & 7) < (rank[f] as number)) {
+      rank[f] = a & 7;
+      best[f] = v;
+    }
   }
-  if (s.length > MAX_FIELD_LENGTH) {
-    return new LineRejection(LineCode.FieldTooLong, `${KNOWN_KEYS[slot]} is longer than ${MAX_FIELD_LENGTH} characters`);
-  }
-  return s;
+  const input: EventInput = {
+    eventId: rank[EVENT_ID] === 8 ? null : idText(best[EVENT_ID]),
+    userId: rank[USER] === 8 ? (null as unknown as string) : (idText(best[USER]) as string),
+    name: rank[NAME] === 8 ? (null as unknown as string) : (idText(best[NAME]) as string),
+    timestamp: rank[TIME] === 8 ? (null as unknown as number) : timeOf(best[TIME]),
+    channelId: rank[CHANNEL] === 8 ? null : idText(best[CHANNEL]),
+    value: rank[VALUE] === 8 ? null : valueOf(best[VALUE]),
+    properties,
+  };
+  best.fill(undefined);
+  return input;
 }
 
-/** s.trim() === '' without allocating for the usual non-blank text. */
-function isBlankText(s: string): boolean {
-  const c = s.charCodeAt(0);
-  // A printable ASCII first character settles it; otherwise let trim() apply its Unicode rules.
-  return c > 32 && c < 127 ? false : s.trim() === '';
+/** Ids and names: numbers as their decimal text, the rest as it is. */
+function idText(v: unknown): string | null {
+  return typeof v === 'number' ? String(v) : (v as string);
 }
 
-function describe(field: Field): string {
-  const names = FIELD_ALIASES[field];
-  return `${field} (${names.slice(0, -1).join(', ')}${names.length > 1 ? ' or ' : ''}${names[names.length - 1]})`;
-}
-
-function valueOf(vals: FieldValues): number | null | LineRejection {
-  const slot = vals.slotOf(VALUE);
-  if (slot < 0) return null;
-  const v = vals.raw[slot];
-  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : Number.NaN;
-  if (typeof v !== 'number' && typeof v !== 'string') {
-    return new LineRejection(LineCode.InvalidField, `${KNOWN_KEYS[slot]} must be a number`);
-  }
-  if (!Number.isFinite(n)) return new LineRejection(LineCode.ValueNotFinite, `${KNOWN_KEYS[slot]} must be a finite number`);
-  return n;
-}
-
-/** One line's fields after mapping: a reusable record that mapFields() fills. */
-export interface LineFields {
-  userId: string;
-  name: string;
-  /** ms since the epoch. */
-  ts: number;
-  channelId: string | null;
-  value: number | null;
-  /** The line's own eventId (eventId, event_id or id), or null: the caller derives one (event-id.ts). */
-  eventId: string | null;
-  /** Interner ids of userId, name and channelId (LineParser.strings), or -1 where the text did not come from it. */
-  userRef: number;
-  nameRef: number;
-  channelRef: number;
-}
-
-/** A record for mapFields() to fill. */
-export function emptyLineFields(): LineFields {
-  return { userId: '', name: '', ts: 0, channelId: null, value: null, eventId: null, userRef: -1, nameRef: -1, channelRef: -1 };
+/** A value: a number, or a string holding one; a blank string is no value. */
+function valueOf(v: unknown): number | null {
+  if (typeof v !== 'string') return v as number;
+  return v.trim() === '' ? null : Number(v);
 }
 
 /**
- * Maps one line's field values into `out`: null when the line is an event
- * (`out` then holds it), else why it is refused (`out` is then unspecified).
- * Filling a reused record spares an object per line; each command builds
- * the event shape it needs from it.
+ * A timestamp: RFC 3339 (an offset is optional here: text without one is
+ * UTC), or epoch seconds or milliseconds as a number or a string of digits,
+ * rounded to the millisecond (docs/cli.md, "Time").
  */
-export function mapFields(vals: FieldValues, out: LineFields): LineRejection | null {
-  const userSlot = vals.slotOf(USER_ID);
-  const userId = idText(vals, userSlot, 'userId', true);
-  if (typeof userId !== 'string') return userId as LineRejection; // required: never null
-  const nameSlot = vals.slotOf(NAME);
-  const name = idText(vals, nameSlot, 'name', true);
-  if (typeof name !== 'string') return name as LineRejection;
-  const tsSlot = vals.slotOf(TIMESTAMP);
-  if (tsSlot < 0) return new LineRejection(LineCode.MissingField, `missing ${describe('timestamp')}`);
-  const ts = (vals.timeBits & (1 << tsSlot)) !== 0 ? (vals.timeMs[tsSlot] as number) : parseTimestamp(vals.raw[tsSlot]);
-  if (ts === null) {
-    const raw = JSON.stringify(vals.raw[tsSlot]) ?? '';
-    return new LineRejection(
-      LineCode.InvalidTimestamp,
-      `${KNOWN_KEYS[tsSlot]} ${raw.slice(0, 64)} is not an RFC 3339 date-time or epoch seconds/milliseconds`,
-    );
+export function timeOf(v: unknown): DateTimeInput {
+  if (typeof v === 'number') return epoch(v, v);
+  if (typeof v !== 'string') return new InvalidDateTime(JSON.stringify(v));
+  const ms = parseRfc3339(v);
+  if (ms !== null) return ms;
+  const last = v.charCodeAt(v.length - 1);
+  if (v.length >= 19 && last >= 48 && last <= 57 && v.charCodeAt(4) === 45) {
+    const utc = parseRfc3339(`${v}Z`);
+    if (utc !== null) return utc;
   }
-  const channelSlot = vals.slotOf(CHANNEL_ID);
-  const channelId = idText(vals, channelSlot, 'channelId', false);
-  if (channelId instanceof LineRejection) return channelId;
-  const value = valueOf(vals);
-  if (value instanceof LineRejection) return value;
-  const eventId = idText(vals, vals.slotOf(EVENT_ID), 'eventId', false);
-  if (eventId instanceof LineRejection) return eventId;
-  out.userId = userId;
-  out.name = name;
-  out.ts = ts;
-  out.channelId = channelId;
-  out.value = value;
-  out.eventId = eventId;
-  out.userRef = refOf(vals, userSlot);
-  out.nameRef = refOf(vals, nameSlot);
-  out.channelRef = channelId === null ? -1 : refOf(vals, channelSlot);
-  return null;
+  return EPOCH_TEXT.test(v) ? epoch(Number(v), v) : new InvalidDateTime(v);
 }
 
-/** The interner id of a slot's text, when the field's text is that text (not a number made text). */
-function refOf(vals: FieldValues, slot: number): number {
-  return typeof vals.raw[slot] === 'string' ? (vals.refs[slot] as number) : -1;
-}
+const EPOCH_TEXT = /^-?\d+(\.\d+)?$/;
 
-/**
- * The keys that go to `properties` on ingest: every key of the object except
- * the aliases that supplied a field. Null when nothing is left.
- */
-export function propertiesOf(obj: Readonly<Record<string, unknown>>, vals: FieldValues): Record<string, unknown> | null {
-  const used = new Set<string>();
-  for (const f of FIELDS) {
-    const slot = vals.slotOf(FIELD_MASK[f]);
-    if (slot >= 0) used.add(KNOWN_KEYS[slot] as string);
-  }
-  let out: Record<string, unknown> | null = null;
-  for (const key of Object.keys(obj)) {
-    if (used.has(key)) continue;
-    out ??= {};
-    Object.defineProperty(out, key, { value: obj[key], enumerable: true, writable: true, configurable: true });
-  }
-  return out;
+function epoch(n: number, raw: unknown): DateTimeInput {
+  const ms = Math.round(Math.abs(n) < SECONDS_BELOW ? n * 1000 : n);
+  return Math.abs(ms) <= MAX_DATE_MS ? ms : new InvalidDateTime(String(raw));
 }

@@ -8,7 +8,7 @@ import type { ServiceRejection } from './rejections.ts';
 
 /** EventInput as schema.graphql defines it (absent optional fields are left out). */
 export interface EventInput {
-  eventId: string;
+  eventId?: string;
   userId: string;
   name: string;
   /** RFC 3339 with an offset. */

@@ -38,7 +38,7 @@ export async function runIngest(cmd: IngestCommand, io: CliIo, run: IngestRunOpt
   try {
     await ingestLines(
       readLineChunks(input.stream),
-      { batchSize: cmd.batchSize, concurrency: cmd.concurrency, sourceName: cmd.source ?? input.name },
+      { batchSize: cmd.batchSize, concurrency: cmd.concurrency },
       { send, report },
       counts,
     );

@@ -1,14 +1,13 @@
 /**
- * `sessions ingest`'s pipeline: JSON lines -> events (the shared field
- * mapping) -> batches that remember their line numbers -> at most
- * `concurrency` mutations in flight. Reading waits while the pool is full,
- * so memory holds `concurrency` batches whatever the input's size.
+ * `sessions ingest`'s pipeline: JSON lines -> events (the field mapping and
+ * the service's checks, line-events.ts, as for sessionize) -> batches that
+ * remember their line numbers -> at most `concurrency` mutations in flight.
+ * Reading waits while the pool is full, so memory holds `concurrency`
+ * batches whatever the input's size.
  */
-import { deriveEventId, idSource } from './event-id.ts';
-import { LineRejection, type LineFields } from './event-line.ts';
+import type { CheckedEvent } from '../ingest/validate.ts';
 import type { EventInput, IngestAnswer } from './ingest-client.ts';
-import { LineParser } from './json-line.ts';
-import { isBlankBytes, lineTextEnd, nextLine } from './line-reader.ts';
+import { readLines } from './line-events.ts';
 import { rejectedLines } from './rejections.ts';
 
 /** Live counters (the progress line reads them while the run goes on). */
@@ -34,13 +33,14 @@ export interface Batch {
   readonly lines: number[];
 }
 
+/** Future timestamps are the service's to judge, by its clock and MAX_FUTURE_SKEW. */
+const NO_CLOCK = { nowMs: 0, maxFutureSkewMs: Number.POSITIVE_INFINITY };
+
 export interface IngestOptions {
   /** Events per mutation. */
   readonly batchSize: number;
   /** Mutations in flight at once. */
   readonly concurrency: number;
-  /** What derived event ids hash besides the line (event-id.ts): the file's base name by default. */
-  readonly sourceName: string;
 }
 
 export interface IngestHooks {
@@ -61,8 +61,6 @@ export async function ingestLines(
   hooks: IngestHooks,
   counts: IngestCounts,
 ): Promise<void> {
-  const parser = new LineParser();
-  const source = idSource(opts.sourceName);
   const inFlight = new Set<Promise<void>>();
   let fatal: { error: unknown } | null = null;
 
@@ -93,30 +91,25 @@ export async function ingestLines(
   };
 
   let batch: Batch = { events: [], lines: [] };
-  let lineNo = 0;
-  reading: for await (const buf of chunks) {
-    for (let pos = 0; pos < buf.length; ) {
-      const next = nextLine(buf, pos);
-      const end = lineTextEnd(buf, pos, next);
-      const start = pos;
-      pos = next;
-      lineNo++;
-      counts.lines = lineNo;
-      if (isBlankBytes(buf, start, end)) continue;
-      const text = buf.toString('utf8', start, end);
-      const read = parser.readWithProperties(text);
-      if (read instanceof LineRejection) {
-        reject(lineNo, read.code, read.message);
-        continue;
-      }
-      const f = parser.fields;
-      batch.events.push(eventInput(f, read.properties, f.eventId ?? deriveEventId(source, lineNo, text)));
-      batch.lines.push(lineNo);
+  const full: Batch[] = [];
+  const sink = {
+    event(e: CheckedEvent, line: number): void {
+      batch.events.push(eventInput(e));
+      batch.lines.push(line);
       if (batch.events.length >= opts.batchSize) {
-        await submit(batch);
+        full.push(batch);
         batch = { events: [], lines: [] };
-        if (fatal !== null) break reading;
       }
+    },
+    refuse(r: { line: number; code: string; message: string }): void {
+      reject(r.line, r.code, r.message);
+    },
+  };
+  reading: for await (const buf of chunks) {
+    counts.lines += readLines(buf.toString('utf8'), counts.lines + 1, NO_CLOCK, sink);
+    for (const b of full.splice(0)) {
+      await submit(b);
+      if (fatal !== null) break reading;
     }
   }
   if (fatal === null && batch.events.length > 0) await submit(batch);
@@ -124,16 +117,16 @@ export async function ingestLines(
   if (fatal !== null) throw (fatal as { error: unknown }).error;
 }
 
-/** The EventInput of a line's fields. */
-function eventInput(f: LineFields, properties: Record<string, unknown> | null, eventId: string): EventInput {
-  const e: EventInput = {
-    eventId,
-    userId: f.userId,
-    name: f.name,
-    timestamp: new Date(f.ts).toISOString(),
-  };
-  if (f.channelId !== null) e.channelId = f.channelId;
-  if (f.value !== null) e.value = f.value;
-  if (properties !== null) e.properties = properties;
-  return e;
+/**
+ * What the mutation gets: the checked event as sent, without an eventId when
+ * the line had none (the service then derives it from the content, as
+ * sessionize does: a re-run or a retry counts as duplicates).
+ */
+function eventInput(e: CheckedEvent): EventInput {
+  const out: EventInput = { userId: e.userId, name: e.name, timestamp: new Date(e.ts).toISOString() };
+  if (e.eventId !== null) out.eventId = e.eventId;
+  if (e.channelId !== null) out.channelId = e.channelId;
+  if (e.value !== null) out.value = e.value;
+  if (e.properties !== null) out.properties = JSON.parse(e.properties) as Record<string, unknown>;
+  return out;
 }

@@ -1,35 +1,29 @@
 import { createReadStream } from 'node:fs';
-import path from 'node:path';
 import type { Readable } from 'node:stream';
 
 const NEWLINE = 10;
-const CARRIAGE_RETURN = 13;
 /** Bytes per read from a file: large reads keep the per-chunk cost negligible. */
 const FILE_CHUNK_BYTES = 1 << 20;
 
 /** An input of JSON lines: a file path or "-" for stdin. */
 export interface LineInput {
   readonly stream: Readable;
-  /** Base name of the file, or "stdin": the default id source (event-id.ts). */
-  readonly name: string;
   /** For messages: the path as given, or "stdin". */
   readonly label: string;
 }
 
 /** Opens `arg` ("-" = stdin). Open errors surface on the first read. */
 export function openLineInput(arg: string, stdin: Readable = process.stdin): LineInput {
-  if (arg === '-') return { stream: stdin, name: 'stdin', label: 'stdin' };
-  return { stream: createReadStream(arg, { highWaterMark: FILE_CHUNK_BYTES }), name: path.basename(arg), label: arg };
+  if (arg === '-') return { stream: stdin, label: 'stdin' };
+  return { stream: createReadStream(arg, { highWaterMark: FILE_CHUNK_BYTES }), label: arg };
 }
 
 /**
  * The input in chunks of whole lines: each yielded buffer ends with "\n",
  * except possibly the last. Lines are cut in the bytes, so a UTF-8 character
- * is never split; a byte-order mark at the start is dropped. Consumers walk
- * the lines of a chunk with nextLine() in a plain loop (no promise or
- * callback per line). Memory: one read chunk plus the longest line. A line
- * cut between two reads comes as a chunk of its own, so reads are never
- * copied whole.
+ * is never split; a byte-order mark at the start is dropped. Memory: one
+ * read chunk plus the longest line. A line cut between two reads comes as a
+ * chunk of its own, so reads are never copied whole.
  */
 export async function* readLineChunks(stream: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer> {
   /** The start of a line cut between reads, maybe over several. */
@@ -56,27 +50,4 @@ export async function* readLineChunks(stream: AsyncIterable<Buffer | string>): A
     if (last >= 0) yield buf.subarray(0, last + 1);
   }
   if (rest.length > 0) yield Buffer.concat(rest);
-}
-
-/** Position just past the line starting at `start` (after its "\n", or the end of the buffer). */
-export function nextLine(buf: Buffer, start: number): number {
-  const nl = buf.indexOf(NEWLINE, start);
-  return nl < 0 ? buf.length : nl + 1;
-}
-
-/** End of the line's text: `next` minus its "\n" and a "\r" before it. */
-export function lineTextEnd(buf: Buffer, start: number, next: number): number {
-  let end = next;
-  if (end > start && buf[end - 1] === NEWLINE) end--;
-  if (end > start && buf[end - 1] === CARRIAGE_RETURN) end--;
-  return end;
-}
-
-/** True for a line of nothing but spaces and tabs (skipped silently; it still counts as a line). */
-export function isBlankBytes(buf: Buffer, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) {
-    const c = buf[i];
-    if (c !== 32 && c !== 9) return false;
-  }
-  return true;
 }

@@ -1,5 +1,4 @@
 /** How the commands count and word what they report on stderr. */
-import type { LineRejection } from './event-line.ts';
 
 /**
  * `n` with thousands separators (1,234,567), for humans; as
@@ -34,21 +33,4 @@ export function seconds(ms: number): string {
 /** Events per second over `ms`. */
 export function perSecond(n: number, ms: number): number {
   return ms > 0 ? (n * 1000) / ms : 0;
-}
-
-/** Receives each refused line (lineNo 1-based). */
-export type RejectionReporter = (lineNo: number, rejection: LineRejection) => void;
-
-/** Counts refused lines by code and passes them on. */
-export class RejectionCounter {
-  rejected = 0;
-  readonly byCode: Record<string, number> = {};
-
-  constructor(private readonly report: RejectionReporter) {}
-
-  readonly reject = (lineNo: number, r: LineRejection): void => {
-    this.rejected++;
-    this.byCode[r.code] = (this.byCode[r.code] ?? 0) + 1;
-    this.report(lineNo, r);
-  };
 }

@@ -15,18 +15,7 @@
  * can derive it from the session.
  */
 
-/** Length of the text form. */
-export const SESSION_ID_LENGTH = 36;
-
 const TWO_32 = 4_294_967_296;
-const DASH = 45;
-/** Hex digits of every byte as a little-endian 16-bit word (high digit first in memory): one store per byte. */
-const HEX_PAIRS = ((): Uint16Array => {
-  const hex = '0123456789abcdef';
-  const out = new Uint16Array(256);
-  for (let b = 0; b < 256; b++) out[b] = hex.charCodeAt(b >> 4) | (hex.charCodeAt(b & 15) << 8);
-  return out;
-})();
 
 /** MurmurHash3's 32-bit finalizer: a bijection that spreads every input bit over the output. */
 function fmix(h: number): number {
@@ -37,20 +26,17 @@ function fmix(h: number): number {
   return h ^ (h >>> 16);
 }
 
-/** The low `bytes` bytes of w (most significant first) in hex at `at`; returns the end. */
-function putWord(view: DataView, at: number, w: number, bytes: number): number {
-  for (let shift = 8 * (bytes - 1); shift >= 0; shift -= 8, at += 2) {
-    view.setUint16(at, HEX_PAIRS[(w >>> shift) & 0xff] as number, true);
-  }
-  return at;
+/** Two lower-case hex digits per byte. */
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
+/** The low `digits` (4 or 8) hex digits of w. */
+function hex(w: number, digits: 4 | 8): string {
+  const low = (HEX[(w >>> 8) & 255] as string) + (HEX[w & 255] as string);
+  return digits === 4 ? low : (HEX[w >>> 24] as string) + (HEX[(w >>> 16) & 255] as string) + low;
 }
 
-/**
- * Writes the id of the session of `userId` starting at `startedAt` (ms since
- * the epoch, an integer) into `view` at `at`, SESSION_ID_LENGTH ASCII bytes;
- * returns the end.
- */
-export function writeSessionId(view: DataView, at: number, userId: string, startedAt: number): number {
+/** The id of the session of `userId` starting at `startedAt` (ms). */
+export function sessionId(userId: string, startedAt: number): string {
   // Two independent hashes of the user's UTF-16 code units (FNV-1a and a multiply-xorshift).
   let a = 0x811c9dc5 | 0;
   let b = 0x9e3779b9 ^ userId.length;
@@ -69,21 +55,7 @@ export function writeSessionId(view: DataView, at: number, userId: string, start
   const w0 = fmix(x ^ Math.imul(y, 0x27d4eb2f));
   const w1 = fmix(y ^ Math.imul(w0, 0x165667b1));
   const w2 = fmix(w0 ^ w1 ^ 0x61c88647);
-  at = putWord(view, at, w0, 4);
-  view.setUint8(at++, DASH);
-  at = putWord(view, at, w2 >>> 16, 2);
-  view.setUint8(at++, DASH);
-  at = putWord(view, at, 0x8000 | (w2 & 0x0fff), 2); // version 8
-  view.setUint8(at++, DASH);
-  at = putWord(view, at, 0x8000 | ((w2 >>> 12) & 0x3fff), 2); // variant 10
-  view.setUint8(at++, DASH);
-  at = putWord(view, at, w1, 4);
-  return putWord(view, at, fmix(w1 ^ w2), 2);
-}
-
-/** The id writeSessionId() writes, as text. */
-export function sessionId(userId: string, startedAt: number): string {
-  const text = Buffer.alloc(SESSION_ID_LENGTH);
-  writeSessionId(new DataView(text.buffer, text.byteOffset, text.length), 0, userId, startedAt);
-  return text.toString('latin1');
+  const version = hex(0x8000 | (w2 & 0x0fff), 4); // version 8
+  const variant = hex(0x8000 | ((w2 >>> 12) & 0x3fff), 4); // variant 10
+  return `${hex(w0, 8)}-${hex(w2 >>> 16, 4)}-${version}-${variant}-${hex(w1, 8)}${hex(fmix(w1 ^ w2), 4)}`;
 }

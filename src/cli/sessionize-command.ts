@@ -5,22 +5,22 @@ import type { SessionizeCommand } from './args.ts';
 import type { CliIo } from './cli-io.ts';
 import { ExitCode } from './exit-code.ts';
 import { openLineInput, readLineChunks } from './line-reader.ts';
-import { byCode, count, lineReport, perSecond, seconds, type RejectionReporter } from './report.ts';
+import { byCode, count, lineReport, perSecond, seconds } from './report.ts';
 import { SessionWriter } from './session-output.ts';
-import { sessionizeLines, type SessionizeSummary } from './sessionize.ts';
+import { sessionizeLines, type RefusalReporter, type SessionizeSummary } from './sessionize.ts';
 
 /**
- * Files from this size on are sessionized on two threads
- * (sessionize-threaded.ts); below it, starting the worker costs more than it
- * saves. SESSIONS_THREAD_MIN_BYTES overrides it (docs/cli.md, "Speed").
+ * Files from this size on are parsed by two worker threads
+ * (sessionize-threaded.ts); below it, starting them costs more than it
+ * saves. SESSIONS_THREAD_MIN_BYTES overrides it (docs/cli.md, "How it works").
  */
-const THREAD_MIN_BYTES = 32 * 1024 * 1024;
+const THREAD_MIN_BYTES = 16 * 1024 * 1024;
 
 /** Runs the command: sessions to stdout, bad lines and the summary to stderr. */
 export async function runSessionize(cmd: SessionizeCommand, io: CliIo): Promise<ExitCode> {
-  const opts = { ...cmd.rules, latenessMs: cmd.latenessMs };
+  const opts = { ...cmd.rules, latenessMs: cmd.latenessMs, maxFutureSkewMs: cmd.maxFutureSkewMs, nowMs: Date.now() };
   const label = cmd.input === '-' ? 'stdin' : cmd.input;
-  const report: RejectionReporter = (lineNo, r) => io.stderr.write(lineReport(label, lineNo, r.code, r.message));
+  const report: RefusalReporter = (r) => io.stderr.write(lineReport(label, r.line, r.code, r.message));
   const started = performance.now();
   let summary: SessionizeSummary;
   const threaded =
@@ -29,7 +29,7 @@ export async function runSessionize(cmd: SessionizeCommand, io: CliIo): Promise<
     const { sessionizeFileThreaded } = await import('./sessionize-threaded.ts');
     summary = await sessionizeFileThreaded(cmd.input, io.stdout, cmd.format, opts, report);
   } else {
-    const writer = new SessionWriter(io.stdout, cmd.format, cmd.rules);
+    const writer = new SessionWriter(io.stdout, cmd.format);
     summary = await sessionizeLines(readLineChunks(openLineInput(cmd.input, io.stdin).stream), writer, opts, report);
   }
   io.stderr.write(summaryText(summary, performance.now() - started, cmd.latenessMs));
@@ -46,7 +46,7 @@ export function summaryText(s: SessionizeSummary, ms: number, latenessMs: number
   let text =
     `sessionize: ${count(s.lines)} lines, ${count(s.events)} events, ${count(s.sessions)} sessions ` +
     `in ${seconds(ms)} (${count(perSecond(s.lines, ms))} lines/s)`;
-  if (s.duplicates > 0) text += `; ${count(s.duplicates)} duplicate eventIds ignored`;
+  if (s.duplicates > 0) text += `; ${count(s.duplicates)} duplicates ignored`;
   if (s.rejected > 0) text += `; ${count(s.rejected)} lines rejected (${byCode(s.rejectedByCode)})`;
   text += '\n';
   if (s.largestLatenessMs > 0) {

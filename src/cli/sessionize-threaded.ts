@@ -1,161 +1,179 @@
 /**
- * sessionizeLines() on two threads, for large files: this thread reads,
- * parses, admits and orders the events (LineAdmission, EventRelease) while a
- * worker thread (sessionize-worker.ts) cuts the sessions and writes them to
- * the output; each is about half the work. This thread starts at once; the
- * worker catches up with the batches queued while it starts.
+ * `sessions sessionize` of a file on two worker threads
+ * (sessionize-worker.ts), each parsing every other chunk of the file (the
+ * lines that begin in a CHUNK_BYTES range) and cutting the sessions of half
+ * of the users (a hash of userId), so both cores parse and both cut. This
+ * thread hands out the chunks, at most IN_FLIGHT ahead of the slowest
+ * cutter (and none while the output waits for its reader), so memory stays
+ * bounded; and, once each chunk is through both cutters, writes its
+ * sessions (partition by partition: the same file gives the same output on
+ * every run) and reports its bad lines with their numbers, in file order.
  */
-import { fstatSync } from 'node:fs';
+import { once } from 'node:events';
+import { stat } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
-import { BatchWriter, refEventOf, type RefEvent } from './event-batch.ts';
-import { EventRelease } from './event-release.ts';
-import { LineParser } from './json-line.ts';
-import { LineAdmission } from './line-admission.ts';
-import { openLineInput, readLineChunks } from './line-reader.ts';
-import type { OutputFormat } from './session-output.ts';
-import { RejectionCounter, type RejectionReporter } from './report.ts';
-import type { SessionizeOptions, SessionizeSummary } from './sessionize.ts';
-import type { FromWorker, ToWorker, WorkerSetup } from './worker-messages.ts';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import type { LineRefusal } from './line-events.ts';
+import { outputEnd, outputStart, type OutputFormat } from './session-output.ts';
+import type { RefusalReporter, SessionizeOptions, SessionizeSummary } from './sessionize.ts';
+import { PARTITIONS } from './parsed-chunk.ts';
+import type { ChunkTask, WorkerMessage, WorkerSetup } from './sessionize-worker.ts';
+
+const CHUNK_BYTES = 2 * 1024 * 1024;
+/** Chunks handed out and not yet through both cutters. */
+const IN_FLIGHT = 6;
 
 /**
- * Batches sent and not yet done by the worker before reading waits: enough
- * to cover the worker's start (about 10,000 events each, in columns), few
- * enough for flat memory.
- */
-const IN_FLIGHT = 32;
-
-/**
- * Starts the worker. Bundled (dist/cli, bin/sessions.js), this module is
+ * Starts a worker. Bundled (dist/cli, bin/sessions.js), this module is
  * JavaScript and the worker's bundle sits beside it; run from the sources,
  * the worker is TypeScript and registers tsx's loader first, as
  * bin/sessions.js does for this thread (a worker does not inherit it).
  */
 function startWorker(setup: WorkerSetup): Worker {
-  if (!import.meta.url.endsWith('.ts')) {
-    return new Worker(new URL('./sessionize-worker.js', import.meta.url), { workerData: setup });
-  }
+  const options = { workerData: setup, transferList: [setup.peer] };
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./sessionize-worker.js', import.meta.url), options);
   const loader = import.meta.resolve('tsx/esm/api');
   const entry = new URL('./sessionize-worker.ts', import.meta.url).href;
   const code = `import { register } from ${JSON.stringify(loader)}; register(); await import(${JSON.stringify(entry)});`;
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { workerData: setup });
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), options);
 }
 
-/**
- * The worker's messages as a queue to await; fails with the worker's error,
- * or if it stops early. Output chunks (FromWorker 'output') go to `output`
- * as they come instead.
- */
-class Inbox {
-  private readonly messages: FromWorker[] = [];
-  private waiting: { resolve: (m: FromWorker) => void; reject: (e: Error) => void } | null = null;
-  private failure: Error | null = null;
-
-  constructor(worker: Worker, output: (chunk: Uint8Array) => void) {
-    worker.on('message', (m: FromWorker) => {
-      if (m.type === 'output') {
-        output(m.chunk);
-        return;
-      }
-      const w = this.waiting;
-      this.waiting = null;
-      if (w === null) this.messages.push(m);
-      else w.resolve(m);
-    });
-    worker.on('error', (e: Error) => this.fail(e));
-    worker.on('exit', (code) => this.fail(new Error(`the sessionize worker stopped (exit code ${code})`)));
-  }
-
-  next(): Promise<FromWorker> {
-    const m = this.messages.shift();
-    if (m !== undefined) return Promise.resolve(m);
-    if (this.failure !== null) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
-  }
-
-  fail(e: Error): void {
-    this.failure ??= e;
-    const w = this.waiting;
-    this.waiting = null;
-    w?.reject(e);
-  }
+/** What this thread knows of a chunk until it is reported. */
+interface ChunkState {
+  parsed: boolean;
+  lines: number;
+  refusals: LineRefusal[];
+  cut: number;
+  /** Each partition's sessions text: written in partition order, so that a file gives the same output on every run. */
+  output: Uint8Array[][];
 }
 
-const STDOUT_FD = 1;
-
-/** The descriptor of `out` when the worker can write to it itself: a regular file (worker-messages.ts, WorkerSetup.fd). */
-function directFd(out: Writable): number | null {
-  const fd = out === process.stdout ? STDOUT_FD : null;
-  return fd !== null && fstatSync(fd).isFile() ? fd : null;
-}
-
-/** Like sessionizeLines() for the file at `path`, writing the sessions to `out`. */
+/** Sessionizes the file at `path` into `out`; sessions still open at the end close with FLUSH. chunkBytes: for tests. */
 export async function sessionizeFileThreaded(
   path: string,
   out: Writable,
   format: OutputFormat,
   opts: SessionizeOptions,
-  report: RejectionReporter,
+  report: RefusalReporter,
+  chunkBytes = CHUNK_BYTES,
 ): Promise<SessionizeSummary> {
-  const worker = startWorker({ rules: opts, format, fd: directFd(out) });
-  // Write errors reach the callbacks below; unheard, the stream's 'error' event would end the process.
-  const ignore = (): void => {};
-  out.on('error', ignore);
-  const inbox = new Inbox(worker, (chunk) => {
-    out.write(chunk, (error) => {
-      if (error === null || error === undefined) worker.postMessage({ type: 'written' } satisfies ToWorker);
-      else inbox.fail(error); // EPIPE: the reader went away (main.ts)
-    });
-  });
-  const rejections = new RejectionCounter(report);
-  const parser = new LineParser();
-  const batches = new BatchWriter(parser.strings);
-  // Events go out in key order, each batch with the watermark they are all before.
-  const release = new EventRelease<RefEvent>({ event: (e) => batches.add(e), watermark: (w) => batches.setWatermark(w) });
-  const admission = new LineAdmission(
-    opts.latenessMs,
-    {
-      admitted(fields, lineNo, watermark) {
-        release.push(refEventOf(fields, lineNo));
-        release.advance(watermark);
-      },
-      reject: rejections.reject,
-    },
-    parser,
+  const size = (await stat(path)).size;
+  const chunks = Math.ceil(size / chunkBytes);
+  const channel = new MessageChannel();
+  const workers = [channel.port1, channel.port2].map((peer, partition) =>
+    startWorker({ path, opts: { ...opts, conversionEvents: [...opts.conversionEvents] }, format, partition, chunks, peer }),
   );
-  let inFlight = 0;
-  const send = (message: ToWorker, transfer: ArrayBuffer[] = []): void => worker.postMessage(message, transfer);
-  const expect = async <T extends FromWorker['type']>(type: T): Promise<Extract<FromWorker, { type: T }>> => {
-    const m = await inbox.next();
-    if (m.type !== type) throw new Error(`the sessionize worker sent ${m.type}, expected ${type}`);
-    return m as Extract<FromWorker, { type: T }>;
+  let failure: Error | null = null;
+  let outputFailure: Error | null = null;
+  out.on('error', (error: Error) => (outputFailure ??= error));
+  let wake: (() => void) | null = null;
+  const state = new Map<number, ChunkState>();
+  const stateOf = (i: number): ChunkState => {
+    let s = state.get(i);
+    if (s === undefined) state.set(i, (s = { parsed: false, lines: 0, refusals: [], cut: 0, output: [] }));
+    return s;
+  };
+  const summaries: SessionizeSummary[] = [];
+  const finalOutput: Uint8Array[][] = [];
+  let lines = 0;
+  let reported = 0;
+  let first = format === 'json'; // the first session of a JSON array comes without its comma
+  const write = (chunks: Uint8Array[]): void => {
+    for (const c of chunks) {
+      if (c.length === 0) continue;
+      out.write(first ? c.subarray(1) : c);
+      first = false;
+    }
+  };
+  const parseRefused = { count: 0, byCode: {} as Record<string, number> };
+  /** Reports the chunks through both cutters, in file order. */
+  const reportReady = (): void => {
+    for (let s = state.get(reported); s?.parsed === true && s.cut === PARTITIONS; s = state.get(reported)) {
+      for (const r of s.refusals.sort((a, b) => a.line - b.line)) {
+        if (r.code !== 'LATE_EVENT') {
+          parseRefused.count++;
+          parseRefused.byCode[r.code] = (parseRefused.byCode[r.code] ?? 0) + 1;
+        }
+        report({ ...r, line: lines + 1 + r.line });
+      }
+      for (const part of s.output) write(part);
+      lines += s.lines;
+      state.delete(reported++);
+    }
+  };
+  for (const w of workers) {
+    w.on('message', (m: WorkerMessage) => {
+      switch (m.kind) {
+        case 'parsed': {
+          const s = stateOf(m.index);
+          s.parsed = true;
+          s.lines = m.lines;
+          s.refusals.push(...m.refusals);
+          break;
+        }
+        case 'cut': {
+          const s = stateOf(m.index);
+          s.cut++;
+          s.refusals.push(...m.late);
+          s.output[m.partition] = m.output;
+          break;
+        }
+        case 'done':
+          finalOutput[m.partition] = m.output;
+          summaries.push(m.summary);
+          break;
+        default:
+          throw new Error(`unknown case ${JSON.stringify(m satisfies never)}`);
+      }
+      reportReady();
+      wake?.();
+    });
+    w.on('error', (error: Error) => {
+      failure ??= error;
+      wake?.();
+    });
+  }
+  const until = async (done: () => boolean): Promise<void> => {
+    while (!done()) {
+      if (failure !== null) throw failure;
+      if (outputFailure !== null) throw outputFailure;
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = null;
+    }
   };
   try {
-    for await (const chunk of readLineChunks(openLineInput(path).stream)) {
-      admission.lines(chunk);
-      const { batch, transfer } = batches.take();
-      send({ type: 'batch', batch }, transfer);
-      if (++inFlight >= IN_FLIGHT) {
-        await expect('ack');
-        inFlight--;
-      }
+    out.write(outputStart(format));
+    for (let i = 0; i < chunks; i++) {
+      await until(() => i - reported < IN_FLIGHT);
+      if (out.writableNeedDrain) await once(out, 'drain');
+      const task: ChunkTask = { index: i, start: i * chunkBytes, end: Math.min(size, (i + 1) * chunkBytes) };
+      (workers[i % PARTITIONS] as Worker).postMessage(task);
     }
-    release.end(admission.watermark());
-    const { batch, transfer } = batches.take();
-    send({ type: 'batch', batch }, transfer);
-    send({ type: 'end' });
-    inFlight++;
-    for (; inFlight > 0; inFlight--) await expect('ack');
-    const done = await expect('done');
-    return {
-      ...admission.counts,
-      rejected: rejections.rejected,
-      rejectedByCode: rejections.byCode,
-      sessions: done.sessions,
-      peakHeldEvents: release.peakHeld,
-    };
+    await until(() => summaries.length === PARTITIONS && reported === chunks);
+    for (const part of finalOutput) write(part);
+    const total = merge(summaries, lines, parseRefused);
+    out.write(outputEnd(format, total.sessions));
+    if (out.writableNeedDrain) await once(out, 'drain');
+    if (outputFailure !== null) throw outputFailure;
+    return total;
   } finally {
-    await worker.terminate();
-    out.off('error', ignore);
+    for (const w of workers) void w.terminate();
   }
+}
+
+/** One summary of the two cutters' and this thread's counts. */
+function merge(s: SessionizeSummary[], lines: number, parseRefused: { count: number; byCode: Record<string, number> }): SessionizeSummary {
+  const byCode = { ...parseRefused.byCode };
+  for (const x of s) for (const [code, n] of Object.entries(x.rejectedByCode)) byCode[code] = (byCode[code] ?? 0) + n;
+  const sum = (f: (x: SessionizeSummary) => number): number => s.reduce((a, x) => a + f(x), 0);
+  return {
+    lines,
+    events: sum((x) => x.events),
+    duplicates: sum((x) => x.duplicates),
+    rejected: parseRefused.count + sum((x) => x.rejected),
+    rejectedByCode: byCode,
+    sessions: sum((x) => x.sessions),
+    largestLatenessMs: Math.max(0, ...s.map((x) => x.largestLatenessMs)),
+    peakHeldEvents: sum((x) => x.peakHeldEvents),
+  };
 }

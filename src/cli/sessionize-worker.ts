@@ -1,103 +1,151 @@
 /**
- * The worker thread of `sessions sessionize` (sessionize-threaded.ts): takes
- * the events the main thread reads, parses and orders, cuts the sessions and
- * writes them: straight to the output file when it is a regular file, else
- * through the main thread (worker-messages.ts, WorkerSetup.fd).
+ * A worker of `sessions sessionize` on several threads
+ * (sessionize-threaded.ts). It parses the chunks of the file it is given
+ * (line-events.ts, as the main thread does for standard input), splits
+ * their events by user partition, keeps its own partition's and sends the
+ * other's to its peer; then it cuts its partition's events chunk after
+ * chunk, in file order (sessionize.ts SessionCutter: lateness, order, the
+ * core, the output), and posts the sessions' text to the main thread.
  */
-import { once } from 'node:events';
-import { writeSync } from 'node:fs';
+import { openSync, readSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import { parentPort, workerData } from 'node:worker_threads';
-import { BatchReader } from './event-batch.ts';
-import type { LineEvent } from './line-event.ts';
-import { OrderedSessionizer } from './ordered-sessionizer.ts';
-import { SessionWriter } from './session-output.ts';
-import type { FromWorker, ToWorker, WorkerSetup } from './worker-messages.ts';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import type { ValidationLimits } from '../ingest/validate.ts';
+import type { LineRefusal } from './line-events.ts';
+import { readLines } from './line-events.ts';
+import { PartBuilder, PARTITIONS, partitionOf, replayPart, type EventPart } from './parsed-chunk.ts';
+import { SessionWriter, type OutputFormat } from './session-output.ts';
+import { SessionCutter, type SessionizeOptions, type SessionizeSummary } from './sessionize.ts';
 
-const port = parentPort;
-if (port === null) throw new Error('sessionize-worker.ts runs as a worker thread');
+/** What the main thread sets up (conversionEvents as a list: a Set does not cross). */
+export interface WorkerSetup {
+  readonly path: string;
+  readonly opts: Omit<SessionizeOptions, 'conversionEvents'> & { readonly conversionEvents: readonly string[] };
+  readonly format: OutputFormat;
+  /** This worker's user partition (0 or 1). */
+  readonly partition: number;
+  readonly chunks: number;
+  readonly peer: MessagePort;
+}
+
+/** One chunk to parse: the lines that begin in [start, end) of the file. */
+export interface ChunkTask {
+  readonly index: number;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Messages to the main thread. */
+export type WorkerMessage =
+  | { readonly kind: 'parsed'; readonly index: number; readonly lines: number; readonly refusals: LineRefusal[] }
+  | { readonly kind: 'cut'; readonly index: number; readonly partition: number; readonly late: LineRefusal[]; readonly output: Uint8Array[] }
+  | { readonly kind: 'done'; readonly partition: number; readonly summary: SessionizeSummary; readonly output: Uint8Array[] };
+
+const NEWLINE = 10;
+/** Bytes read at a time past the end of a range, to finish its last line. */
+const TAIL_READ = 64 * 1024;
+
 const setup = workerData as WorkerSetup;
+const fd = openSync(setup.path, 'r');
+const limits: ValidationLimits = setup.opts;
+/** Posts a message, moving (not copying) the output's buffers: the writer never reuses one it handed over. */
+const post = (m: WorkerMessage): void =>
+  parentPort?.postMessage(m, m.kind === 'parsed' ? [] : m.output.map((o) => o.buffer as ArrayBuffer));
 
-function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
-  port?.postMessage(message, transfer);
-}
-
-/** Writes still to be confirmed by the main thread ('written'), oldest first. */
-const unconfirmed: Array<(error?: Error | null) => void> = [];
-
-/** The output as chunks for the main thread to write; each write completes when it says so. */
-function outputToMainThread(): Writable {
-  return new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      // A copy of its own: the writer reuses its buffers once the write completes.
-      const copy = new Uint8Array(chunk);
-      unconfirmed.push(callback);
-      send({ type: 'output', chunk: copy }, [copy.buffer]);
-    },
-  });
-}
-
-/**
- * The output as a regular file written from this thread, synchronously: the
- * writer waits for each chunk anyway (its backpressure), and a write on the
- * thread pool only added a thread to wake on a machine whose cores are busy
- * (more chunks in flight were slower still).
- */
-function outputToFile(fd: number): Writable {
-  return new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      try {
-        for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done, chunk.length - done);
-      } catch (error) {
-        callback(error as Error);
-        return;
-      }
-      callback();
-    },
-  });
-}
-
-// Written from this thread when it can: going through the main thread costs it time.
-const out = setup.fd === null ? outputToMainThread() : outputToFile(setup.fd);
-const writer = new SessionWriter(out, setup.format, setup.rules);
-const sessions = new OrderedSessionizer(setup.rules, (s) => writer.write(s));
-const reader = new BatchReader();
-const add = (e: LineEvent): void => sessions.add(e);
-
-/** Handles one message at a time, in order (writing may wait for the output to drain). */
-let queue = Promise.resolve();
-port.on('message', (message: ToWorker) => {
-  // Not queued: the message being handled may be waiting for it.
-  if (message.type === 'written') {
-    unconfirmed.shift()?.();
-    return;
+/** The text of the lines beginning in [start, end). */
+function rangeText(start: number, end: number): string {
+  // One byte before the range tells whether a line begins at `start`.
+  const from = start === 0 ? 0 : start - 1;
+  let buf = Buffer.allocUnsafe(end - from + TAIL_READ);
+  let len = readSync(fd, buf, 0, buf.length, from);
+  let begin = 0;
+  if (start > 0) {
+    const nl = buf.indexOf(NEWLINE);
+    begin = nl < 0 ? len : nl + 1;
+  } else if (len >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) {
+    begin = 3; // a byte-order mark
   }
-  queue = queue.then(() => handle(message));
-  queue.catch((error: unknown) => {
-    // Surfaces as the Worker's 'error' event in the main thread.
-    setImmediate(() => {
-      throw error;
-    });
-  });
+  if (begin >= end - from) return '';
+  // The last line that begins in the range may end beyond it.
+  let stop = buf.indexOf(NEWLINE, end - from - 1);
+  while (stop < 0) {
+    const before = len;
+    if (len === buf.length) {
+      const grown = Buffer.allocUnsafe(buf.length * 2);
+      buf.copy(grown, 0, 0, len);
+      buf = grown;
+    }
+    const n = readSync(fd, buf, len, buf.length - len, from + len);
+    len += n;
+    if (n === 0) {
+      stop = len - 1;
+      break;
+    }
+    stop = buf.indexOf(NEWLINE, before);
+  }
+  return buf.toString('utf8', begin, Math.min(stop + 1, len));
+}
+
+// The cutting side: this partition's events, chunk after chunk.
+const output: Uint8Array[] = [];
+const sink = new Writable({
+  highWaterMark: 1 << 30, // never asks to wait: the main thread paces the chunks
+  write(chunk: Buffer, _encoding, done) {
+    output.push(chunk);
+    done();
+  },
 });
+const writer = new SessionWriter(sink, setup.format, false);
+let late: LineRefusal[] = [];
+const cutter = new SessionCutter({ ...setup.opts, conversionEvents: new Set(setup.opts.conversionEvents) }, writer, (r) =>
+  late.push(r),
+);
+const parts = new Map<number, EventPart>();
+let next = 0;
 
-async function handle(message: Exclude<ToWorker, { type: 'written' }>): Promise<void> {
-  switch (message.type) {
-    case 'batch':
-      reader.read(message.batch, add);
-      sessions.closeBefore(message.batch.watermark);
-      await writer.flush();
-      send({ type: 'ack' });
-      break;
-    case 'end':
-      sessions.flush();
-      await writer.end();
-      out.end();
-      await once(out, 'finish');
-      send({ type: 'done', sessions: writer.written });
-      port?.close();
-      break;
-    default:
-      throw new Error(`unexpected message ${JSON.stringify(message satisfies never)}`);
+function cutReady(): void {
+  for (let part = parts.get(next); part !== undefined; part = parts.get(next)) {
+    parts.delete(next);
+    late = [];
+    replayPart(part, cutter);
+    cutter.release();
+    void writer.flush(true); // hands the text to `sink` at once (it never asks to wait)
+    post({ kind: 'cut', index: next, partition: setup.partition, late, output: output.splice(0) });
+    next++;
+  }
+  if (next === setup.chunks) {
+    next++;
+    const summary = cutter.end(0);
+    void writer.end();
+    post({ kind: 'done', partition: setup.partition, summary, output: output.splice(0) });
   }
 }
+
+function parse(task: ChunkTask): void {
+  const builders = Array.from({ length: PARTITIONS }, (_, p) => new PartBuilder(p === setup.partition));
+  const refusals: LineRefusal[] = [];
+  let newest = Number.NEGATIVE_INFINITY;
+  const lines = readLines(rangeText(task.start, task.end), 0, limits, {
+    event(e, line) {
+      (builders[partitionOf(e.userId)] as PartBuilder).add(e, line, newest);
+      if (e.ts > newest) newest = e.ts;
+    },
+    refuse(r) {
+      refusals.push(r);
+    },
+  });
+  post({ kind: 'parsed', index: task.index, lines, refusals });
+  builders.forEach((b, p) => {
+    const part = b.build(task.index, newest);
+    if (p === setup.partition) parts.set(task.index, part);
+    else setup.peer.postMessage(part, [part.ts.buffer, part.value.buffer, part.before.buffer, part.line.buffer] as ArrayBuffer[]);
+  });
+  cutReady();
+}
+
+parentPort?.on('message', parse);
+setup.peer.on('message', (part: EventPart) => {
+  parts.set(part.index, part);
+  cutReady();
+});
+if (setup.chunks === 0) cutReady();

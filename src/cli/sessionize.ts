@@ -1,64 +1,142 @@
 /**
- * `sessions sessionize`: the service's session rules run locally over a
- * JSON-lines stream, no server or database.
+ * `sessions sessionize`: the service's session rules over a file, no server
+ * or database.
  *
- *   LineAdmission (parse, admit) -> EventRelease (reorder) -> OrderedSessionizer -> SessionWriter
+ *   lines -> line-events.ts (JSON.parse, mapping, the service's checks)
+ *         -> event-order.ts (lateness, duplicates, key order)
+ *         -> the core's Sessionizer -> session-output.ts
  *
  * Memory follows the lateness window and the open sessions, not the file
  * (docs/cli.md, "Late events and memory").
  */
+import type { CheckedEvent, ValidationLimits } from '../ingest/validate.ts';
+import { Sessionizer } from '../sessionizer/sessionizer.ts';
 import type { SessionRules } from '../sessionizer/types.ts';
-import { releaseToSessions } from './event-release.ts';
-import { LineAdmission, type AdmissionCounts } from './line-admission.ts';
-import { lineEventOf } from './line-event.ts';
-import { RejectionCounter, type RejectionReporter } from './report.ts';
+import { EventOrder, type FileEvent } from './event-order.ts';
+import { readLines, type LineRefusal, type LineSink } from './line-events.ts';
 import type { SessionWriter } from './session-output.ts';
 
-export interface SessionizeOptions extends SessionRules {
+export interface SessionizeOptions extends SessionRules, ValidationLimits {
   /** How far (ms) behind the newest timestamp seen an event is still admitted; Infinity keeps everything. */
   readonly latenessMs: number;
 }
 
-export interface SessionizeSummary extends AdmissionCounts {
+export interface SessionizeSummary {
+  lines: number;
+  /** Events sessionized (duplicates and refused lines excluded). */
+  events: number;
+  duplicates: number;
   rejected: number;
   rejectedByCode: Record<string, number>;
   sessions: number;
-  /** Most events held for reordering at once. */
+  /** Largest lateness of a refused LATE_EVENT line (0: none). */
+  largestLatenessMs: number;
+  /** Most events held for ordering at once. */
   peakHeldEvents: number;
+}
+
+/** Receives each refused line. */
+export type RefusalReporter = (r: LineRefusal) => void;
+
+/**
+ * Everything after parsing: admits events in line order, orders them, runs
+ * the core and writes each session once it is closed. The threaded pipeline
+ * feeds it the parse workers' results.
+ */
+export class SessionCutter implements LineSink {
+  private readonly order: EventOrder;
+  private readonly core: Sessionizer;
+  private readonly counts = { events: 0, rejected: 0, byCode: {} as Record<string, number> };
+
+  constructor(
+    opts: SessionizeOptions,
+    private readonly writer: SessionWriter,
+    private readonly report: RefusalReporter,
+  ) {
+    // Events reach the core in key order per user, so it needs no lateness of its own
+    // (nothing is ever deferred) and, reading a file, no wall-clock timers.
+    this.core = new Sessionizer({ ...opts, allowedLatenessMs: 0, newId: () => '', quietTimers: false });
+    this.order = new EventOrder(opts.latenessMs, (events) => this.cut(events));
+  }
+
+  event(e: CheckedEvent, line: number): void {
+    const fe: FileEvent = {
+      eventId: e.eventId ?? '',
+      userId: e.userId,
+      name: e.name,
+      ts: e.ts,
+      channelId: e.channelId,
+      value: e.value,
+      own: e.eventId !== null,
+      properties: e.properties,
+    };
+    const late = this.order.admit(fe, line);
+    if (late !== null) this.refuse(late);
+  }
+
+  refuse(r: LineRefusal): void {
+    this.counts.rejected++;
+    this.counts.byCode[r.code] = (this.counts.byCode[r.code] ?? 0) + 1;
+    this.report(r);
+  }
+
+  /** The newest timestamp of lines whose users another thread holds (sessionize-worker.ts). */
+  raiseNewest(ts: number): void {
+    this.order.raiseNewest(ts);
+  }
+
+  /** After each chunk of lines: hands on what is final. */
+  release(): void {
+    this.order.release();
+  }
+
+  private cut(events: readonly FileEvent[]): void {
+    this.counts.events += events.length;
+    if (this.core.apply(events, 0).length > 0) {
+      throw new Error('internal error: events in key order were deferred by the sessionizer');
+    }
+    for (const s of this.core.drainClosed()) this.writer.write(s);
+  }
+
+  /** The input ended: the rest in order, then the open sessions close (FLUSH). */
+  end(lines: number): SessionizeSummary {
+    this.order.end();
+    // Sessions the newest line is past close by inactivity, as on one thread,
+    // even when that line's user is another thread's (its time never reached this core).
+    this.core.advanceEventTime(this.order.newest(), 0);
+    this.core.flush(undefined, 0);
+    for (const s of this.core.drainClosed()) this.writer.write(s);
+    return {
+      lines,
+      events: this.counts.events,
+      duplicates: this.order.duplicates,
+      rejected: this.counts.rejected,
+      rejectedByCode: this.counts.byCode,
+      sessions: this.writer.written,
+      largestLatenessMs: this.order.largestLatenessMs,
+      peakHeldEvents: this.order.peakHeld,
+    };
+  }
 }
 
 /**
  * Sessionizes the lines (chunks of whole lines, as readLineChunks yields
- * them) in this thread and writes each session once it is final; sessions
- * still open at the end close with FLUSH. Bad lines go to `report`.
+ * them) in this thread; sessions still open at the end close with FLUSH.
  */
 export async function sessionizeLines(
   chunks: AsyncIterable<Buffer>,
   writer: SessionWriter,
   opts: SessionizeOptions,
-  report: RejectionReporter,
+  report: RefusalReporter,
 ): Promise<SessionizeSummary> {
-  const { release, sessions } = releaseToSessions(opts, writer);
-  const rejections = new RejectionCounter(report);
-  const admission = new LineAdmission(opts.latenessMs, {
-    admitted(fields, lineNo, watermark) {
-      release.push(lineEventOf(fields, lineNo));
-      release.advance(watermark);
-    },
-    reject: rejections.reject,
-  });
+  const cutter = new SessionCutter(opts, writer, report);
+  let lines = 0;
   for await (const buf of chunks) {
-    admission.lines(buf);
+    lines += readLines(buf.toString('utf8'), lines + 1, opts, cutter);
+    cutter.release();
     await writer.flush();
   }
-  release.end(admission.watermark());
-  sessions.flush();
+  const summary = cutter.end(lines);
   await writer.end();
-  return {
-    ...admission.counts,
-    rejected: rejections.rejected,
-    rejectedByCode: rejections.byCode,
-    sessions: writer.written,
-    peakHeldEvents: release.peakHeld,
-  };
+  return summary;
 }

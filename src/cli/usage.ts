@@ -21,7 +21,6 @@ options:
   --batch N          events per mutation (default 1000)
   --concurrency C    mutations in flight at once (default 4)
   --retries N        attempts after a network error or SERVICE_UNAVAILABLE (default 8)
-  --source NAME      name that derived event ids hash (default: the file's base name, or "stdin")
   -h, --help         this help
 
 exit codes: 0 everything was sent (rejected lines are reported, not fatal),
@@ -44,6 +43,7 @@ options:
   --conversion-events A,B      event names that convert (default purchase)
   --engaged-min-duration DURATION  (default 10s)
   --engaged-min-events N       (default 2)
+  --max-future-skew DURATION   refuse timestamps this far ahead of the clock (default 5m)
   -h, --help                   this help
 
 Durations: 500ms, 30s, 15m, 24h, 7d, or a plain number of seconds.

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { RejectCode } from '../graphql/errors.ts';
-import { InvalidDateTime, type DateTimeInput } from '../graphql/scalars.ts';
+import { InvalidDateTime, type DateTimeInput } from '../datetime.ts';
+import { RejectCode } from '../errors.ts';
 import { attributionOf, type EventAttribution } from '../sessionizer/attribution.ts';
 
 /** An event as the GraphQL layer hands it over (already shaped by the schema). */
@@ -55,8 +55,18 @@ export interface ValidationLimits {
   readonly maxPropertiesBytes?: number;
 }
 
-type Failure = { ok: false; code: RejectCode; message: string };
-type Outcome = { ok: true; event: ValidEvent } | Failure;
+/** A valid event before its id is derived: eventId is null when it was sent without one. */
+export interface CheckedEvent extends Omit<ValidEvent, 'eventId'> {
+  readonly eventId: string | null;
+}
+
+/** Why an event is refused. */
+export interface Failure {
+  readonly ok: false;
+  readonly code: RejectCode;
+  readonly message: string;
+}
+export type CheckOutcome = { readonly ok: true; readonly event: CheckedEvent } | Failure;
 
 function text(value: unknown, field: string, required: boolean): { ok: true; value: string | null } | Failure {
   if (value === null || value === undefined || (typeof value === 'string' && value.trim() === '')) {
@@ -66,7 +76,7 @@ function text(value: unknown, field: string, required: boolean): { ok: true; val
   if (value.length > MAX_FIELD_LENGTH) {
     return { ok: false, code: RejectCode.FieldTooLong, message: `${field} is longer than ${MAX_FIELD_LENGTH} characters` };
   }
-  if (UNSTORABLE.test(value)) return { ok: false, code: RejectCode.InvalidField, message: `${field} ${UNSTORABLE_MESSAGE}` };
+  if (mayBeUnstorable(value) && UNSTORABLE.test(value)) return { ok: false, code: RejectCode.InvalidField, message: `${field} ${UNSTORABLE_MESSAGE}` };
   return { ok: true, value };
 }
 
@@ -77,9 +87,20 @@ function text(value: unknown, field: string, required: boolean): { ok: true; val
  * the whole group commit it shares with other callers.
  */
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/u;
+/** A cheap first test: text without NUL or any surrogate (nearly all) cannot match UNSTORABLE. */
+const NUL_OR_SURROGATE = /[\u0000\ud800-\udfff]/;
+function mayBeUnstorable(text: string): boolean {
+  return NUL_OR_SURROGATE.test(text);
+}
 const UNSTORABLE_MESSAGE = 'contains a NUL character or an unpaired surrogate, which cannot be stored';
 
-function validateOne(input: EventInput, limits: ValidationLimits): Outcome {
+/**
+ * Checks one event and converts it (codes and messages as IngestResult
+ * reports them); an event sent without an id keeps eventId null: its derived
+ * id is {@link deriveEventId}'s, computed by the caller (now, or only where
+ * it can matter, as the command line does).
+ */
+export function checkEvent(input: EventInput, limits: ValidationLimits): CheckOutcome {
   const userId = text(input.userId, 'userId', true);
   if (!userId.ok) return userId;
   const name = text(input.name, 'name', true);
@@ -135,7 +156,7 @@ function validateOne(input: EventInput, limits: ValidationLimits): Outcome {
   return {
     ok: true,
     event: {
-      eventId: eventId.value ?? derivedEventId(userId.value as string, name.value as string, ts, channelId.value, value, properties),
+      eventId: eventId.value,
       userId: userId.value as string,
       name: name.value as string,
       ts,
@@ -157,7 +178,7 @@ function inspectJson(value: unknown, limit: number): { depth: number; unstorable
   const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
   for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
     if (typeof item.value === 'string') {
-      if (UNSTORABLE.test(item.value)) return { depth: deepest, unstorable: true };
+      if (mayBeUnstorable(item.value) && UNSTORABLE.test(item.value)) return { depth: deepest, unstorable: true };
       continue;
     }
     if (item.value === null || typeof item.value !== 'object') continue;
@@ -165,7 +186,7 @@ function inspectJson(value: unknown, limit: number): { depth: number; unstorable
     if (depth > deepest) deepest = depth;
     if (deepest > limit) return { depth: deepest, unstorable: false };
     for (const [key, child] of Object.entries(item.value)) {
-      if (UNSTORABLE.test(key)) return { depth: deepest, unstorable: true };
+      if (mayBeUnstorable(key) && UNSTORABLE.test(key)) return { depth: deepest, unstorable: true };
       stack.push({ value: child, depth });
     }
   }
@@ -182,16 +203,16 @@ export const DERIVED_EVENT_ID_PREFIX = 'derived:';
  * agree in every field and millisecond count once (send ids to keep both).
  * 128 bits of SHA-256: collisions between different events are not a concern.
  */
-function derivedEventId(
-  userId: string,
-  name: string,
-  ts: number,
-  channelId: string | null,
-  value: number | null,
-  properties: string | null,
-): string {
-  const content = JSON.stringify([userId, name, ts, channelId, value, properties]);
+export function deriveEventId(e: Pick<CheckedEvent, 'userId' | 'name' | 'ts' | 'channelId' | 'value' | 'properties'>): string {
+  const content = JSON.stringify([e.userId, e.name, e.ts, e.channelId, e.value, e.properties]);
   return DERIVED_EVENT_ID_PREFIX + createHash('sha256').update(content).digest('base64url').slice(0, 22);
+}
+
+/** checkEvent, with the derived id of an event sent without one. */
+export function validateEvent(input: EventInput, limits: ValidationLimits): { ok: true; event: ValidEvent } | Failure {
+  const outcome = checkEvent(input, limits);
+  if (!outcome.ok || outcome.event.eventId !== null) return outcome as { ok: true; event: ValidEvent } | Failure;
+  return { ok: true, event: { ...outcome.event, eventId: deriveEventId(outcome.event) } };
 }
 
 /** Splits a batch into valid events (in input order, with their index) and coded rejections. */
@@ -202,7 +223,7 @@ export function validateEvents(
   const valid: ValidEvent[] = [];
   const rejected: Rejection[] = [];
   inputs.forEach((input, index) => {
-    const outcome = validateOne(input, limits);
+    const outcome = validateEvent(input, limits);
     if (outcome.ok) valid.push(outcome.event);
     else rejected.push({ index, code: outcome.code, message: outcome.message });
   });

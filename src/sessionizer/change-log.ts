@@ -54,4 +54,22 @@ export class ChangeLog {
     this.refs = [];
     return out;
   }
+
+  /**
+   * Snapshots of the sessions closed since the last drain, in closing order,
+   * and empties the log: for callers that only want final sessions (the CLI),
+   * spared the snapshots of every start and update.
+   */
+  drainClosed(rules: SessionRules): SessionSnapshot[] {
+    const codes = this.codes;
+    const refs = this.refs;
+    const out: SessionSnapshot[] = [];
+    for (let i = 0; i < codes.length; i++) {
+      if (codes[i] === CODE.closed) out.push(snapshotOf(refs[i] as SessionState, rules));
+      else if (codes[i] === FIXED && (refs[i] as Change).kind === 'closed') out.push((refs[i] as Change).session);
+    }
+    this.codes = [];
+    this.refs = [];
+    return out;
+  }
 }

@@ -31,10 +31,12 @@ export class OpenSessions {
   private readonly frontierHeap = new MinHeap<UserState>();
   private readonly gap: number;
   private readonly quietSpan: number;
+  private readonly quietTimers: boolean;
 
   constructor(private readonly opts: SessionizerOptions) {
     this.gap = opts.gapMs;
     this.quietSpan = opts.gapMs + opts.allowedLatenessMs;
+    this.quietTimers = opts.quietTimers ?? true;
   }
 
   addUser(userId: string, nowMs: number): UserState {
@@ -62,7 +64,7 @@ export class OpenSessions {
     s.wmKey = closesAt;
     this.wmHeap.push(closesAt, s);
     if (closesAt < this.dueAt) this.dueAt = closesAt;
-    if (Number.isNaN(u.quietKey)) {
+    if (this.quietTimers && Number.isNaN(u.quietKey)) {
       u.quietKey = u.lastReceivedAt + this.quietSpan;
       this.quietHeap.push(u.quietKey, u);
     }

@@ -46,6 +46,19 @@ export class Sessionizer {
     if (ts > this.maxEventTs) this.maxEventTs = ts;
   }
 
+  /**
+   * Raises the largest event ts to `ts` as if an event at `ts` had been
+   * applied, closing (INACTIVITY) what the watermark then passes: for a
+   * caller that splits users between several sessionizers (the CLI's
+   * threads), so each closes its sessions as one sessionizer would.
+   */
+  advanceEventTime(ts: number, nowMs: number): void {
+    if (ts <= this.maxEventTs) return;
+    this.maxEventTs = ts;
+    const w = ts - this.opts.allowedLatenessMs;
+    if (w > this.t.dueAt) this.t.onWatermark(w, nowMs);
+  }
+
   /** Starts a batch: a session's version moves once, at its first change in a batch (drainChanges also ends one). */
   beginBatch(): void {
     this.t.epoch++;
@@ -72,13 +85,15 @@ export class Sessionizer {
         // The correction reads this user's later events from the store.
         if (ts < pending.fromTs) pending.fromTs = ts;
         if (ts > pending.toTs) pending.toTs = ts;
-      } else if (
-        ts < this.maxEventTs - lateness ||
-        (u !== undefined && ts <= u.frontier + gap) ||
-        !this.place(u, e, nowMs)
-      ) {
-        deferred ??= new Map();
-        deferred.set(e.userId, { userId: e.userId, fromTs: ts, toTs: ts });
+      } else {
+        // Behind the watermark or near a closed frontier: only the store knows the neighbours.
+        const mayTouchStored = ts < this.maxEventTs - lateness || (u !== undefined && ts <= u.frontier + gap);
+        let placed = false;
+        if (!mayTouchStored) placed = this.place(u, e, nowMs);
+        if (!placed) {
+          deferred ??= new Map();
+          deferred.set(e.userId, { userId: e.userId, fromTs: ts, toTs: ts });
+        }
       }
       if (ts > this.maxEventTs) {
         this.maxEventTs = ts;
@@ -172,6 +187,16 @@ export class Sessionizer {
     const out = this.t.log.drain(this.opts);
     this.t.epoch++;
     return out;
+  }
+
+  /**
+   * The sessions closed since the last drain, in closing order, without the
+   * other changes: for a caller that writes only final sessions. Unlike
+   * drainChanges it does not end a batch, so with events in key order per
+   * user (no merges) a session's version stays 1.
+   */
+  drainClosed(): SessionSnapshot[] {
+    return this.t.log.drainClosed(this.opts);
   }
 
   openSessions(): SessionSnapshot[] {

@@ -150,6 +150,12 @@ export interface SessionizerOptions extends SessionRules {
   readonly allowedLatenessMs: number;
   /** Fresh session ids (UUIDs in production). */
   readonly newId: () => string;
+  /**
+   * Whether users quiet for gap + lateness of wall-clock time close
+   * (advanceTime). Default true; false where there is no wall clock (the
+   * CLI reading a file): then no quiet deadline is kept at all.
+   */
+  readonly quietTimers?: boolean;
 }
 
 /** Options of the pure correction: the rules plus an id source. */

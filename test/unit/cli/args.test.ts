@@ -27,6 +27,7 @@ describe('parseCommand: sessionize', () => {
         engagedMinEvents: 2,
       },
       latenessMs: 300_000,
+      maxFutureSkewMs: 300_000,
       format: 'jsonl',
     });
   });
@@ -92,14 +93,13 @@ describe('parseCommand: ingest', () => {
       batchSize: 1_000,
       concurrency: 4,
       retries: 8,
-      source: null,
     });
   });
 
   it('takes options, and the url and key from the environment when not given', () => {
     expect(
-      parseCommand(['ingest', '-', '--url', 'https://example.com/graphql', '--key', 'k1', '--batch', '250', '--concurrency', '8', '--retries', '0', '--source', 'export.jsonl']),
-    ).toMatchObject({ url: 'https://example.com/graphql', key: 'k1', batchSize: 250, concurrency: 8, retries: 0, source: 'export.jsonl' });
+      parseCommand(['ingest', '-', '--url', 'https://example.com/graphql', '--key', 'k1', '--batch', '250', '--concurrency', '8', '--retries', '0']),
+    ).toMatchObject({ url: 'https://example.com/graphql', key: 'k1', batchSize: 250, concurrency: 8, retries: 0 });
     expect(parseCommand(['ingest', '-'], { SESSIONS_URL: 'http://h:1/graphql', SESSIONS_API_KEY: 'k2' })).toMatchObject({
       url: 'http://h:1/graphql',
       key: 'k2',
@@ -113,7 +113,6 @@ describe('parseCommand: ingest', () => {
     [['ingest', 'f', '--concurrency', '65'], '--concurrency must be a whole number from 1 to 64'],
     [['ingest', 'f', '--url', 'localhost:4000'], '--url must be http:// or https://'],
     [['ingest', 'f', '--url', 'not a url'], 'is not a URL'],
-    [['ingest', 'f', '--source', ''], '--source must not be empty'],
     [['ingest', 'f', '--gap', '30s'], "Unknown option '--gap'"],
   ])('refuses %j', (argv, message) => {
     const error = usageError(argv);

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { deriveEventId, idSource } from '../../../src/cli/event-id.ts';
 import { emptyCounts, ingestLines, type Batch } from '../../../src/cli/ingest.ts';
 import type { IngestAnswer } from '../../../src/cli/ingest-client.ts';
 import { rejectedLines } from '../../../src/cli/rejections.ts';
@@ -57,7 +56,7 @@ describe('ingestLines', () => {
     const counts = emptyCounts();
     await ingestLines(
       chunksOf(text, 2),
-      { batchSize: 2, concurrency: 2, sourceName: 'export.jsonl' },
+      { batchSize: 2, concurrency: 2 },
       {
         async send(batch): Promise<IngestAnswer> {
           batches.push(batch);
@@ -82,10 +81,8 @@ describe('ingestLines', () => {
       rejectedByCode: { INVALID_JSON: 1, FUTURE_TIMESTAMP: 1 },
     });
     const [first, , last] = batches;
-    // Lines without an eventId get the deterministic derived one; fields map to EventInput.
-    const source = idSource('export.jsonl');
+    // Lines without an eventId are sent without one (the service derives it from the content); fields map to EventInput.
     expect(first?.events[0]).toEqual({
-      eventId: deriveEventId(source, 1, line('1', 1)),
       userId: '1',
       name: 'send_message',
       timestamp: '2016-11-08T14:09:01.000Z',
@@ -102,42 +99,50 @@ describe('ingestLines', () => {
     });
   });
 
-  it('derives the same ids on every run, so a re-run is all duplicates', async () => {
-    const text = `${line('1', 1)}\n${line('1', 1)}\n`;
-    const ids: string[][] = [];
-    for (let run = 0; run < 2; run++) {
-      const seen: string[] = [];
-      await ingestLines(
-        chunksOf(text),
-        { batchSize: 10, concurrency: 1, sourceName: 'a.jsonl' },
-        {
-          async send(batch) {
-            seen.push(...batch.events.map((e) => e.eventId));
-            return { accepted: batch.events.length, duplicates: 0, rejected: [] };
-          },
-          report: () => undefined,
+  it('refuses lines by the service checks before sending, with the service codes', async () => {
+    const text = [
+      line('1', 1, ', "value": 1e300'), // VALUE_OUT_OF_RANGE
+      line('2', 2, ', "note": "a\\u0000b"'), // INVALID_FIELD: NUL in properties
+      line('3', 3),
+    ].join('\n');
+    const reports: Array<[number | null, string]> = [];
+    const sent: Batch[] = [];
+    await ingestLines(
+      chunksOf(text),
+      { batchSize: 10, concurrency: 1 },
+      {
+        async send(batch) {
+          sent.push(batch);
+          return { accepted: batch.events.length, duplicates: 0, rejected: [] };
         },
-        emptyCounts(),
-      );
-      ids.push(seen);
-    }
-    expect(ids[0]).toEqual(ids[1]);
-    // Identical lines at different line numbers stay two events.
-    expect(new Set(ids[0]).size).toBe(2);
+        report: (lineNo, code) => reports.push([lineNo, code]),
+      },
+      emptyCounts(),
+    );
+    expect(reports).toEqual([
+      [1, 'VALUE_OUT_OF_RANGE'],
+      [2, 'INVALID_FIELD'],
+    ]);
+    expect(sent.map((b) => b.lines)).toEqual([[3]]);
   });
 
   it('keeps at most `concurrency` batches in flight', async () => {
     const text = Array.from({ length: 40 }, (_, i) => line(String(i), i % 60)).join('\n');
     let inFlight = 0;
     let most = 0;
+    // Answers are held until three batches wait (or the last one came): no timer decides.
+    const held: Array<() => void> = [];
     await ingestLines(
       chunksOf(text, 3),
-      { batchSize: 2, concurrency: 3, sourceName: 's' },
+      { batchSize: 2, concurrency: 3 },
       {
         async send(batch) {
           inFlight++;
           most = Math.max(most, inFlight);
-          await new Promise((resolve) => setTimeout(resolve, 2));
+          await new Promise<void>((resolve) => {
+            held.push(resolve);
+            if (held.length === 3 || batch.lines.includes(40)) for (const release of held.splice(0)) release();
+          });
           inFlight--;
           return { accepted: batch.events.length, duplicates: 0, rejected: [] };
         },
@@ -154,7 +159,7 @@ describe('ingestLines', () => {
     const counts = emptyCounts();
     const run = ingestLines(
       chunksOf(text),
-      { batchSize: 5, concurrency: 2, sourceName: 's' },
+      { batchSize: 5, concurrency: 2 },
       {
         async send(batch) {
           sent.push(batch.lines[0] as number);

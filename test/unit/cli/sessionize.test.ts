@@ -1,279 +1,229 @@
+/**
+ * `sessions sessionize` in process, on one set of events written in several
+ * export shapes (keys in other orders, CRLF, epoch seconds and milliseconds,
+ * offsets, numeric ids, nested and extra keys, values as text, malformed
+ * lines), on one thread and on the parse workers: every session must be the
+ * independent brute-force reference's (test/helpers/reference.ts), with
+ * derived ids and duplicates as the service has them.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { readLineChunks } from '../../../src/cli/line-reader.ts';
 import { SessionWriter } from '../../../src/cli/session-output.ts';
-import { sessionizeLines, type SessionizeOptions } from '../../../src/cli/sessionize.ts';
-import { referenceSessions } from '../../../src/sessionizer/reference.ts';
-import type { SessionEvent } from '../../../src/sessionizer/types.ts';
+import { sessionizeLines, type SessionizeOptions, type SessionizeSummary } from '../../../src/cli/sessionize.ts';
+import { sessionizeFileThreaded } from '../../../src/cli/sessionize-threaded.ts';
+import { derivedEventId } from '../../helpers/derived-id.ts';
+import { shuffleWithin } from '../../helpers/events.ts';
+import { referenceSessions, rng, type RefEvent } from '../../helpers/reference.ts';
 
-const RUNS = Number(process.env['PROP_RUNS'] ?? 300);
+const LATENESS_MS = 20_000;
+const OPTS: SessionizeOptions = {
+  gapMs: 10_000,
+  maxDurationMs: 60_000,
+  conversionEvents: new Set(['buy']),
+  engagedMinDurationMs: 8_000,
+  engagedMinEvents: 3,
+  latenessMs: LATENESS_MS,
+  nowMs: Date.parse('2030-01-01T00:00:00Z'),
+  maxFutureSkewMs: 300_000,
+};
 const T0 = Date.parse('2016-11-08T14:00:00Z');
 
-/** Small numbers (seconds) so that gaps, MAX_DURATION cuts, ties and late lines all happen often. */
-function options(latenessMs: number): SessionizeOptions {
-  return {
-    gapMs: 10_000,
-    maxDurationMs: 35_000,
-    conversionEvents: new Set(['buy']),
-    engagedMinDurationMs: 8_000,
-    engagedMinEvents: 3,
-    latenessMs,
-  };
-}
-
-interface Run {
-  sessions: Array<Record<string, any>>;
-  reports: Array<[number, string]>;
-  summary: Awaited<ReturnType<typeof sessionizeLines>>;
-}
-
-async function sessionize(text: string, opts: SessionizeOptions, chunkBytes = 64): Promise<Run> {
-  const out = new PassThrough();
-  let jsonl = '';
-  out.on('data', (b: Buffer) => (jsonl += b.toString()));
-  const bytes = Buffer.from(text);
-  // Arbitrary read sizes: readLineChunks has to put lines cut between reads back together.
-  const reads = (async function* () {
-    for (let i = 0; i < bytes.length; i += chunkBytes) yield bytes.subarray(i, i + chunkBytes);
-  })();
-  const reports: Array<[number, string]> = [];
-  const summary = await sessionizeLines(readLineChunks(reads), new SessionWriter(out, 'jsonl', opts), opts, (n, r) =>
-    reports.push([n, r.code]),
-  );
-  return { sessions: jsonl.trimEnd().split('\n').filter(Boolean).map((l) => JSON.parse(l)), reports, summary };
-}
-
-const rawArb = fc.record({
-  user: fc.constantFrom('1', '2', '3'),
-  // On a 5 s grid: exact gaps (10 s) and exact maximum durations (35 s) are common.
-  second: fc.integer({ min: 0, max: 30 }).map((n) => n * 5),
-  name: fc.constantFrom('view', 'click', 'buy'),
-  channel: fc.constantFrom(null, 'x', 'y', 'z'),
-  value: fc.constantFrom(null, 0, 1.5, 2),
-  /** Whether the line carries its own eventId (a repeat of such a line is a duplicate). */
-  ownId: fc.boolean(),
-  jitter: fc.integer({ min: 0, max: 25 }),
-  /** The same line a second time, later in the file (an export that repeats itself). */
-  repeat: fc.boolean(),
-});
-
-type Raw = typeof rawArb extends fc.Arbitrary<infer T> ? T : never;
-
-function lineOf(r: Raw, i: number): string {
-  const fields: string[] = [
-    `"event_name": "${r.name}"`,
-    `"timestamp": "${new Date(T0 + r.second * 1000).toISOString()}"`,
-    `"user_id": ${r.user === '3' ? 3 : `"${r.user}"`}`,
-  ];
-  if (r.channel !== null) fields.push(`"channel_id": "${r.channel}"`);
-  if (r.value !== null) fields.push(`"purchase_value": ${r.value}`);
-  if (r.ownId) fields.push(`"event_id": "e${i}"`);
-  return `{${fields.join(', ')}}`;
+/** An event and the extra keys its line carries (they become its properties). */
+interface Source extends RefEvent {
+  own: boolean;
+  extra: Record<string, unknown> | null;
 }
 
 /**
- * The file: events in time order, each delayed by its jitter (seconds), plus
- * repeated lines. Returns the lines and the events the reference should see:
- * every line not more than `lateness` behind the newest admitted one, a
- * repeated eventId dropped, lines without one ordered by line number (so a
- * repeated line without an id is a second event).
+ * Users on a 500 ms grid (ties, exact gaps and exact maximum durations are
+ * common), some lines with their own id, some repeated (an export that
+ * repeats itself: the same content, so the same derived id).
  */
-function scenario(raws: Raw[], latenessMs: number): { text: string; events: SessionEvent[]; late: number[] } {
-  const keyed = raws.flatMap((r, i) => {
-    const at = r.second + r.jitter;
-    return r.repeat ? [{ r, at, i }, { r, at: at + 20, i }] : [{ r, at, i }];
-  });
-  keyed.sort((a, b) => a.at - b.at || a.i - b.i);
-  const events: SessionEvent[] = [];
-  const late: number[] = [];
-  let newest = -Infinity;
-  const seen = new Set<string>();
-  keyed.forEach(({ r, i }, k) => {
-    const ts = T0 + r.second * 1000;
-    const line = k + 1;
-    if (ts < newest - latenessMs) {
-      late.push(line);
-      return;
-    }
-    newest = Math.max(newest, ts);
-    const eventId = r.ownId ? `e${i}` : `line:${String(line).padStart(12, '0')}`;
-    if (seen.has(eventId)) return; // a repeat of a line with its own id: a duplicate
-    seen.add(eventId);
-    events.push({
-      eventId,
-      userId: r.user,
-      name: r.name,
+function sourceEvents(seed: number): Source[] {
+  const random = rng(seed);
+  const out: Source[] = [];
+  for (let i = 0; i < 1_500; i++) {
+    const user = 1 + Math.floor(random() * 12);
+    const ts = T0 + Math.floor(random() * 1_200) * 500;
+    const own = random() < 0.3;
+    const e: Source = {
+      eventId: own ? `e-${i}` : '',
+      userId: String(user),
+      name: ['view', 'click', 'buy'][Math.floor(random() * 3)] as string,
       ts,
-      channelId: r.channel,
-      value: r.value,
-    });
-  });
-  return { text: keyed.map(({ r, i }) => lineOf(r, i)).join('\n'), events, late };
+      channelId: random() < 0.2 ? null : `c${Math.floor(random() * 3)}`,
+      value: random() < 0.3 ? Math.floor(random() * 100) / 4 : null,
+      own,
+      extra: random() < 0.5 ? { page: { path: `/p/${i % 5}`, title: 'Café "ü"\n' }, tags: ['a'] } : null,
+    };
+    out.push(e);
+    if (random() < 0.05) out.push({ ...e });
+  }
+  return shuffleWithin(out, LATENESS_MS, random);
 }
 
-function shape(s: Record<string, any>) {
-  return {
-    userId: s['userId'],
-    startedAt: s['startedAt'],
-    endedAt: s['endedAt'],
-    eventCount: s['eventCount'],
-    eventCounts: s['eventCounts'],
-    topChannel: s['topChannel'],
-    topChannelCount: s['topChannelCount'],
-    channels: s['channels'],
-    totalValue: s['totalValue'],
-    converted: s['converted'],
-    engaged: s['engaged'],
-    bounced: s['bounced'],
-    durationSeconds: s['durationSeconds'],
-    firstEventName: s['firstEventName'],
-    lastEventName: s['lastEventName'],
-    cut: s['closeReason'] === 'MAX_DURATION',
-  };
+type Shape = (e: Source) => string;
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const json = JSON.stringify;
+/** The line's object: fields first in the shape's order, then the extra keys. */
+function line(fields: Array<[string, unknown]>, e: Source, idKey: string): string {
+  const obj: Record<string, unknown> = {};
+  for (const [k, v] of fields) if (v !== null && v !== undefined) obj[k] = v;
+  if (e.own) obj[idKey] = e.eventId;
+  return json({ ...obj, ...e.extra });
 }
 
-function expected(events: SessionEvent[], opts: SessionizeOptions) {
-  return referenceSessions(events, opts).map((s) => ({
+const SHAPES: Record<string, Shape> = {
+  seed: (e) =>
+    line([['event_name', e.name], ['timestamp', iso(e.ts)], ['user_id', e.userId], ['channel_id', e.channelId], ['purchase_value', e.value]], e, 'event_id'),
+  reordered: (e) =>
+    line([['channelId', e.channelId], ['eventTime', 1], ['value', e.value], ['userId', e.userId], ['ts', iso(e.ts).replace('Z', '+00:00')], ['name', e.name]], e, 'eventId')
+      .replace('"eventTime":1,', '') + '\r',
+  epochMs: (e) => line([['ts', e.ts], ['user_id', Number(e.userId)], ['event_type', e.name], ['channel_id', e.channelId], ['revenue', e.value]], e, 'id'),
+  epochSeconds: (e) =>
+    line([['time', e.ts / 1000], ['event', e.name], ['user_id', e.userId], ['channel_id', e.channelId], ['amount', e.value === null ? null : String(e.value)]], e, 'event_id'),
+  offsets: (e) => {
+    const local = new Date(e.ts - 2 * 3_600_000).toISOString().replace('Z', '-02:00');
+    return line([['user_id', e.userId], ['event_time', local], ['event_name', e.name], ['channel_id', e.channelId], ['value', e.value]], e, 'event_id');
+  },
+};
+
+/** Lines the service's checks refuse, and the code each must get. */
+const BAD: Array<[string, string]> = [
+  ['{"event_name": "view", "timestamp": ', 'INVALID_JSON'],
+  ['["view", "2016-11-08T14:09:57Z", "1"]', 'INVALID_JSON'],
+  ['{"event_name": "view", "timestamp": "2016-11-08T14:09:57Z"}', 'MISSING_FIELD'],
+  ['{"event_name": "view", "timestamp": "2016-02-30T14:09:57Z", "user_id": "1"}', 'INVALID_TIMESTAMP'],
+  ['{"event_name": "view", "timestamp": "2016-11-08T14:09:57Z", "user_id": {"a": 1}}', 'INVALID_FIELD'],
+  ['{"event_name": "view", "timestamp": "2016-11-08T14:09:57Z", "user_id": "1", "value": 1e300}', 'VALUE_OUT_OF_RANGE'],
+  ['{"event_name": "view", "timestamp": "2016-11-08T14:09:57Z", "user_id": "1", "value": "lots"}', 'VALUE_NOT_FINITE'],
+  ['{"event_name": "view", "timestamp": "2031-01-01T00:00:00Z", "user_id": "1"}', 'FUTURE_TIMESTAMP'],
+  ['{"event_name": "view\\u0000", "timestamp": "2016-11-08T14:09:57Z", "user_id": "1"}', 'INVALID_FIELD'],
+  [`{"event_name": "${'v'.repeat(257)}", "timestamp": "2016-11-08T14:09:57Z", "user_id": "1"}`, 'FIELD_TOO_LONG'],
+];
+
+/** The file's text and what the reference expects from it. */
+function file(shape: Shape, seed: number): { text: string; events: RefEvent[]; reports: Array<[number, string]> } {
+  const lines: string[] = [];
+  const events: RefEvent[] = [];
+  const reports: Array<[number, string]> = [];
+  const random = rng(seed + 1);
+  let newest = Number.NEGATIVE_INFINITY;
+  for (const e of sourceEvents(seed)) {
+    if (random() < 0.01) {
+      const [text, code] = BAD[Math.floor(random() * BAD.length)] as [string, string];
+      lines.push(text);
+      reports.push([lines.length, code]);
+    }
+    if (random() < 0.005 && newest > T0) {
+      // More than the lateness behind the newest line so far: refused, whichever thread holds its user.
+      const late: Source = { ...e, eventId: 'late', own: true, userId: String(Math.floor(random() * 12)), ts: newest - LATENESS_MS - 500 };
+      lines.push(shape(late));
+      reports.push([lines.length, 'LATE_EVENT']);
+    }
+    if (e.ts > newest) newest = e.ts;
+    lines.push(shape(e));
+    const properties = e.extra === null ? null : json(e.extra);
+    events.push({ ...e, eventId: e.own ? e.eventId : derivedEventId({ ...e, properties }) });
+  }
+  lines.splice(7, 0, '   ');
+  for (const r of reports) if (r[0] >= 8) r[0]++;
+  return { text: `\uFEFF${lines.join('\n')}\n`, events, reports };
+}
+
+function expected(events: RefEvent[]): unknown[] {
+  return referenceSessions(events, { ...OPTS, conversionEvents: [...OPTS.conversionEvents] }).map((s) => ({
     userId: s.userId,
-    startedAt: new Date(s.startedAt).toISOString(),
-    endedAt: new Date(s.endedAt).toISOString(),
+    startedAt: iso(s.startedAt),
+    endedAt: iso(s.endedAt),
     eventCount: s.eventCount,
     eventCounts: s.eventCounts,
     topChannel: s.topChannel,
-    topChannelCount: s.topChannel === null ? null : (s.channels[s.topChannel]?.count ?? null),
-    channels: Object.fromEntries(Object.entries(s.channels).map(([id, c]) => [id, c.count])),
     totalValue: s.totalValue,
     converted: s.converted,
     engaged: s.engaged,
     bounced: s.bounced,
-    durationSeconds: s.durationMs / 1000,
     firstEventName: s.firstEventName,
     lastEventName: s.lastEventName,
-    cut: s.cutAfter,
   }));
 }
 
-const byUserThenStart = (a: { userId: string; startedAt: string }, b: { userId: string; startedAt: string }): number =>
-  a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : a.startedAt < b.startedAt ? -1 : 1;
+function comparable(jsonl: string): unknown[] {
+  return jsonl
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .map((s) => ({
+      userId: s['userId'],
+      startedAt: s['startedAt'],
+      endedAt: s['endedAt'],
+      eventCount: s['eventCount'],
+      eventCounts: s['eventCounts'],
+      topChannel: s['topChannel'],
+      totalValue: s['totalValue'],
+      converted: s['converted'],
+      engaged: s['engaged'],
+      bounced: s['bounced'],
+      firstEventName: s['firstEventName'],
+      lastEventName: s['lastEventName'],
+    }))
+    .sort((a, b) => (a.userId === b.userId ? (a.startedAt as string).localeCompare(b.startedAt as string) : (a.userId as string).localeCompare(b.userId as string)));
+}
 
-describe('sessionizeLines', () => {
-  it("gives the core's reference sessions for any file, order within the lateness, duplicates and late lines", async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(rawArb, { minLength: 1, maxLength: 80, size: 'max' }),
-        fc.constantFrom(0, 4_500, 5_000, 30_000, Number.POSITIVE_INFINITY),
-        fc.integer({ min: 1, max: 200 }),
-        async (raws, latenessMs, chunkBytes) => {
-          const opts = options(latenessMs);
-          const { text, events, late } = scenario(raws, latenessMs);
-          const run = await sessionize(text, opts, chunkBytes);
-          // Maps keep integer-like keys in ascending order; compare channels as entries.
-          const norm = (x: ReturnType<typeof shape>) => ({ ...x, channels: Object.entries(x.channels).sort() });
-          expect(run.sessions.map(shape).sort(byUserThenStart).map(norm)).toEqual(expected(events, opts).sort(byUserThenStart).map(norm));
-          expect(run.reports).toEqual(late.map((n) => [n, 'LATE_EVENT']));
-          expect(run.summary.events + run.summary.duplicates + late.length).toBe(text.split('\n').length);
-        },
-      ),
-      { numRuns: RUNS },
-    );
-  });
+interface Run {
+  sessions: unknown[];
+  reports: Array<[number, string]>;
+  summary: SessionizeSummary;
+}
 
-  it('gives the reference sessions for thousands of users (the open map is rebuilt now and then)', async () => {
-    let seed = 7;
-    const random = (): number => ((seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0) / 4_294_967_296);
-    const raws: Array<{ user: string; ts: number; name: string; channel: string }> = [];
-    for (let u = 1; u <= 12_000; u++) {
-      let ts = T0 + Math.floor(random() * 3_600) * 1000;
-      for (let i = 0; i < 4; i++) {
-        raws.push({ user: String(u), ts, name: random() < 0.5 ? 'view' : 'buy', channel: String(Math.floor(random() * 4)) });
-        // Gaps around the 10 s gap, and now and then a long pause; sessions reach the 35 s maximum too.
-        ts += 1000 * (random() < 0.8 ? Math.floor(random() * 12) : 60 + Math.floor(random() * 600));
+async function run(text: string, threaded: boolean, chunkBytes: number): Promise<Run> {
+  const out = new PassThrough();
+  let jsonl = '';
+  out.on('data', (b: Buffer) => (jsonl += b.toString()));
+  const reports: Array<[number, string]> = [];
+  const report = (r: { line: number; code: string }): void => void reports.push([r.line, r.code]);
+  let summary: SessionizeSummary;
+  if (threaded) {
+    const p = path.join(dir, 'in.jsonl');
+    writeFileSync(p, text);
+    summary = await sessionizeFileThreaded(p, out, 'jsonl', OPTS, report, chunkBytes);
+    out.end();
+  } else {
+    const writer = new SessionWriter(out, 'jsonl');
+    const bytes = Buffer.from(text);
+    // Arbitrary read sizes: lines cut between reads must be put back together.
+    const reads = (async function* () {
+      for (let i = 0; i < bytes.length; i += chunkBytes) yield bytes.subarray(i, i + chunkBytes);
+    })();
+    summary = await sessionizeLines(readLineChunks(reads), writer, OPTS, report);
+  }
+  return { sessions: comparable(jsonl), reports, summary };
+}
+
+const dir = mkdtempSync(path.join(tmpdir(), 'sessionize-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('sessions sessionize on files of several shapes', () => {
+  for (const [name, shape] of Object.entries(SHAPES)) {
+    it(`${name}: the reference sessions, the bad lines by number and code, on one thread and on the workers`, async () => {
+      const f = file(shape, name.length * 31);
+      const want = expected(f.events);
+      const distinct = new Set(f.events.map((e) => e.eventId)).size;
+      expect(distinct).toBeLessThan(f.events.length); // some lines repeat
+      for (const [threaded, chunk] of [[false, 4_093], [true, 4_093], [true, 1 << 20]] as const) {
+        const r = await run(f.text, threaded, chunk);
+        expect(r.sessions).toEqual(want);
+        expect(r.reports).toEqual(f.reports);
+        expect(r.summary.events).toBe(distinct);
+        expect(r.summary.duplicates).toBe(f.events.length - distinct);
+        expect(r.summary.lines).toBe(f.events.length + f.reports.length + 1);
+        expect(f.reports.some(([, code]) => code === 'LATE_EVENT')).toBe(true);
       }
-    }
-    raws.sort((a, b) => a.ts - b.ts);
-    const opts = options(30_000);
-    const text = raws
-      .map((r) => `{"event_name": "${r.name}", "timestamp": "${new Date(r.ts).toISOString()}", "user_id": "${r.user}", "channel_id": "${r.channel}"}`)
-      .join('\n');
-    const events: SessionEvent[] = raws.map((r, i) => ({
-      eventId: `line:${String(i + 1).padStart(12, '0')}`,
-      userId: r.user,
-      name: r.name,
-      ts: r.ts,
-      channelId: r.channel,
-      value: null,
-    }));
-    const run = await sessionize(text, opts, 4_096);
-    const norm = (x: ReturnType<typeof shape>) => ({ ...x, channels: Object.entries(x.channels).sort() });
-    expect(run.sessions.length).toBeGreaterThan(10_000);
-    expect(run.sessions.map(shape).sort(byUserThenStart).map(norm)).toEqual(expected(events, opts).sort(byUserThenStart).map(norm));
-  });
-
-  it('gives the reference sessions when a few sessions stay open for long (the activity queue drops stale entries)', async () => {
-    const opts: SessionizeOptions = { ...options(0), gapMs: 7_200_000, maxDurationMs: 86_400_000 };
-    const raws: Array<{ user: string; ts: number }> = [{ user: 'a', ts: T0 }];
-    // b and c every second for five hours, a once: a's session is the oldest open one for two hours.
-    for (let i = 1; i <= 18_000; i++) raws.push({ user: i % 2 === 0 ? 'b' : 'c', ts: T0 + i * 1000 });
-    raws.push({ user: 'a', ts: T0 + 20_000_000 });
-    const text = raws.map((r) => `{"event_name": "view", "timestamp": "${new Date(r.ts).toISOString()}", "user_id": "${r.user}"}`).join('\n');
-    const events: SessionEvent[] = raws.map((r, i) => ({
-      eventId: `line:${String(i + 1).padStart(12, '0')}`,
-      userId: r.user,
-      name: 'view',
-      ts: r.ts,
-      channelId: null,
-      value: null,
-    }));
-    const run = await sessionize(text, opts, 65_536);
-    expect(run.sessions.map(shape).sort(byUserThenStart)).toEqual(expected(events, opts).sort(byUserThenStart));
-    expect(run.reports).toEqual([]);
-    expect(run.sessions.map((s) => s['userId'])).toEqual(['a', 'c', 'b', 'a']);
-  });
-
-  it('reports bad lines with their numbers, skips blank ones, and goes on', async () => {
-    const text = [
-      '{"event_name": "view", "timestamp": "2016-11-08T14:00:00Z", "user_id": "1"}',
-      '',
-      'not json',
-      '   ',
-      '{"event_name": "view", "timestamp": "2016-11-08T14:00:05Z"}',
-      '{"event_name": "view", "timestamp": 1478613605, "user_id": "1"}',
-      '{"event_name": "view", "timestamp": "2016-11-08T14:00:06Z", "user_id": "1", "purchase_value": "abc"}',
-      '{"event_name": "view", "timestamp": "2016-11-08 14:00:07", "user_id": "1"}\r',
-    ].join('\n');
-    const run = await sessionize(text, options(30_000));
-    expect(run.reports).toEqual([
-      [3, 'INVALID_JSON'],
-      [5, 'MISSING_FIELD'],
-      [7, 'VALUE_NOT_FINITE'],
-    ]);
-    expect(run.summary).toMatchObject({ lines: 8, events: 3, rejected: 3, sessions: 1 });
-    expect(run.sessions[0]).toMatchObject({ startedAt: '2016-11-08T14:00:00.000Z', endedAt: '2016-11-08T14:00:07.000Z', eventCount: 3 });
-  });
-
-  it('holds events at the watermark itself: a later line may still precede or join them', async () => {
-    const at = (s: number): string => new Date(T0 + s * 1000).toISOString();
-    const text = [
-      `{"event": "derived-id", "timestamp": "${at(0)}", "userId": "u"}`,
-      // Same time, its own id: it comes first in key order ("a" < "line:...").
-      `{"event": "own-id", "timestamp": "${at(0)}", "userId": "u", "eventId": "a"}`,
-      `{"event": "other", "timestamp": "${at(10)}", "userId": "v"}`,
-      // Exactly the gap after u's session and exactly at the watermark (lateness 0): it joins.
-      `{"event": "joins", "timestamp": "${at(10)}", "userId": "u"}`,
-    ].join('\n');
-    const run = await sessionize(text, options(0));
-    const u = run.sessions.filter((s) => s['userId'] === 'u');
-    expect(u.map((s) => [s['eventCount'], s['firstEventName'], s['lastEventName']])).toEqual([[3, 'own-id', 'joins']]);
-  });
-
-  it('closes a session at MAX_DURATION and the next one starts where it was cut', async () => {
-    // 35 s after the first event is one step too far (a session never spans maxDuration).
-    const lines = [0, 7, 14, 21, 28, 35, 42].map((s) => `{"event": "view", "ts": ${1478613600 + s}, "userId": "u"}`);
-    const run = await sessionize(lines.join('\n'), options(0));
-    expect(run.sessions.map((s) => [s['eventCount'], s['durationSeconds'], s['closeReason']])).toEqual([
-      [5, 28, 'MAX_DURATION'],
-      [2, 7, 'FLUSH'],
-    ]);
-  });
+    });
+  }
 });

@@ -180,3 +180,31 @@ describe('restore', () => {
     ]);
   });
 });
+
+describe('for callers without a wall clock (the CLI)', () => {
+  it('keeps no quiet deadline with quietTimers false, and closes only by event time', () => {
+    const sz = new Sessionizer(options({ quietTimers: false, allowedLatenessMs: 0 }));
+    sz.apply([ev(T0, { userId: 'a' })], 0);
+    expect(sz.nextDeadline()).toBeNull();
+    sz.advanceTime(10 * GAP);
+    expect(sz.openCount()).toBe(1);
+    sz.advanceEventTime(T0 + GAP, 0); // closesAt is not behind the watermark yet
+    expect(sz.drainClosed()).toEqual([]);
+    sz.advanceEventTime(T0 + GAP + 1, 0);
+    expect(sz.drainClosed().map((s) => [s.userId, s.closeReason, s.startedAt])).toEqual([['a', 'INACTIVITY', T0]]);
+    expect(sz.openCount()).toBe(0);
+  });
+
+  it('drainClosed gives the closed sessions only, in closing order', () => {
+    const sz = new Sessionizer(options({ quietTimers: false, allowedLatenessMs: 0 }));
+    sz.apply([ev(T0, { userId: 'a' }), ev(T0 + 1, { userId: 'b' }), ev(T0 + 2, { userId: 'a' })], 0);
+    expect(sz.drainClosed()).toEqual([]);
+    sz.apply([ev(T0 + GAP + 5, { userId: 'c' })], 0);
+    sz.flush(undefined, 0);
+    expect(sz.drainClosed().map((s) => [s.userId, s.eventCount, s.closeReason])).toEqual([
+      ['a', 2, 'INACTIVITY'], // both behind the watermark: closed in the order the timer heap holds them
+      ['b', 1, 'INACTIVITY'],
+      ['c', 1, 'FLUSH'],
+    ]);
+  });
+});

@@ -1,0 +1,158 @@
+/**
+ * Puts a file's events into the order the session rules read them, with
+ * memory bounded by `--lateness` (docs/cli.md, "Late events and memory").
+ *
+ * An event is admitted in file order unless it is more than the lateness
+ * behind the newest timestamp so far (LATE_EVENT) or repeats an eventId of
+ * its user still held (a duplicate, as the service counts it). Admitted events wait in a
+ * min-heap on their timestamp until no line still to come can precede them,
+ * then leave in timestamp order. Events of one user with the same timestamp
+ * leave together, ordered by eventId as in the service; only for them are the
+ * service's derived ids computed (deriveEventId, a SHA-256 per event), and
+ * equal derived ids are duplicates. Everywhere else the order does not
+ * depend on the ids, so the rest never pay for them.
+ */
+import { deriveEventId } from '../ingest/validate.ts';
+import { MinHeap } from '../sessionizer/heap.ts';
+import type { SessionEvent } from '../sessionizer/types.ts';
+import type { LineRefusal } from './line-events.ts';
+
+/** An event of the file; eventId is '' until derived, for one sent without (own false). */
+export interface FileEvent extends SessionEvent {
+  eventId: string;
+  readonly own: boolean;
+  /** JSON text of its properties (what a derived id hashes), or null. */
+  readonly properties: string | null;
+}
+
+export const LATE_EVENT = 'LATE_EVENT';
+/** Events handed on at once: small batches keep the core's short-lived objects young (cheap to collect). */
+const BATCH = 256;
+
+export class EventOrder {
+  private readonly heap = new MinHeap<FileEvent>();
+  private maxTs = Number.NEGATIVE_INFINITY;
+  /** Own eventIds of the events held (a repeat of one is a duplicate). */
+  private readonly ownIds = new Set<string>();
+  private batch: FileEvent[] = [];
+  /** Events dropped as duplicates (a repeated eventId). */
+  duplicates = 0;
+  /** Largest (newest - ts) of a refused late event: the --lateness that would have kept them all. */
+  largestLatenessMs = 0;
+  /** Most events held at once. */
+  peakHeld = 0;
+
+  /**
+   * latenessMs: how far behind the newest timestamp an event is still
+   * admitted (Infinity: always). `deliver` receives events in key order per
+   * user, in batches it may keep no reference to.
+   */
+  constructor(
+    private readonly latenessMs: number,
+    private readonly deliver: (events: readonly FileEvent[]) => void,
+  ) {}
+
+  /** Admits one event (file order); returns its LATE_EVENT refusal, or null. */
+  admit(e: FileEvent, line: number): LineRefusal | null {
+    if (e.ts < this.maxTs - this.latenessMs) {
+      const behind = this.maxTs - e.ts;
+      if (behind > this.largestLatenessMs) this.largestLatenessMs = behind;
+      return {
+        line,
+        code: LATE_EVENT,
+        message: `${new Date(e.ts).toISOString()} is ${behind / 1000} s behind ${new Date(this.maxTs).toISOString()}, more than --lateness allows`,
+      };
+    }
+    if (e.ts > this.maxTs) this.maxTs = e.ts;
+    if (e.own) {
+      // Scoped to the user, so that users can be split between threads (docs/cli.md).
+      const key = `${e.userId}\u0000${e.eventId}`;
+      if (this.ownIds.has(key)) {
+        this.duplicates++;
+        return null;
+      }
+      this.ownIds.add(key);
+    }
+    this.heap.push(e.ts, e);
+    if (this.heap.size > this.peakHeld) this.peakHeld = this.heap.size;
+    return null;
+  }
+
+  /**
+   * Raises the newest timestamp seen to `ts`, the newest of lines admitted
+   * elsewhere (by the thread that holds their users).
+   */
+  raiseNewest(ts: number): void {
+    if (ts > this.maxTs) this.maxTs = ts;
+  }
+
+  /** The newest timestamp of the valid lines so far. */
+  newest(): number {
+    return this.maxTs;
+  }
+
+  /** Hands on every event no later line can precede. */
+  release(): void {
+    this.releaseBelow(this.maxTs - this.latenessMs);
+  }
+
+  /** The input ended: hands on everything. */
+  end(): void {
+    this.releaseBelow(Number.POSITIVE_INFINITY);
+  }
+
+  private releaseBelow(watermark: number): void {
+    const heap = this.heap;
+    while (heap.peekKey() < watermark) {
+      const e = heap.pop() as FileEvent;
+      if (heap.peekKey() === e.ts) this.releaseGroup(e);
+      else this.put(e);
+    }
+    this.flush();
+  }
+
+  /** Every held event with first's timestamp: per user, ordered by eventId, duplicates dropped. */
+  private releaseGroup(first: FileEvent): void {
+    const group = [first];
+    while (this.heap.peekKey() === first.ts) group.push(this.heap.pop() as FileEvent);
+    group.sort(byUser);
+    for (let i = 0; i < group.length; ) {
+      let j = i + 1;
+      while (j < group.length && (group[j] as FileEvent).userId === (group[i] as FileEvent).userId) j++;
+      if (j - i === 1) this.put(group[i] as FileEvent);
+      else this.putSameKey(group.slice(i, j));
+      i = j;
+    }
+  }
+
+  private putSameKey(events: FileEvent[]): void {
+    for (const e of events) if (!e.own) e.eventId = deriveEventId(e);
+    events.sort(byEventId);
+    let last: string | null = null;
+    for (const e of events) {
+      if (e.eventId === last) this.duplicates++;
+      else this.put(e);
+      last = e.eventId;
+    }
+  }
+
+  private put(e: FileEvent): void {
+    if (e.own) this.ownIds.delete(`${e.userId}\u0000${e.eventId}`);
+    this.batch.push(e);
+    if (this.batch.length >= BATCH) this.flush();
+  }
+
+  private flush(): void {
+    if (this.batch.length === 0) return;
+    this.deliver(this.batch);
+    this.batch.length = 0;
+  }
+}
+
+function byUser(a: FileEvent, b: FileEvent): number {
+  return a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0;
+}
+
+function byEventId(a: FileEvent, b: FileEvent): number {
+  return a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0;
+}

@@ -1,0 +1,70 @@
+/**
+ * Lines of text -> checked events or coded refusals, the same in the main
+ * thread and in the parse workers: JSON.parse per line, the field mapping
+ * (event-line.ts), then the service's checks (checkEvent). Derived ids are
+ * left to the caller (event-order.ts computes them only where they matter).
+ */
+import { checkEvent, type CheckedEvent, type ValidationLimits } from '../ingest/validate.ts';
+import { eventInputOf, INVALID_JSON } from './event-line.ts';
+
+/** A refused line: its number (1-based), code and message. */
+export interface LineRefusal {
+  readonly line: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Receives, in line order, each event with its line number, and each refusal. */
+export interface LineSink {
+  event(e: CheckedEvent, line: number): void;
+  refuse(r: LineRefusal): void;
+}
+
+const CARRIAGE_RETURN = 13;
+
+/**
+ * Reads the lines of `text` (whole lines; the last one may lack its "\n"),
+ * numbering them from `firstLine`; returns how many there were. Blank lines
+ * count but are skipped silently; "\r\n" endings are accepted.
+ */
+export function readLines(text: string, firstLine: number, limits: ValidationLimits, sink: LineSink): number {
+  let line = firstLine;
+  let pos = 0;
+  const n = text.length;
+  while (pos < n) {
+    let next = text.indexOf('\n', pos);
+    if (next < 0) next = n;
+    let end = next;
+    if (end > pos && text.charCodeAt(end - 1) === CARRIAGE_RETURN) end--;
+    if (!isBlank(text, pos, end)) readLine(text.slice(pos, end), line, limits, sink);
+    line++;
+    pos = next + 1;
+  }
+  return line - firstLine;
+}
+
+function readLine(text: string, line: number, limits: ValidationLimits, sink: LineSink): void {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch (error) {
+    sink.refuse({ line, code: INVALID_JSON, message: (error as Error).message });
+    return;
+  }
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+    sink.refuse({ line, code: INVALID_JSON, message: 'the line is not a JSON object' });
+    return;
+  }
+  const outcome = checkEvent(eventInputOf(obj as Record<string, unknown>), limits);
+  if (outcome.ok) sink.event(outcome.event, line);
+  else sink.refuse({ line, code: outcome.code, message: outcome.message });
+}
+
+/** Nothing but spaces and tabs. */
+function isBlank(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 32 && c !== 9) return false;
+  }
+  return true;
+}
