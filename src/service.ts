@@ -22,6 +22,7 @@ import type { CloseReason } from './sessionizer/types.ts';
 import { openDatabase, type Database } from './store/database.ts';
 import { applyMigrations } from './store/migrate.ts';
 import type { CommittedChange } from './store/pg-session-store.ts';
+import { countClosedAfter } from './store/closure-count.ts';
 import { SessionReader } from './store/session-reader.ts';
 import {
   loadClosedAfter,
@@ -56,7 +57,7 @@ function sessionizerFor(config: Config): Sessionizer {
   });
 }
 
-/** Smallest pool with which the writer overlaps two groups (two for the writer, one for queries). */
+/** Smallest writer pool with which the writer overlaps two groups (two transactions, one for cluster leases and claims). */
 const MIN_POOL_FOR_OVERLAP = 3;
 
 /** Longest a readiness probe waits for the database (a probe that hangs is as bad as one that fails). */
@@ -99,7 +100,10 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
-    poolSize: config.databasePoolSize,
+    // The writer's own pool; queries get theirs (DATABASE_POOL_SIZE, under QUERY_TIMEOUT) and never take its connections.
+    poolSize: config.load.writerPoolSize,
+    queryPoolSize: config.databasePoolSize,
+    queryTimeoutMs: config.load.queryTimeoutMs,
     // A frozen writer's open transaction is ended well within the failover time (its fence lock would hold a takeover).
     idleInTransactionTimeoutMs: Math.round(config.cluster.failoverMs * 0.5),
     onError: (error) => logger.warn({ err: error }, 'database connection error'),
@@ -110,7 +114,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       const { applied } = await applyMigrations(database.adapterFactory);
       logger.info({ applied }, applied.length === 0 ? 'database schema is up to date' : 'applied migrations');
     }
-    const { prisma } = database;
+    const { prisma, queries } = database;
     const settings = await ensureSettings(prisma, {
       partitions: config.cluster.partitions ?? DEFAULT_PARTITIONS,
       partitionsExplicit: config.cluster.partitions !== null,
@@ -179,8 +183,10 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       allowedLatenessMs: config.allowedLatenessMs,
       maxEventsPerCommit: config.groupCommitMaxEvents,
       partitions: settings.partitions,
-      // Two writer transactions at once need two connections, and some left for queries.
-      overlap: database.kind === 'postgres' && config.databasePoolSize >= MIN_POOL_FOR_OVERLAP,
+      // Two writer transactions at once need two connections, and one left for the cluster's leases.
+      overlap: database.kind === 'postgres' && config.load.writerPoolSize >= MIN_POOL_FOR_OVERLAP,
+      maxQueuedEvents: config.load.maxQueuedEvents,
+      faultEventId: config.load.testFaultEventId,
       logger,
       observer: metrics,
       fence: (tx) => ownership.fence(tx),
@@ -215,12 +221,13 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       config,
       ingest,
       cluster: {
-        state: async () => ({ self: ownership.id(), partitions: settings.partitions, instances: await instances(prisma) }),
+        state: async () => ({ self: ownership.id(), partitions: settings.partitions, instances: await instances(queries) }),
       },
-      sessions: new SessionReader(prisma),
-      stats: new StatsReader(prisma),
+      sessions: new SessionReader(queries),
+      stats: new StatsReader(queries),
       closures: {
-        closedAfter: (cursor, userId, limit) => loadClosedAfter(prisma, cursor, userId, limit, config.sessionGapMs),
+        closedAfter: (cursor, userId, limit) => loadClosedAfter(queries, cursor, userId, limit, config.sessionGapMs),
+        countAfter: (cursor, userId, limit) => countClosedAfter(queries, cursor, userId, limit),
       },
       bus,
       now: Date.now,
@@ -238,7 +245,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         routes: [internalApi({ secret, ownership, writer, partitions: settings.partitions, bodyLimitBytes: config.bodyLimitBytes * 2, logger })],
         isReady: async () => {
           if (stopping || !writer.healthy() || !ownership.loaded()) return false;
-          const probe = prisma.$queryRawUnsafe('SELECT 1 FROM service_state LIMIT 1').then(() => !stopping);
+          const probe = queries.$queryRawUnsafe('SELECT 1 FROM service_state LIMIT 1').then(() => !stopping);
           return within(probe, READINESS_TIMEOUT_MS);
         },
       },

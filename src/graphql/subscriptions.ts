@@ -118,13 +118,33 @@ function userIdArg(args: Record<string, unknown>): string | null {
   return (args['userId'] as string | null | undefined) ?? null;
 }
 
+/**
+ * Refuses a replay of more than REPLAY_MAX_CLOSURES closures before anything
+ * is sent: its pages would be read and sent one after the other, but the
+ * live closures buffered meanwhile grow with its length (up to
+ * WS_MAX_QUEUED_MESSAGES, then the socket is cut), and one old cursor would
+ * hold a connection of the query pool for as long as the whole history takes.
+ */
+async function checkReplaySize(after: bigint, userId: string | null, ctx: RequestContext): Promise<void> {
+  const cap = ctx.services.config.load.replayMaxClosures;
+  const count = await ctx.services.closures.countAfter(after, userId, cap + 1);
+  if (count > cap) {
+    throw new ServiceError(
+      ErrorCode.CursorTooOld,
+      `more than ${cap} sessions closed after this cursor (REPLAY_MAX_CLOSURES): read that history with the query sessions(status: CLOSED, from: ...) or the SQL view analytics.sessions, then subscribe to sessionClosed without \`after\` (or with the closeCursor of a recent closure)`,
+      { maxClosures: cap },
+    );
+  }
+}
+
 /** The subscribe/resolve pair of sessionStarted, sessionUpdated or sessionClosed. */
 export function liveSessions(topic: 'started' | 'updated' | 'closed') {
   return {
-    subscribe(_root: unknown, args: Record<string, unknown>, ctx: SocketContext): AsyncIterable<SessionView> {
+    async subscribe(_root: unknown, args: Record<string, unknown>, ctx: SocketContext): Promise<AsyncIterable<SessionView>> {
       requireRole(ctx.caller, 'read');
       const userId = userIdArg(args);
       const after = topic === 'closed' ? parseCloseCursor(args['after']) : null;
+      if (after !== null) await checkReplaySize(after, userId, ctx);
       const live = follow(topic, userId, ctx);
       return after === null ? live : new ReplayThenLive(live, after, userId, ctx);
     },

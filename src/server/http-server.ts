@@ -7,6 +7,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import express from 'express';
 import type { GraphQLError, GraphQLSchema } from 'graphql';
+import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Authenticator } from '../graphql/auth.ts';
 import type { RequestContext, Services } from '../graphql/context.ts';
@@ -91,6 +92,19 @@ function requestPlugin(logger: Logger): ApolloServerPlugin<RequestContext> {
   };
 }
 
+/**
+ * Node's limits on slow and idle clients: a request whose headers (or whole
+ * body) take too long to arrive is answered 408 and its socket closed; an
+ * idle keep-alive socket is closed, and one that served
+ * HTTP_MAX_REQUESTS_PER_SOCKET requests is closed after its last answer.
+ */
+function applyHttpLimits(server: http.Server, limits: Config['load']): void {
+  server.requestTimeout = limits.httpRequestTimeoutMs;
+  server.headersTimeout = limits.httpHeadersTimeoutMs;
+  server.keepAliveTimeout = limits.httpKeepAliveTimeoutMs;
+  server.maxRequestsPerSocket = limits.httpMaxRequestsPerSocket;
+}
+
 /** Starts Apollo Server on express 5 and graphql-ws on the same port and path. */
 export async function startHttpServer(
   options: HttpServerOptions,
@@ -103,6 +117,7 @@ export async function startHttpServer(
   app.disable('x-powered-by');
   app.use(requestLogging(logger));
   const httpServer = http.createServer(app);
+  applyHttpLimits(httpServer, config.load);
   // Attached once the port is ours: the ws library re-emits listen errors, and
   // graphql-ws would print them with a stack instead of the one-line message.
   let ws: ReturnType<typeof attachWebSocketServer> | null = null;

@@ -14,6 +14,13 @@ export type DatabaseKind = 'postgres' | 'pglite';
 export interface Database {
   readonly kind: DatabaseKind;
   readonly prisma: PrismaClient;
+  /**
+   * The client for queries (history, analytics, replays): its own pool under
+   * statement_timeout when `queryPoolSize` was given for a real server, so
+   * queries can never take the writer's connections; else `prisma` itself
+   * (PGlite has one connection for everything).
+   */
+  readonly queries: PrismaClient;
   /** The driver adapter factory the client uses (also used by the migration engine). */
   readonly adapterFactory: SqlMigrationAwareDriverAdapterFactory;
   /** Disconnects Prisma and closes the pool or the embedded database. */
@@ -26,8 +33,12 @@ export interface DatabaseOptions {
   readonly databaseUrl: string | null;
   /** Folder for the embedded database; null keeps it in memory (tests). */
   readonly dataDir: string | null;
-  /** Pool size for a real server. Default 10. */
+  /** Pool size for a real server (the writer's pool when `queryPoolSize` is given). Default 10. */
   readonly poolSize?: number;
+  /** Size of a separate pool for queries (see Database.queries); none by default. */
+  readonly queryPoolSize?: number;
+  /** statement_timeout of the query pool, ms; 0 or absent: none. */
+  readonly queryTimeoutMs?: number;
   /**
    * Ends a session left idle inside a transaction this long (ms; none by
    * default): a frozen process must not hold the locks of its open writer
@@ -36,6 +47,14 @@ export interface DatabaseOptions {
   readonly idleInTransactionTimeoutMs?: number;
   /** Called with pool errors (a dropped idle connection must not crash the process). */
   readonly onError?: (error: Error) => void;
+}
+
+/** The pool and client of queries: statement_timeout on every connection, so a slow query ends with SQLSTATE 57014. */
+function queryPool(url: string, size: number, timeoutMs: number, onError: (error: Error) => void): { pool: pg.Pool; prisma: PrismaClient } {
+  const pool = new pg.Pool({ connectionString: url, max: size, ...(timeoutMs > 0 ? { statement_timeout: timeoutMs } : {}) });
+  pool.on('error', onError);
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { onPoolError: onError, onConnectionError: onError }) });
+  return { pool, prisma };
 }
 
 /**
@@ -53,11 +72,15 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     pool.on('error', onError);
     const adapterFactory = new PrismaPg(pool, { onPoolError: onError, onConnectionError: onError });
     const prisma = new PrismaClient({ adapter: adapterFactory });
+    const reads = options.queryPoolSize === undefined ? null : queryPool(options.databaseUrl, options.queryPoolSize, options.queryTimeoutMs ?? 0, onError);
     return {
       kind: 'postgres',
       prisma,
+      queries: reads?.prisma ?? prisma,
       adapterFactory,
       async close() {
+        await reads?.prisma.$disconnect();
+        await reads?.pool.end();
         await prisma.$disconnect();
         await pool.end();
       },
@@ -75,6 +98,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   return {
     kind: 'pglite',
     prisma,
+    queries: prisma,
     adapterFactory,
     async close() {
       await prisma.$disconnect();
