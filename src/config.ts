@@ -69,6 +69,8 @@ export interface LoadConfig {
   readonly httpKeepAliveTimeoutMs: number;
   /** Requests served on one keep-alive connection before it is closed (0: no limit). */
   readonly httpMaxRequestsPerSocket: number;
+  /** Most bytes of large HTTP request bodies (64 KiB and up) read and parsed at once; past it they are refused with 503. */
+  readonly maxInflightBodyBytes: number;
   /** Most open WebSocket connections per process; more are refused with HTTP 503. */
   readonly wsMaxConnections: number;
   /** TEST ONLY: the writer fails every group holding this eventId, as a bug in the sessionizer would (TEST_FAULT_EVENT_ID). */
@@ -76,13 +78,14 @@ export interface LoadConfig {
 }
 
 /**
- * Variables of {@link LoadConfig}. MAX_QUEUED_EVENTS defaults to two full
- * group commits (at least one full batch): one being committed and one
- * waiting, which keeps the writer busy without letting latency grow past
- * about two commits.
+ * Variables of {@link LoadConfig}. MAX_QUEUED_EVENTS defaults to one full
+ * group commit (GROUP_COMMIT_MAX_EVENTS, at least one full batch): enough
+ * for two overlapped groups of the usual size, and a backlog the writer
+ * clears in a second or two at the rates in BENCHMARKS.md, so an admitted
+ * batch is answered within a few seconds however many clients wait.
  */
-function loadLimits(env: Env, groupCommitMaxEvents: number, maxBatchSize: number): LoadConfig {
-  const maxQueuedEvents = integer(env, 'MAX_QUEUED_EVENTS', Math.max(2 * groupCommitMaxEvents, maxBatchSize), 1, 100_000_000);
+function loadLimits(env: Env, groupCommitMaxEvents: number, maxBatchSize: number, bodyLimitBytes: number): LoadConfig {
+  const maxQueuedEvents = integer(env, 'MAX_QUEUED_EVENTS', Math.max(groupCommitMaxEvents, maxBatchSize), 1, 100_000_000);
   if (maxQueuedEvents < maxBatchSize) {
     throw new ConfigError(`MAX_QUEUED_EVENTS=${maxQueuedEvents} must be at least MAX_BATCH_SIZE (${maxBatchSize}): a full batch must fit`);
   }
@@ -100,6 +103,7 @@ function loadLimits(env: Env, groupCommitMaxEvents: number, maxBatchSize: number
     httpHeadersTimeoutMs: headersTimeoutMs,
     httpKeepAliveTimeoutMs: duration(env, 'HTTP_KEEP_ALIVE_TIMEOUT', '5s'),
     httpMaxRequestsPerSocket: integer(env, 'HTTP_MAX_REQUESTS_PER_SOCKET', 1_000, 0, 1_000_000_000),
+    maxInflightBodyBytes: integer(env, 'MAX_INFLIGHT_BODY_BYTES', 4 * bodyLimitBytes, 65_536, 17_179_869_184),
     wsMaxConnections: integer(env, 'WS_MAX_CONNECTIONS', 10_000, 1, 10_000_000),
     testFaultEventId: raw(env, 'TEST_FAULT_EVENT_ID') ?? null,
   });
@@ -278,7 +282,7 @@ export function loadConfig(env: Env = process.env): Config {
       admin: Object.freeze(list(env, 'ADMIN_API_KEYS', '')),
     }),
     cluster: clusterConfig(env),
-    load: loadLimits(env, groupCommitMaxEvents, maxBatchSize),
+    load: loadLimits(env, groupCommitMaxEvents, maxBatchSize, integer(env, 'BODY_LIMIT_BYTES', 16_777_216, 1_024, 1_073_741_824)),
   };
   if (config.sessionMaxDurationMs <= config.sessionGapMs) {
     throw new ConfigError(

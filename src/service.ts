@@ -15,7 +15,8 @@ import { Writer } from './ingest/writer.ts';
 import type { Logger } from './logger.ts';
 import { ChangePublisher, type SessionAnnouncement } from './realtime/change-publisher.ts';
 import { SessionBus } from './realtime/session-bus.ts';
-import { startHttpServer } from './server/http-server.ts';
+import { admissionGate } from './server/admission-gate.ts';
+import { GRAPHQL_PATH, startHttpServer } from './server/http-server.ts';
 import { ServiceMetrics } from './server/metrics.ts';
 import { Sessionizer } from './sessionizer/sessionizer.ts';
 import type { CloseReason } from './sessionizer/types.ts';
@@ -242,7 +243,15 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         authenticator,
         logger,
         metrics,
-        routes: [internalApi({ secret, ownership, writer, partitions: settings.partitions, bodyLimitBytes: config.bodyLimitBytes * 2, logger })],
+        routes: [
+          admissionGate({
+            path: GRAPHQL_PATH,
+            overloaded: () => writer.overloaded(),
+            maxInflightBytes: config.load.maxInflightBodyBytes,
+            refused: () => metrics.admissionRefused(0),
+          }),
+          internalApi({ secret, ownership, writer, partitions: settings.partitions, bodyLimitBytes: config.bodyLimitBytes * 2, logger }),
+        ],
         isReady: async () => {
           if (stopping || !writer.healthy() || !ownership.loaded()) return false;
           const probe = queries.$queryRawUnsafe('SELECT 1 FROM service_state LIMIT 1').then(() => !stopping);

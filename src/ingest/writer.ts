@@ -216,6 +216,16 @@ export class Writer {
   }
 
   /**
+   * While the writer holds maxQueuedEvents or more, the ms a client should
+   * wait before sending again; null when it takes work. Lets the HTTP edge
+   * refuse a large ingest before reading its body (src/server/admission-gate.ts).
+   */
+  overloaded(): number | null {
+    const limit = this.options.maxQueuedEvents ?? Number.POSITIVE_INFINITY;
+    return this.pendingEvents >= limit ? this.throughput.retryAfterMs(this.pendingEvents) : null;
+  }
+
+  /**
    * Counts an admitted ingest until it is answered, or refuses it (null)
    * when it would take the writer past maxQueuedEvents.
    */
