@@ -16,7 +16,7 @@ import { formatError, isShown } from './error-masking.ts';
 import { introspectionError } from '../graphql/introspection-access.ts';
 import { queryParseOptions, queryValidationRules } from '../graphql/limits.ts';
 import { createResolvers, type IngestObserver } from '../graphql/resolvers.ts';
-import { isDatabaseUnavailable } from './database-errors.ts';
+import { isDatabaseUnavailable, isQueryTimeout } from './database-errors.ts';
 import { jsonErrorHandler, notFound } from './http-errors.ts';
 import { metricsEndpoint, type ServiceMetrics } from './metrics.ts';
 import { REQUEST_ID_HEADER, requestLogging } from './request-log.ts';
@@ -81,6 +81,11 @@ function requestPlugin(logger: Logger): ApolloServerPlugin<RequestContext> {
           for (const error of errors as readonly GraphQLError[]) {
             if (isShown(error, error.extensions['code'])) continue;
             const original = unwrapResolverError(error);
+            if (isQueryTimeout(original)) {
+              // Expected under load: the client got QUERY_TIMEOUT.
+              log.warn({ path: error.path, operationName }, 'query cancelled by QUERY_TIMEOUT');
+              continue;
+            }
             const message = isDatabaseUnavailable(original)
               ? 'database unavailable while executing a GraphQL operation'
               : 'unexpected error while executing a GraphQL operation';
