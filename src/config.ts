@@ -79,18 +79,18 @@ export interface LoadConfig {
 
 /**
  * Variables of {@link LoadConfig}. MAX_QUEUED_EVENTS defaults to one full
- * group commit (GROUP_COMMIT_MAX_EVENTS, at least one full batch): enough
+ * group commit (GROUP_COMMIT_MAX_EVENTS, at least four full batches): enough
  * for two overlapped groups of the usual size, and a backlog the writer
  * clears in a second or two at the rates in BENCHMARKS.md, so an admitted
  * batch is answered within a few seconds however many clients wait.
  */
 function loadLimits(env: Env, groupCommitMaxEvents: number, maxBatchSize: number, bodyLimitBytes: number): LoadConfig {
-  const maxQueuedEvents = integer(env, 'MAX_QUEUED_EVENTS', Math.max(groupCommitMaxEvents, maxBatchSize), 1, 100_000_000);
+  const maxQueuedEvents = integer(env, 'MAX_QUEUED_EVENTS', Math.max(groupCommitMaxEvents, 4 * maxBatchSize), 1, 100_000_000);
   if (maxQueuedEvents < maxBatchSize) {
     throw new ConfigError(`MAX_QUEUED_EVENTS=${maxQueuedEvents} must be at least MAX_BATCH_SIZE (${maxBatchSize}): a full batch must fit`);
   }
-  const headersTimeoutMs = duration(env, 'HTTP_HEADERS_TIMEOUT', '10s');
-  const requestTimeoutMs = duration(env, 'HTTP_REQUEST_TIMEOUT', '60s');
+  const headersTimeoutMs = duration(env, 'HTTP_HEADERS_TIMEOUT', '20s');
+  const requestTimeoutMs = duration(env, 'HTTP_REQUEST_TIMEOUT', '120s');
   if (headersTimeoutMs > requestTimeoutMs) {
     throw new ConfigError(`HTTP_HEADERS_TIMEOUT (${headersTimeoutMs} ms) must not be longer than HTTP_REQUEST_TIMEOUT (${requestTimeoutMs} ms)`);
   }
@@ -102,7 +102,7 @@ function loadLimits(env: Env, groupCommitMaxEvents: number, maxBatchSize: number
     httpRequestTimeoutMs: requestTimeoutMs,
     httpHeadersTimeoutMs: headersTimeoutMs,
     httpKeepAliveTimeoutMs: duration(env, 'HTTP_KEEP_ALIVE_TIMEOUT', '5s'),
-    httpMaxRequestsPerSocket: integer(env, 'HTTP_MAX_REQUESTS_PER_SOCKET', 1_000, 0, 1_000_000_000),
+    httpMaxRequestsPerSocket: integer(env, 'HTTP_MAX_REQUESTS_PER_SOCKET', 0, 0, 1_000_000_000),
     maxInflightBodyBytes: integer(env, 'MAX_INFLIGHT_BODY_BYTES', 4 * bodyLimitBytes, 65_536, 17_179_869_184),
     wsMaxConnections: integer(env, 'WS_MAX_CONNECTIONS', 10_000, 1, 10_000_000),
     testFaultEventId: raw(env, 'TEST_FAULT_EVENT_ID') ?? null,

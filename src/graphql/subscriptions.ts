@@ -41,6 +41,8 @@ class ReplayThenLive implements AsyncIterableIterator<SessionView> {
   private page: SessionView[] = [];
   /** True once a short page showed that Postgres has nothing more to replay. */
   private replayed = false;
+  /** True once the replay's size was checked against REPLAY_MAX_CLOSURES. */
+  private checked = false;
   private done = false;
 
   constructor(
@@ -59,6 +61,9 @@ class ReplayThenLive implements AsyncIterableIterator<SessionView> {
       }
       if (this.replayed) break;
       try {
+        // Checked here, not in subscribe: a refusal ends the operation like a failed page (a graphql-ws `error` message).
+        if (!this.checked) await checkReplaySize(this.last, this.userId, this.ctx);
+        this.checked = true;
         this.page = await this.ctx.services.closures.closedAfter(this.last, this.userId, REPLAY_PAGE);
       } catch (error) {
         // Nobody calls return() on an iterator that threw: leave the bus now.
@@ -140,11 +145,10 @@ async function checkReplaySize(after: bigint, userId: string | null, ctx: Reques
 /** The subscribe/resolve pair of sessionStarted, sessionUpdated or sessionClosed. */
 export function liveSessions(topic: 'started' | 'updated' | 'closed') {
   return {
-    async subscribe(_root: unknown, args: Record<string, unknown>, ctx: SocketContext): Promise<AsyncIterable<SessionView>> {
+    subscribe(_root: unknown, args: Record<string, unknown>, ctx: SocketContext): AsyncIterable<SessionView> {
       requireRole(ctx.caller, 'read');
       const userId = userIdArg(args);
       const after = topic === 'closed' ? parseCloseCursor(args['after']) : null;
-      if (after !== null) await checkReplaySize(after, userId, ctx);
       const live = follow(topic, userId, ctx);
       return after === null ? live : new ReplayThenLive(live, after, userId, ctx);
     },

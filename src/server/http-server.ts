@@ -121,8 +121,9 @@ export async function startHttpServer(
   const app = express();
   app.disable('x-powered-by');
   app.use(requestLogging(logger));
-  // Node checks the request timeouts every connectionsCheckingInterval (30 s by default): often enough for a short HTTP_HEADERS_TIMEOUT.
-  const httpServer = http.createServer({ connectionsCheckingInterval: Math.min(1_000, config.load.httpHeadersTimeoutMs) }, app);
+  // Node checks the request timeouts every connectionsCheckingInterval (30 s by default): a quarter of HTTP_HEADERS_TIMEOUT keeps them close to their value.
+  const checkMs = Math.min(30_000, Math.max(250, Math.round(config.load.httpHeadersTimeoutMs / 4)));
+  const httpServer = http.createServer({ connectionsCheckingInterval: checkMs }, app);
   applyHttpLimits(httpServer, config.load);
   // Attached once the port is ours: the ws library re-emits listen errors, and
   // graphql-ws would print them with a stack instead of the one-line message.

@@ -60,7 +60,8 @@ describe('replay cap and injected fault', () => {
       const old = collect(client, `subscription { sessionClosed(after: "0") { id } }`);
       await old.ended;
       expect(old.items).toEqual([]);
-      const error = old.errors[0] as { message: string; extensions: { code: string } } | undefined;
+      // As a graphql-ws `error` message: the operation ends.
+      const error = (old.errors[0] as Array<{ message: string; extensions: { code: string } }> | undefined)?.[0];
       expect(error?.extensions.code).toBe('CURSOR_TOO_OLD');
       expect(error?.message).toContain('sessions(status: CLOSED');
       // Exactly three after the second cursor: replayed in order.

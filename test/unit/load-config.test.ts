@@ -10,19 +10,20 @@ describe('load limits in the configuration', () => {
       maxQueuedEvents: 50_000,
       queryTimeoutMs: 30_000,
       replayMaxClosures: 100_000,
-      httpRequestTimeoutMs: 60_000,
-      httpHeadersTimeoutMs: 10_000,
+      httpRequestTimeoutMs: 120_000,
+      httpHeadersTimeoutMs: 20_000,
       httpKeepAliveTimeoutMs: 5_000,
-      httpMaxRequestsPerSocket: 1_000,
+      httpMaxRequestsPerSocket: 0,
       maxInflightBodyBytes: 67_108_864,
       wsMaxConnections: 10_000,
       testFaultEventId: null,
     });
   });
 
-  it('derives MAX_QUEUED_EVENTS from GROUP_COMMIT_MAX_EVENTS, never below one batch', () => {
+  it('derives MAX_QUEUED_EVENTS from GROUP_COMMIT_MAX_EVENTS, never below four batches', () => {
     expect(loadConfig({ GROUP_COMMIT_MAX_EVENTS: '80000' }).load.maxQueuedEvents).toBe(80_000);
-    expect(loadConfig({ GROUP_COMMIT_MAX_EVENTS: '10' }).load.maxQueuedEvents).toBe(10_000);
+    expect(loadConfig({ GROUP_COMMIT_MAX_EVENTS: '10' }).load.maxQueuedEvents).toBe(40_000);
+    expect(loadConfig({ GROUP_COMMIT_MAX_EVENTS: '10', MAX_BATCH_SIZE: '10' }).load.maxQueuedEvents).toBe(40);
   });
 
   it('refuses a MAX_QUEUED_EVENTS below MAX_BATCH_SIZE and headers timing out after the request', () => {
