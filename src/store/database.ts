@@ -49,11 +49,17 @@ export interface DatabaseOptions {
   readonly onError?: (error: Error) => void;
 }
 
+/** How much longer than its statements a query transaction may last (its other statements, the round trips). */
+const TRANSACTION_MARGIN_MS = 5_000;
+
 /** The pool and client of queries: statement_timeout on every connection, so a slow query ends with SQLSTATE 57014. */
 function queryPool(url: string, size: number, timeoutMs: number, onError: (error: Error) => void): { pool: pg.Pool; prisma: PrismaClient } {
   const pool = new pg.Pool({ connectionString: url, max: size, ...(timeoutMs > 0 ? { statement_timeout: timeoutMs } : {}) });
   pool.on('error', onError);
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { onPoolError: onError, onConnectionError: onError }) });
+  // Prisma bounds a transaction (the analytics run theirs) by 5 s and its wait for a connection by 2 s by default:
+  // under load those, not statement_timeout, would end queries, with INTERNAL_SERVER_ERROR. QUERY_TIMEOUT governs instead.
+  const transactionOptions = timeoutMs > 0 ? { maxWait: timeoutMs, timeout: timeoutMs + TRANSACTION_MARGIN_MS } : { maxWait: 60_000, timeout: 600_000 };
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { onPoolError: onError, onConnectionError: onError }), transactionOptions });
   return { pool, prisma };
 }
 
