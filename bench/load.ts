@@ -139,6 +139,7 @@ process.stdout.write(
     batch: BATCH,
     seconds: SECONDS,
     analytics: ANALYTICS,
+    maxQueuedEvents: process.env['MAX_QUEUED_EVENTS'] ?? 'default',
     acknowledged: { batches: acked.length, p50Ms: percentile(acked, 0.5), p99Ms: percentile(acked, 0.99), maxMs: percentile(acked, 1) },
     refusals: { count: refused.length, p50Ms: percentile(refused, 0.5), p99Ms: percentile(refused, 0.99) },
     failedIngestByCode: failedIngest,
