@@ -89,8 +89,9 @@ function loadLimits(env: Env, groupCommitMaxEvents: number, maxBatchSize: number
   if (maxQueuedEvents < maxBatchSize) {
     throw new ConfigError(`MAX_QUEUED_EVENTS=${maxQueuedEvents} must be at least MAX_BATCH_SIZE (${maxBatchSize}): a full batch must fit`);
   }
-  const headersTimeoutMs = duration(env, 'HTTP_HEADERS_TIMEOUT', '20s');
-  const requestTimeoutMs = duration(env, 'HTTP_REQUEST_TIMEOUT', '120s');
+  // Node's own defaults: made explicit and configurable, not changed under the clients of the service.
+  const headersTimeoutMs = duration(env, 'HTTP_HEADERS_TIMEOUT', '60s');
+  const requestTimeoutMs = duration(env, 'HTTP_REQUEST_TIMEOUT', '300s');
   if (headersTimeoutMs > requestTimeoutMs) {
     throw new ConfigError(`HTTP_HEADERS_TIMEOUT (${headersTimeoutMs} ms) must not be longer than HTTP_REQUEST_TIMEOUT (${requestTimeoutMs} ms)`);
   }

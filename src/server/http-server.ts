@@ -121,8 +121,9 @@ export async function startHttpServer(
   const app = express();
   app.disable('x-powered-by');
   app.use(requestLogging(logger));
-  // Node checks the request timeouts every connectionsCheckingInterval (30 s by default): a quarter of HTTP_HEADERS_TIMEOUT keeps them close to their value.
-  const checkMs = Math.min(30_000, Math.max(250, Math.round(config.load.httpHeadersTimeoutMs / 4)));
+  // Node checks the request timeouts every connectionsCheckingInterval (30 s by default, kept for the default
+  // HTTP_HEADERS_TIMEOUT of 60 s): half of a shorter HTTP_HEADERS_TIMEOUT keeps the check close to its value.
+  const checkMs = Math.min(30_000, Math.max(250, Math.round(config.load.httpHeadersTimeoutMs / 2)));
   const httpServer = http.createServer({ connectionsCheckingInterval: checkMs }, app);
   applyHttpLimits(httpServer, config.load);
   // Attached once the port is ours: the ws library re-emits listen errors, and
