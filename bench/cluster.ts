@@ -24,28 +24,10 @@ import { balanced, clusterState, startInstances, waitUntil } from '../test/helpe
 import { createTestDatabase } from '../test/helpers/database.ts';
 import { INGEST } from '../test/helpers/events.ts';
 import type { ServiceProcess } from '../test/helpers/process.ts';
+import { batchBody, BATCH } from './traffic.ts';
 
 const TOTAL = Number(process.env['BENCH_CLUSTER_EVENTS'] ?? 200_000);
 const CLIENTS = Number(process.env['BENCH_CLUSTER_CLIENTS'] ?? 8);
-const BATCH = 1_000;
-const USERS = 20_000;
-const BURST = 10;
-
-function batchBody(start: number, baseMs: number, prefix: string): string {
-  const events = [];
-  for (let i = start; i < start + BATCH; i++) {
-    const user = (Math.floor(i / BATCH) * (BATCH / BURST) + Math.floor((i % BATCH) / BURST)) % USERS;
-    events.push({
-      eventId: `${prefix}-${i}`,
-      userId: `${prefix}${user}`,
-      name: i % 17 === 0 ? 'purchase' : 'page_view',
-      timestamp: new Date(baseMs + i).toISOString(),
-      channelId: `c${user % 5}`,
-      value: i % 17 === 0 ? 9.99 : null,
-    });
-  }
-  return JSON.stringify({ query: INGEST, variables: { events } });
-}
 
 async function post(url: string, body: string): Promise<void> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
@@ -89,8 +71,8 @@ async function run(n: number): Promise<Record<string, unknown>> {
     await waitUntil(() => balanced((instances[0] as ServiceProcess).url, n), 'the instances to balance');
     const baseMs = Date.now() - 2 * 86_400_000;
     const bodies: string[] = [];
-    for (let start = 0; start < TOTAL; start += BATCH) bodies.push(batchBody(start, baseMs, 'u'));
-    for (let w = 0; w < 5; w++) await post((instances[w % n] as ServiceProcess).url, batchBody(w * BATCH, baseMs - 60_000, 'warm'));
+    for (let start = 0; start < TOTAL; start += BATCH) bodies.push(batchBody('bursts', start, baseMs, 'u'));
+    for (let w = 0; w < 5; w++) await post((instances[w % n] as ServiceProcess).url, batchBody('bursts', w * BATCH, baseMs - 60_000, 'warm'));
     const forwardedBefore = (await Promise.all(instances.map((i) => metric(i, 'sessions_cluster_forwarded_events_total', 'result="ok"')))).reduce((a, b) => a + b, 0);
     const forwardSecondsBefore = (await Promise.all(instances.map((i) => metric(i, 'sessions_cluster_forward_duration_seconds_sum')))).reduce((a, b) => a + b, 0);
     let next = 0;
