@@ -49,6 +49,67 @@ export interface Config {
   readonly corsOrigins: '*' | readonly string[];
   /** Several instances on one database (DESIGN.md, Cluster). */
   readonly cluster: ClusterConfig;
+  /** Limits that keep one process within bounds under load (README, Under load). */
+  readonly load: LoadConfig;
+}
+
+/** Admission control, pool isolation and HTTP limits (DATABASE_WRITER_POOL_SIZE, MAX_QUEUED_EVENTS, ...). */
+export interface LoadConfig {
+  /** Connections of the writer's own pool (the writer, cluster ownership); queries never use them. */
+  readonly writerPoolSize: number;
+  /** Most events accepted into the writer and not yet answered (queued plus being committed); past it ingest is refused. */
+  readonly maxQueuedEvents: number;
+  /** statement_timeout of the query pool, ms (0: none). */
+  readonly queryTimeoutMs: number;
+  /** Most closures one sessionClosed(after:) replays; an older cursor is refused with CURSOR_TOO_OLD. */
+  readonly replayMaxClosures: number;
+  /** Longest the whole HTTP request (headers and body) may take to arrive, ms. */
+  readonly httpRequestTimeoutMs: number;
+  /** Longest the HTTP request headers may take to arrive, ms. */
+  readonly httpHeadersTimeoutMs: number;
+  /** Idle keep-alive connections are closed after this, ms. */
+  readonly httpKeepAliveTimeoutMs: number;
+  /** Requests served on one keep-alive connection before it is closed (0: no limit). */
+  readonly httpMaxRequestsPerSocket: number;
+  /** Most bytes of large HTTP request bodies (64 KiB and up) read and parsed at once; past it they are refused with 503. */
+  readonly maxInflightBodyBytes: number;
+  /** Most open WebSocket connections per process; more are refused with HTTP 503. */
+  readonly wsMaxConnections: number;
+  /** TEST ONLY: the writer fails every group holding this eventId, as a bug in the sessionizer would (TEST_FAULT_EVENT_ID). */
+  readonly testFaultEventId: string | null;
+}
+
+/**
+ * Variables of {@link LoadConfig}. MAX_QUEUED_EVENTS defaults to one full
+ * group commit (GROUP_COMMIT_MAX_EVENTS, at least four full batches): enough
+ * for two overlapped groups of the usual size, and a backlog the writer
+ * clears in a second or two at the rates in BENCHMARKS.md, so an admitted
+ * batch is answered within a few seconds however many clients wait.
+ */
+function loadLimits(env: Env, groupCommitMaxEvents: number, maxBatchSize: number, bodyLimitBytes: number): LoadConfig {
+  const maxQueuedEvents = integer(env, 'MAX_QUEUED_EVENTS', Math.max(groupCommitMaxEvents, 4 * maxBatchSize), 1, 100_000_000);
+  if (maxQueuedEvents < maxBatchSize) {
+    throw new ConfigError(`MAX_QUEUED_EVENTS=${maxQueuedEvents} must be at least MAX_BATCH_SIZE (${maxBatchSize}): a full batch must fit`);
+  }
+  // Node's own defaults: made explicit and configurable, not changed under the clients of the service.
+  const headersTimeoutMs = duration(env, 'HTTP_HEADERS_TIMEOUT', '60s');
+  const requestTimeoutMs = duration(env, 'HTTP_REQUEST_TIMEOUT', '300s');
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError(`HTTP_HEADERS_TIMEOUT (${headersTimeoutMs} ms) must not be longer than HTTP_REQUEST_TIMEOUT (${requestTimeoutMs} ms)`);
+  }
+  return Object.freeze({
+    writerPoolSize: integer(env, 'DATABASE_WRITER_POOL_SIZE', 4, 1, 1_000),
+    maxQueuedEvents,
+    queryTimeoutMs: duration(env, 'QUERY_TIMEOUT', '30s', { allowZero: true }),
+    replayMaxClosures: integer(env, 'REPLAY_MAX_CLOSURES', 100_000, 1, 100_000_000),
+    httpRequestTimeoutMs: requestTimeoutMs,
+    httpHeadersTimeoutMs: headersTimeoutMs,
+    httpKeepAliveTimeoutMs: duration(env, 'HTTP_KEEP_ALIVE_TIMEOUT', '5s'),
+    httpMaxRequestsPerSocket: integer(env, 'HTTP_MAX_REQUESTS_PER_SOCKET', 0, 0, 1_000_000_000),
+    maxInflightBodyBytes: integer(env, 'MAX_INFLIGHT_BODY_BYTES', 4 * bodyLimitBytes, 65_536, 17_179_869_184),
+    wsMaxConnections: integer(env, 'WS_MAX_CONNECTIONS', 10_000, 1, 10_000_000),
+    testFaultEventId: raw(env, 'TEST_FAULT_EVENT_ID') ?? null,
+  });
 }
 
 /** CLUSTER_* variables. */
@@ -248,6 +309,7 @@ export function loadConfig(env: Env = process.env): Config {
     }),
     cluster: clusterConfig(env),
     corsOrigins: corsOrigins(env),
+    load: loadLimits(env, groupCommitMaxEvents, maxBatchSize, integer(env, 'BODY_LIMIT_BYTES', 16_777_216, 1_024, 1_073_741_824)),
   };
   if (config.sessionMaxDurationMs <= config.sessionGapMs) {
     throw new ConfigError(

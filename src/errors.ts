@@ -20,6 +20,12 @@ export enum ErrorCode {
   Forbidden = 'FORBIDDEN',
   Unavailable = 'SERVICE_UNAVAILABLE',
   ShuttingDown = 'SHUTTING_DOWN',
+  /** A query ran past QUERY_TIMEOUT and was cancelled. */
+  QueryTimeout = 'QUERY_TIMEOUT',
+  /** sessionClosed(after:) would replay more than REPLAY_MAX_CLOSURES closures. */
+  CursorTooOld = 'CURSOR_TOO_OLD',
+  /** The process already holds WS_MAX_CONNECTIONS WebSockets. */
+  TooManyConnections = 'TOO_MANY_CONNECTIONS',
   Internal = 'INTERNAL_SERVER_ERROR',
   /** A session definition name that does not exist. */
   UnknownDefinition = 'UNKNOWN_DEFINITION',

@@ -15,13 +15,15 @@ import { Writer } from './ingest/writer.ts';
 import type { Logger } from './logger.ts';
 import { ChangePublisher, type SessionAnnouncement } from './realtime/change-publisher.ts';
 import { SessionBus } from './realtime/session-bus.ts';
-import { startHttpServer } from './server/http-server.ts';
+import { admissionGate } from './server/admission-gate.ts';
+import { GRAPHQL_PATH, startHttpServer } from './server/http-server.ts';
 import { ServiceMetrics } from './server/metrics.ts';
 import { Sessionizer } from './sessionizer/sessionizer.ts';
 import type { CloseReason } from './sessionizer/types.ts';
 import { openDatabase, type Database } from './store/database.ts';
 import { applyMigrations } from './store/migrate.ts';
 import type { CommittedChange } from './store/pg-session-store.ts';
+import { countClosedAfter } from './store/closure-count.ts';
 import { SessionReader } from './store/session-reader.ts';
 import {
   loadClosedAfter,
@@ -56,7 +58,7 @@ function sessionizerFor(config: Config): Sessionizer {
   });
 }
 
-/** Smallest pool with which the writer overlaps two groups (two for the writer, one for queries). */
+/** Smallest writer pool with which the writer overlaps two groups (two transactions, one for cluster leases and claims). */
 const MIN_POOL_FOR_OVERLAP = 3;
 
 /** Longest a readiness probe waits for the database (a probe that hangs is as bad as one that fails). */
@@ -101,7 +103,10 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
-    poolSize: config.databasePoolSize,
+    // The writer's own pool; queries get theirs (DATABASE_POOL_SIZE, under QUERY_TIMEOUT) and never take its connections.
+    poolSize: config.load.writerPoolSize,
+    queryPoolSize: config.databasePoolSize,
+    queryTimeoutMs: config.load.queryTimeoutMs,
     ...(backendName === null ? {} : { applicationName: backendName }),
     onError: (error) => logger.warn({ err: error }, 'database connection error'),
   });
@@ -111,7 +116,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       const { applied } = await applyMigrations(database.adapterFactory);
       logger.info({ applied }, applied.length === 0 ? 'database schema is up to date' : 'applied migrations');
     }
-    const { prisma } = database;
+    const { prisma, queries } = database;
     const settings = await ensureSettings(prisma, {
       partitions: config.cluster.partitions ?? DEFAULT_PARTITIONS,
       partitionsExplicit: config.cluster.partitions !== null,
@@ -180,8 +185,10 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       allowedLatenessMs: config.allowedLatenessMs,
       maxEventsPerCommit: config.groupCommitMaxEvents,
       partitions: settings.partitions,
-      // Two writer transactions at once need two connections, and some left for queries.
-      overlap: database.kind === 'postgres' && config.databasePoolSize >= MIN_POOL_FOR_OVERLAP,
+      // Two writer transactions at once need two connections, and one left for the cluster's leases.
+      overlap: database.kind === 'postgres' && config.load.writerPoolSize >= MIN_POOL_FOR_OVERLAP,
+      maxQueuedEvents: config.load.maxQueuedEvents,
+      faultEventId: config.load.testFaultEventId,
       logger,
       observer: metrics,
       fence: (tx) => ownership.fence(tx),
@@ -216,12 +223,13 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       config,
       ingest,
       cluster: {
-        state: async () => ({ self: ownership.id(), partitions: settings.partitions, instances: await instances(prisma) }),
+        state: async () => ({ self: ownership.id(), partitions: settings.partitions, instances: await instances(queries) }),
       },
-      sessions: new SessionReader(prisma),
-      stats: new StatsReader(prisma),
+      sessions: new SessionReader(queries),
+      stats: new StatsReader(queries),
       closures: {
-        closedAfter: (cursor, userId, limit) => loadClosedAfter(prisma, cursor, userId, limit, config.sessionGapMs),
+        closedAfter: (cursor, userId, limit) => loadClosedAfter(queries, cursor, userId, limit, config.sessionGapMs),
+        countAfter: (cursor, userId, limit) => countClosedAfter(queries, cursor, userId, limit),
       },
       bus,
       now: Date.now,
@@ -236,10 +244,18 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         authenticator,
         logger,
         metrics,
-        routes: [internalApi({ secret, ownership, writer, partitions: settings.partitions, bodyLimitBytes: config.bodyLimitBytes * 2, logger })],
+        routes: [
+          admissionGate({
+            path: GRAPHQL_PATH,
+            overloaded: () => writer.overloaded(),
+            maxInflightBytes: config.load.maxInflightBodyBytes,
+            refused: () => metrics.admissionRefused(0),
+          }),
+          internalApi({ secret, ownership, writer, partitions: settings.partitions, bodyLimitBytes: config.bodyLimitBytes * 2, logger }),
+        ],
         isReady: async () => {
           if (stopping || !writer.healthy() || !ownership.loaded()) return false;
-          const probe = prisma.$queryRawUnsafe('SELECT 1 FROM service_state LIMIT 1').then(() => !stopping);
+          const probe = queries.$queryRawUnsafe('SELECT 1 FROM service_state LIMIT 1').then(() => !stopping);
           return within(probe, READINESS_TIMEOUT_MS);
         },
       },

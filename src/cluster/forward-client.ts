@@ -1,3 +1,4 @@
+import { AdmissionRefused } from '../ingest/admission.ts';
 import type { ValidEvent } from '../ingest/validate.ts';
 import { INTERNAL_FLUSH_PATH, INTERNAL_INGEST_PATH } from './internal-api.ts';
 
@@ -16,6 +17,15 @@ function base(url: string): string {
   return url.replace(/\/graphql\/?$/, '').replace(/\/$/, '');
 }
 
+function safeJson(text: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
 async function post(url: string, secret: string, body: unknown, timeoutMs: number): Promise<Record<string, unknown>> {
   let response: Response;
   try {
@@ -30,6 +40,12 @@ async function post(url: string, secret: string, body: unknown, timeoutMs: numbe
     throw new RetryElsewhere(`no answer from ${url}: ${error instanceof Error ? error.message : String(error)}`);
   }
   const text = await response.text().catch(() => '');
+  if (response.status === 429) {
+    // The owner's writer is full: the client backs off, not this instance (router.ts).
+    const answer = safeJson(text);
+    const retryAfterMs = Number(answer['retryAfterMs']);
+    throw new AdmissionRefused(Number.isFinite(retryAfterMs) ? retryAfterMs : 1_000, String(answer['message'] ?? 'overloaded; retry later'));
+  }
   if (response.status === 409 || response.status === 503 || response.status === 502 || response.status === 504) {
     throw new RetryElsewhere(`${url} answered ${response.status}: ${text.slice(0, 200)}`);
   }

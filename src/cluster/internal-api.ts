@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import express, { type Request, type Response } from 'express';
 import { ErrorCode, ServiceError } from '../graphql/errors.ts';
+import { AdmissionRefused } from '../ingest/admission.ts';
 import type { ValidEvent } from '../ingest/validate.ts';
 import type { Writer } from '../ingest/writer.ts';
 import type { Logger } from '../logger.ts';
@@ -45,8 +46,16 @@ function parseEvents(body: unknown): ValidEvent[] | null {
   return events as ValidEvent[];
 }
 
-/** The answer for a refused or failed internal call: 409 tells the sender to route again. */
+/**
+ * The answer for a refused or failed internal call: 409 tells the sender to
+ * route again; 429 is this writer's admission refusal, passed to the client.
+ */
 function refuse(res: Response, error: unknown, logger: Logger): void {
+  if (error instanceof AdmissionRefused) {
+    res.status(429).setHeader('retry-after', String(Math.ceil(error.retryAfterMs / 1_000)));
+    res.json({ code: ErrorCode.Unavailable, message: error.message, retryAfterMs: error.retryAfterMs });
+    return;
+  }
   if (error instanceof FencedError || (error instanceof ServiceError && error.extensions['code'] === ErrorCode.ShuttingDown)) {
     res.status(409).json({ code: 'MOVED', message: error.message });
     return;

@@ -1,5 +1,6 @@
 import type { IngestPort } from '../graphql/context.ts';
 import { ErrorCode, ServiceError } from '../graphql/errors.ts';
+import { isAdmissionRefusal } from '../ingest/admission.ts';
 import type { ValidEvent } from '../ingest/validate.ts';
 import type { Writer } from '../ingest/writer.ts';
 import type { Logger } from '../logger.ts';
@@ -142,9 +143,12 @@ export class ClusterIngest implements IngestPort {
 /**
  * A part refused without anything saved, which another attempt may place:
  * its owner moved or stops, or the local writer was rebuilding its state
- * (after a takeover, its queue is refused as unavailable).
+ * (after a takeover, its queue is refused as unavailable). An admission
+ * refusal is not: the owner is overloaded, and waiting here would hold the
+ * request the bound exists to shed; it goes to the client with retryAfterMs.
  */
 function retryable(error: unknown): boolean {
+  if (isAdmissionRefusal(error)) return false;
   if (error instanceof RetryElsewhere || error instanceof FencedError) return true;
   const code = error instanceof ServiceError ? error.extensions['code'] : null;
   return code === ErrorCode.ShuttingDown || code === ErrorCode.Unavailable;

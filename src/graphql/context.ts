@@ -25,6 +25,8 @@ export interface IngestPort {
 /** Replays closures committed after a cursor (sessionClosed with `after`). */
 export interface ClosureLog {
   closedAfter(cursor: bigint, userId: string | null, limit: number): Promise<SessionView[]>;
+  /** Closures after `cursor`, counted up to `limit` (REPLAY_MAX_CLOSURES is checked with limit + 1). */
+  countAfter(cursor: bigint, userId: string | null, limit: number): Promise<number>;
 }
 
 /** The cluster as this instance sees it (admin `cluster` query). */

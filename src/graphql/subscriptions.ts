@@ -41,6 +41,8 @@ class ReplayThenLive implements AsyncIterableIterator<SessionView> {
   private page: SessionView[] = [];
   /** True once a short page showed that Postgres has nothing more to replay. */
   private replayed = false;
+  /** True once the replay's size was checked against REPLAY_MAX_CLOSURES. */
+  private checked = false;
   private done = false;
 
   constructor(
@@ -59,6 +61,9 @@ class ReplayThenLive implements AsyncIterableIterator<SessionView> {
       }
       if (this.replayed) break;
       try {
+        // Checked here, not in subscribe: a refusal ends the operation like a failed page (a graphql-ws `error` message).
+        if (!this.checked) await checkReplaySize(this.last, this.userId, this.ctx);
+        this.checked = true;
         this.page = await this.ctx.services.closures.closedAfter(this.last, this.userId, REPLAY_PAGE);
       } catch (error) {
         // Nobody calls return() on an iterator that threw: leave the bus now.
@@ -116,6 +121,25 @@ function follow<T extends SessionTopic>(topic: T, userId: string | null, ctx: So
 
 function userIdArg(args: Record<string, unknown>): string | null {
   return (args['userId'] as string | null | undefined) ?? null;
+}
+
+/**
+ * Refuses a replay of more than REPLAY_MAX_CLOSURES closures before anything
+ * is sent: its pages would be read and sent one after the other, but the
+ * live closures buffered meanwhile grow with its length (up to
+ * WS_MAX_QUEUED_MESSAGES, then the socket is cut), and one old cursor would
+ * hold a connection of the query pool for as long as the whole history takes.
+ */
+async function checkReplaySize(after: bigint, userId: string | null, ctx: RequestContext): Promise<void> {
+  const cap = ctx.services.config.load.replayMaxClosures;
+  const count = await ctx.services.closures.countAfter(after, userId, cap + 1);
+  if (count > cap) {
+    throw new ServiceError(
+      ErrorCode.CursorTooOld,
+      `more than ${cap} sessions closed after this cursor (REPLAY_MAX_CLOSURES): read that history with the query sessions(status: CLOSED, from: ...) or the SQL view analytics.sessions, then subscribe to sessionClosed without \`after\` (or with the closeCursor of a recent closure)`,
+      { maxClosures: cap },
+    );
+  }
 }
 
 /** The subscribe/resolve pair of sessionStarted, sessionUpdated or sessionClosed. */

@@ -1,4 +1,4 @@
-import { FencedError } from '../cluster/cluster-store.ts';
+import type { FencedError } from '../cluster/cluster-store.ts';
 import type { Logger } from '../logger.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import { ErrorCode, ServiceError } from '../graphql/errors.ts';
@@ -8,6 +8,8 @@ import type { SessionEvent } from '../sessionizer/types.ts';
 import type { Db } from '../store/event-store.ts';
 import { PgSessionStore, type CommittedChange } from '../store/pg-session-store.ts';
 import { planWrites, saveMaxEventTs } from '../store/session-writes.ts';
+import { AdmissionRefused, Throughput } from './admission.ts';
+import { classifyFailure, GroupAborted, InjectedFault, planAfterFault, type FailureCause } from './group-failure.ts';
 import type { ValidEvent } from './validate.ts';
 
 /** One queued request of the single writer. */
@@ -17,6 +19,21 @@ type Job =
   | { readonly kind: 'tick' }
   /** Rebuild memory from the database (the partitions held changed); never part of a group. */
   | { readonly kind: 'reload'; readonly done: Settle<void> };
+
+/** A job that answers a caller. */
+type Work = Extract<Job, { kind: 'ingest' | 'flush' }>;
+
+/**
+ * An entry of the queue: a job, or jobs put back after a fault that must be
+ * committed as one group of their own (see planAfterFault).
+ */
+type Entry = Job | { readonly kind: 'pinned'; readonly jobs: readonly Work[]; readonly failures: number };
+
+/** The jobs one transaction takes, and how often they already failed together. */
+interface Group {
+  readonly jobs: readonly Job[];
+  readonly failures: number;
+}
 
 interface Settle<T> {
   resolve(value: T): void;
@@ -34,12 +51,29 @@ function unavailable(): ServiceError {
   return new ServiceError(ErrorCode.Unavailable, 'the database is unavailable; nothing of this request was saved, retry later');
 }
 
+/** The answer of the one mutation a fault was isolated to. */
+function faulted(): ServiceError {
+  return new ServiceError(
+    ErrorCode.Internal,
+    'this request could not be processed because of an internal error (logged on the server); nothing of it was saved, and sending it unchanged will fail again',
+  );
+}
+
+const isWork = (job: Job): job is Work => job.kind === 'ingest' || job.kind === 'flush';
+const eventsOf = (jobs: readonly Job[]): number => jobs.reduce((n, j) => n + (j.kind === 'ingest' ? j.events.length : 0), 0);
+
 /** What the writer reports about each group commit (metrics). */
 export interface WriterObserver {
   /** A group committed: its duration, the mutations and events it took, the users recomputed from the store. */
   committed(commit: { readonly seconds: number; readonly mutations: number; readonly events: number; readonly corrections: number }): void;
-  /** A group commit failed and was rolled back (every caller of the group got SERVICE_UNAVAILABLE). */
+  /** A group commit failed and was rolled back (by a fault, or with the database unavailable). */
   failed(): void;
+  /** An ingest of `events` events was refused by admission control (MAX_QUEUED_EVENTS). */
+  admissionRefused(events: number): void;
+  /** Memory was rebuilt from the database (after a failed commit, or the partitions held changed). */
+  rebuilt(): void;
+  /** A callback after a commit (`callback` names it) threw; the commit stands. */
+  callbackFailed(callback: string): void;
 }
 
 /** Largest event timestamp of a group, or null when it has none. */
@@ -50,14 +84,14 @@ function maxTsOf(events: readonly SessionEvent[]): number | null {
 }
 
 /** How a group's transaction ended. */
-type Outcome = 'committed' | 'failed';
+type Outcome =
+  | { readonly kind: 'committed' }
+  | { readonly kind: 'failed'; readonly cause: FailureCause; readonly group: Group; readonly error: unknown };
 
-/** Rolls a group back because the group before it failed (its memory changes were never made). */
-class GroupAborted extends Error {
-  constructor() {
-    super('the group committed before this one failed');
-  }
-}
+const COMMITTED: Outcome = { kind: 'committed' };
+
+/** What handling the failures of a turn did to memory. */
+type Settled = 'nothing-failed' | 'rebuilt' | 'stopped';
 
 /** Writer lifecycle. */
 type Phase = { readonly name: 'running' } | { readonly name: 'stopping'; readonly drained: Promise<void> } | { readonly name: 'stopped' };
@@ -95,6 +129,14 @@ export interface WriterOptions {
   readonly overlap?: boolean;
   /** Interactive transaction timeout (ms). Default 60 s. */
   readonly transactionTimeoutMs?: number;
+  /**
+   * Most events accepted and not yet answered (waiting, or in a group being
+   * committed); an ingest past it is refused at once with AdmissionRefused.
+   * A batch arriving at an empty writer is always taken. Default: no bound.
+   */
+  readonly maxQueuedEvents?: number;
+  /** TEST ONLY: a group holding this eventId fails after the sessionizer ran (a bug's stand-in). */
+  readonly faultEventId?: string | null;
 }
 
 /**
@@ -106,10 +148,13 @@ export interface WriterOptions {
  * is rebuilt from the database and every caller of that group gets an error.
  */
 export class Writer {
-  private queue: Job[] = [];
+  private queue: Entry[] = [];
   /** Wall-clock ms of the last commit, or of the moment the queue became non-empty (see stuck). */
   private progressAt = Date.now();
   private queuedEvents = 0;
+  /** Events of ingest calls admitted and not yet answered (admission control). */
+  private pendingEvents = 0;
+  private readonly throughput = new Throughput();
   private recovering = false;
   private phase: Phase = { name: 'running' };
   private running = false;
@@ -165,6 +210,46 @@ export class Writer {
     return new Promise((resolve, reject) => this.enqueue({ kind: 'ingest', events, done: { resolve, reject } }));
   }
 
+  /** Events admitted and not yet answered: waiting, or in a group being committed (admission control). */
+  pending(): number {
+    return this.pendingEvents;
+  }
+
+  /**
+   * While the writer holds maxQueuedEvents or more, the ms a client should
+   * wait before sending again; null when it takes work. Lets the HTTP edge
+   * refuse a large ingest before reading its body (src/server/admission-gate.ts).
+   */
+  overloaded(): number | null {
+    const limit = this.options.maxQueuedEvents ?? Number.POSITIVE_INFINITY;
+    return this.pendingEvents >= limit ? this.throughput.retryAfterMs(this.pendingEvents) : null;
+  }
+
+  /**
+   * Counts an admitted ingest until it is answered, or refuses it (null)
+   * when it would take the writer past maxQueuedEvents.
+   */
+  private admit(job: Extract<Job, { kind: 'ingest' }>): Job | null {
+    const limit = this.options.maxQueuedEvents ?? Number.POSITIVE_INFINITY;
+    const size = job.events.length;
+    if (this.pendingEvents > 0 && this.pendingEvents + size > limit) {
+      this.call('observer.admissionRefused', () => this.options.observer?.admissionRefused(size));
+      job.done.reject(AdmissionRefused.of(this.throughput.retryAfterMs(this.pendingEvents), this.pendingEvents, limit));
+      return null;
+    }
+    this.pendingEvents += size;
+    const release = (): void => {
+      this.pendingEvents -= size;
+    };
+    return {
+      ...job,
+      done: {
+        resolve: (value: { accepted: number; duplicates: number }) => (release(), job.done.resolve(value)),
+        reject: (error) => (release(), job.done.reject(error)),
+      },
+    };
+  }
+
   /** Queues a flush of OPEN sessions ended before `before` (all when null). */
   flush(before: number | null): Promise<number> {
     return new Promise((resolve, reject) => this.enqueue({ kind: 'flush', before, done: { resolve, reject } }));
@@ -205,10 +290,28 @@ export class Writer {
       job.done.reject(unavailable());
       return;
     }
+    const admitted = job.kind === 'ingest' ? this.admit(job) : job;
+    if (admitted === null) return;
     if (!this.running && this.queue.length === 0) this.progressAt = this.now();
-    this.queue.push(job);
-    if (job.kind === 'ingest') this.queuedEvents += job.events.length;
-    if (!this.running) void this.loop();
+    this.queue.push(admitted);
+    if (admitted.kind === 'ingest') this.queuedEvents += admitted.events.length;
+    if (!this.running) {
+      this.loop().catch((error: unknown) => this.options.logger.error({ err: error }, 'writer loop ended by an unexpected error'));
+    }
+  }
+
+  /** Runs a callback after a commit: what it throws is logged and counted, never the writer's end. */
+  private call(name: string, callback: () => void): void {
+    try {
+      callback();
+    } catch (error) {
+      this.options.logger.error({ err: error, callback: name }, 'a callback of the writer failed; the commit stands');
+      try {
+        this.options.observer?.callbackFailed(name);
+      } catch {
+        // The metric is best effort; the log line above has it.
+      }
+    }
   }
 
   /**
@@ -217,27 +320,28 @@ export class Writer {
    * already open and its events are being inserted, on another connection.
    * The next group touches memory, and commits, only once the first has
    * committed (see commitGroup); if the first fails, the next one is rolled
-   * back too, and memory is rebuilt once both are over.
+   * back too, and both are handled together once over (see settle).
    */
   private async loop(): Promise<void> {
     this.running = true;
     try {
-      let previous: Promise<Outcome> = Promise.resolve('committed');
+      let previous: Promise<Outcome> = Promise.resolve(COMMITTED);
       for (;;) {
         if (this.queue.length === 0) {
           // Jobs queued while the last group commits are taken on the next turn.
-          if ((await previous) === 'failed') await this.recover();
-          previous = Promise.resolve('committed');
+          await this.settle([await previous]);
+          previous = Promise.resolve(COMMITTED);
           if (this.queue.length === 0) break;
           continue;
         }
-        const head = this.queue[0] as Job;
+        const head = this.queue[0] as Entry;
         if (head.kind === 'reload') {
           this.queue.shift();
-          const failed = (await previous) === 'failed';
-          previous = Promise.resolve('committed');
-          // A recovery rebuilds memory too; otherwise rebuild it now.
-          if (failed ? await this.recover() : await this.rebuild()) head.done.resolve();
+          const settled = await this.settle([await previous]);
+          previous = Promise.resolve(COMMITTED);
+          // Handling a failure rebuilds memory too; otherwise rebuild it now.
+          const ok = settled === 'nothing-failed' ? await this.rebuild() : settled === 'rebuilt';
+          if (ok) head.done.resolve();
           else head.done.reject(unavailable());
           continue;
         }
@@ -246,10 +350,10 @@ export class Writer {
         const current = this.commitGroup(this.takeGroup(), previous, inserted);
         await (this.options.overlap === true ? Promise.race([stored, current]) : current);
         // At most two transactions open: the one before must be over.
-        if ((await previous) === 'failed') {
-          await current;
-          await this.recover();
-          previous = Promise.resolve('committed');
+        const before = await previous;
+        if (before.kind === 'failed') {
+          await this.settle([before, await current]);
+          previous = Promise.resolve(COMMITTED);
           continue;
         }
         previous = current;
@@ -260,12 +364,18 @@ export class Writer {
     }
   }
 
-  private takeGroup(): Job[] {
+  private takeGroup(): Group {
+    const head = this.queue[0];
+    if (head?.kind === 'pinned') {
+      this.queue.shift();
+      this.queuedEvents -= eventsOf(head.jobs);
+      return { jobs: head.jobs, failures: head.failures };
+    }
     const group: Job[] = [];
     let events = 0;
     while (this.queue.length > 0) {
-      const next = this.queue[0] as Job;
-      if (next.kind === 'reload') break;
+      const next = this.queue[0] as Entry;
+      if (next.kind === 'reload' || next.kind === 'pinned') break;
       const size = next.kind === 'ingest' ? next.events.length : 0;
       if (group.length > 0 && events + size > this.options.maxEventsPerCommit) break;
       this.queue.shift();
@@ -273,7 +383,7 @@ export class Writer {
       events += size;
     }
     this.queuedEvents -= events;
-    return group;
+    return { jobs: group, failures: 0 };
   }
 
   /**
@@ -282,12 +392,12 @@ export class Writer {
    * `previous`, the group before it: memory and the session rows follow the
    * commit order, so nothing else happens until that one has committed (a
    * failed one aborts this one). Its callers are answered and its changes
-   * announced only after its own commit.
+   * announced only after its own commit; a failure is left to settle().
    */
-  private async commitGroup(group: Job[], previous: Promise<Outcome>, inserted: () => void): Promise<Outcome> {
-    const { prisma } = this.options;
-    const ingests = group.filter((j): j is Extract<Job, { kind: 'ingest' }> => j.kind === 'ingest');
-    const flushes = group.filter((j): j is Extract<Job, { kind: 'flush' }> => j.kind === 'flush');
+  private async commitGroup(group: Group, previous: Promise<Outcome>, inserted: () => void): Promise<Outcome> {
+    const { prisma, faultEventId } = this.options;
+    const ingests = group.jobs.filter((j): j is Extract<Job, { kind: 'ingest' }> => j.kind === 'ingest');
+    const flushes = group.jobs.filter((j): j is Extract<Job, { kind: 'flush' }> => j.kind === 'flush');
     const events: SessionEvent[] = ingests.flatMap((j) => j.events);
     let store: PgSessionStore | undefined;
     const flushed: number[] = [];
@@ -301,7 +411,7 @@ export class Writer {
           await planWrites(tx);
           const accepted = events.length > 0 ? await pg.insertEvents(events) : [];
           inserted();
-          if ((await previous) === 'failed') throw new GroupAborted();
+          if ((await previous).kind === 'failed') throw new GroupAborted();
           // Read after the wait: a failed group before this one has the memory rebuilt.
           const sessionizer = this.sessionizer;
           const nowMs = this.now();
@@ -309,6 +419,8 @@ export class Writer {
           const maxTs = maxTsOf(accepted);
           if (events.length > 0) corrections = (await applyBatch(sessionizer, accepted, events.length - accepted.length, pg, nowMs)).corrections;
           else sessionizer.beginBatch();
+          // After the sessionizer ran, so memory is ahead of the database as after a real bug.
+          if (faultEventId != null && events.some((e) => e.eventId === faultEventId)) throw new InjectedFault(`injected fault for event ${faultEventId}`);
           for (const job of flushes) {
             const before = sessionizer.openCount();
             sessionizer.flush(job.before ?? undefined, nowMs);
@@ -326,33 +438,92 @@ export class Writer {
       );
     } catch (error) {
       inserted();
-      if (error instanceof FencedError) {
-        this.options.logger.warn('commit fenced: a partition moved to another instance; rebuilding session state');
-      } else if (!(error instanceof GroupAborted)) {
-        this.options.logger.error({ err: error }, 'commit failed; rebuilding session state from the database');
-        this.options.observer?.failed();
-      }
-      // Fenced callers retry at the partition's new owner (cluster routing).
-      const refusal = error instanceof FencedError ? error : unavailable();
-      for (const job of group) if (job.kind === 'ingest' || job.kind === 'flush') job.done.reject(refusal);
-      return 'failed';
+      return { kind: 'failed', cause: classifyFailure(error), group, error };
     }
     this.progressAt = this.now();
     const committed = store as PgSessionStore;
     const seconds = (performance.now() - startedAt) / 1_000;
+    // Duplicates cost a commit their lookup too: the rate is of events taken, not stored.
+    this.throughput.record(events.length, seconds);
     this.options.logger.debug(
-      { jobs: group.length, events: committed.inserted.size, changes: committed.saved.length, ms: Math.round(seconds * 1_000) },
+      { jobs: group.jobs.length, events: committed.inserted.size, changes: committed.saved.length, ms: Math.round(seconds * 1_000) },
       'group committed',
     );
-    this.options.observer?.committed({ seconds, mutations: ingests.length, events: committed.inserted.size, corrections });
+    // Answers first: nothing after this point can take an acknowledgement back.
     for (const job of ingests) {
       let accepted = 0;
       for (const e of job.events) if (committed.inserted.has(e)) accepted += 1;
       job.done.resolve({ accepted, duplicates: job.events.length - accepted });
     }
     flushes.forEach((job, i) => job.done.resolve(flushed[i] ?? 0));
-    this.options.onCommit(committed.saved);
-    return 'committed';
+    this.call('observer.committed', () =>
+      this.options.observer?.committed({ seconds, mutations: ingests.length, events: committed.inserted.size, corrections }),
+    );
+    this.call('onCommit', () => this.options.onCommit(committed.saved));
+    return COMMITTED;
+  }
+
+  /**
+   * Handles the failed groups of one turn (a failed group and the one aborted
+   * behind it), once both are over. With the database unavailable, or a
+   * partition fenced, their callers are refused and the writer recovers as
+   * before. A fault (a bug, a constraint that should not fail) is the
+   * group's own: memory is rebuilt once (the sessionizer ran ahead of the
+   * rolled-back transaction), and its jobs go back to the head of the queue
+   * per planAfterFault, with the aborted group behind them, untouched.
+   */
+  private async settle(outcomes: readonly Outcome[]): Promise<Settled> {
+    const failed = outcomes.filter((o): o is Extract<Outcome, { kind: 'failed' }> => o.kind === 'failed');
+    if (failed.length === 0) return 'nothing-failed';
+    const hard = failed.find((o) => o.cause === 'unavailable' || o.cause === 'fenced');
+    if (hard !== undefined) {
+      if (hard.cause === 'fenced') {
+        this.options.logger.warn('commit fenced: a partition moved to another instance; rebuilding session state');
+      } else {
+        this.options.logger.error({ err: hard.error }, 'commit failed; rebuilding session state from the database');
+        this.call('observer.failed', () => this.options.observer?.failed());
+      }
+      // Fenced callers retry at the partition's new owner (cluster routing).
+      for (const o of failed) {
+        const refusal = o.cause === 'fenced' ? (o.error as FencedError) : unavailable();
+        for (const job of o.group.jobs) if (isWork(job)) job.done.reject(refusal);
+      }
+      return (await this.recover()) ? 'rebuilt' : 'stopped';
+    }
+    const requeue: Entry[] = [];
+    for (const o of failed) {
+      const work = o.group.jobs.filter(isWork);
+      if (o.cause === 'aborted') {
+        if (work.length > 0) requeue.push({ kind: 'pinned', jobs: work, failures: o.group.failures });
+        continue;
+      }
+      const failures = o.group.failures + 1;
+      const users = new Set(work.flatMap((j) => (j.kind === 'ingest' ? j.events.map((e) => e.userId) : [])));
+      this.options.logger.error(
+        { err: o.error, jobs: work.length, events: eventsOf(work), users: users.size, flushes: work.length - work.filter((j) => j.kind === 'ingest').length, failures },
+        'commit failed by an error that is not the database being unavailable; rebuilding session state once and isolating the failing request',
+      );
+      this.call('observer.failed', () => this.options.observer?.failed());
+      const plan = planAfterFault(work, failures);
+      if (plan === null) continue;
+      switch (plan.kind) {
+        case 'retry':
+          for (const part of plan.parts) requeue.push({ kind: 'pinned', jobs: part, failures: plan.failures });
+          break;
+        case 'reject':
+          plan.job.done.reject(faulted());
+          break;
+        default:
+          throw new Error(`unknown plan ${(plan satisfies never) as string}`);
+      }
+    }
+    if (!(await this.rebuild())) {
+      for (const entry of requeue) if (entry.kind === 'pinned') for (const job of entry.jobs) job.done.reject(unavailable());
+      return 'stopped';
+    }
+    this.queue.unshift(...requeue);
+    for (const entry of requeue) if (entry.kind === 'pinned') this.queuedEvents += eventsOf(entry.jobs);
+    return 'rebuilt';
   }
 
   // Retries until the database answers again: ingest keeps failing fast meanwhile.
@@ -360,16 +531,31 @@ export class Writer {
   // so nothing acknowledged waits on them.
   private async recover(): Promise<boolean> {
     this.recovering = true;
-    for (const job of this.queue.splice(0)) {
-      // A waiting rebuild is part of this one.
-      if (job.kind === 'reload') job.done.resolve();
-      else if (job.kind !== 'tick') job.done.reject(unavailable());
+    for (const entry of this.queue.splice(0)) {
+      switch (entry.kind) {
+        case 'reload':
+          // A waiting rebuild is part of this one.
+          entry.done.resolve();
+          break;
+        case 'pinned':
+          for (const job of entry.jobs) job.done.reject(unavailable());
+          break;
+        case 'ingest':
+        case 'flush':
+          entry.done.reject(unavailable());
+          break;
+        case 'tick':
+          break;
+        default:
+          throw new Error(`unknown entry ${(entry satisfies never) as string}`);
+      }
     }
     this.queuedEvents = 0;
     for (let attempt = 0; this.phase.name === 'running'; attempt++) {
       try {
         this.sessionizer = await this.options.reload();
         this.recovering = false;
+        this.call('observer.rebuilt', () => this.options.observer?.rebuilt());
         this.options.logger.info('session state rebuilt from the database; ingest resumes');
         return true;
       } catch (error) {
@@ -383,10 +569,11 @@ export class Writer {
     return false;
   }
 
-  /** Rebuilds memory between groups (the partitions held changed); on failure, recovers. */
+  /** Rebuilds memory between groups (the partitions held changed, or a fault); on failure, recovers. */
   private async rebuild(): Promise<boolean> {
     try {
       this.sessionizer = await this.options.reload();
+      this.call('observer.rebuilt', () => this.options.observer?.rebuilt());
       return true;
     } catch (error) {
       this.options.logger.error({ err: error }, 'rebuilding session state failed');

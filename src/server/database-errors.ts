@@ -38,3 +38,31 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   }
   return false;
 }
+
+/** SQLSTATE query_canceled: statement_timeout (QUERY_TIMEOUT) ended the statement. */
+const QUERY_CANCELED = '57014';
+const TIMEOUT_MESSAGE = /canceling statement due to statement timeout/i;
+/** Prisma: a query's transaction outlived its timeout (a backstop; QUERY_TIMEOUT is set to end the statement first). */
+const TRANSACTION_EXPIRED = 'P2028';
+
+/**
+ * True when the error (or one it wraps: `cause`, `originalError`, Prisma's
+ * `meta.driverAdapterError`) is a statement cancelled by statement_timeout,
+ * or a read transaction that expired. Only reads reach the error masking:
+ * the writer's failures become coded errors of their own.
+ */
+export function isQueryTimeout(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  const pending: unknown[] = [error];
+  while (pending.length > 0) {
+    const current = pending.pop();
+    if (typeof current !== 'object' || current === null || seen.has(current)) continue;
+    seen.add(current);
+    const record = current as Record<string, unknown>;
+    if (record['code'] === QUERY_CANCELED || record['originalCode'] === QUERY_CANCELED || record['code'] === TRANSACTION_EXPIRED) return true;
+    if (typeof record['message'] === 'string' && TIMEOUT_MESSAGE.test(record['message'])) return true;
+    const meta = record['meta'] as Record<string, unknown> | undefined;
+    pending.push(record['cause'], record['originalError'], meta?.['driverAdapterError']);
+  }
+  return false;
+}

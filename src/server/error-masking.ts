@@ -2,7 +2,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLError, GraphQLFormattedError } from 'graphql';
 import { ErrorCode, isPublicError } from '../graphql/errors.ts';
 import { withoutSuggestions } from '../graphql/limits.ts';
-import { isDatabaseUnavailable } from './database-errors.ts';
+import { isDatabaseUnavailable, isQueryTimeout } from './database-errors.ts';
 
 /** Codes graphql-js and Apollo give to request errors that are safe to show as they are. */
 const REQUEST_ERROR_CODES = new Set([
@@ -44,7 +44,8 @@ export function isShown(error: unknown, code: unknown): boolean {
 
 /**
  * Masks unexpected errors: clients see INTERNAL_SERVER_ERROR (or
- * SERVICE_UNAVAILABLE when the database is unreachable); the server log gets
+ * SERVICE_UNAVAILABLE when the database is unreachable, QUERY_TIMEOUT when a
+ * query ran past its statement timeout); the server log gets
  * the whole error. Coded service errors and request errors pass through,
  * without schema hints ("Did you mean"). Apollo's `formatError` signature;
  * the WebSocket side uses {@link maskError}.
@@ -54,6 +55,13 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   if (isShown(error, formatted.extensions?.['code'])) {
     const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
     return { ...formatted, message: withoutSuggestions(formatted.message), extensions };
+  }
+  if (isQueryTimeout(unwrapResolverError(error))) {
+    return {
+      message: 'the query ran longer than QUERY_TIMEOUT and was cancelled; narrow its range or retry later',
+      extensions: { code: ErrorCode.QueryTimeout },
+      ...path,
+    };
   }
   if (isDatabaseUnavailable(unwrapResolverError(error))) {
     return { message: 'the database is unavailable; retry later', extensions: { code: ErrorCode.Unavailable }, ...path };

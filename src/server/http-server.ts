@@ -7,6 +7,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import express from 'express';
 import type { GraphQLError, GraphQLSchema } from 'graphql';
+import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Authenticator } from '../graphql/auth.ts';
 import type { RequestContext, Services } from '../graphql/context.ts';
@@ -16,7 +17,7 @@ import { introspectionError } from '../graphql/introspection-access.ts';
 import { queryParseOptions, queryValidationRules } from '../graphql/limits.ts';
 import { createResolvers, type IngestObserver } from '../graphql/resolvers.ts';
 import { corsMiddleware } from './cors.ts';
-import { isDatabaseUnavailable } from './database-errors.ts';
+import { isDatabaseUnavailable, isQueryTimeout } from './database-errors.ts';
 import { jsonErrorHandler, notFound } from './http-errors.ts';
 import { metricsEndpoint, type ServiceMetrics } from './metrics.ts';
 import { REQUEST_ID_HEADER, requestLogging } from './request-log.ts';
@@ -83,6 +84,11 @@ function requestPlugin(logger: Logger): ApolloServerPlugin<RequestContext> {
           for (const error of errors as readonly GraphQLError[]) {
             if (isShown(error, error.extensions['code'])) continue;
             const original = unwrapResolverError(error);
+            if (isQueryTimeout(original)) {
+              // Expected under load: the client got QUERY_TIMEOUT.
+              log.warn({ path: error.path, operationName }, 'query cancelled by QUERY_TIMEOUT');
+              continue;
+            }
             const message = isDatabaseUnavailable(original)
               ? 'database unavailable while executing a GraphQL operation'
               : 'unexpected error while executing a GraphQL operation';
@@ -92,6 +98,19 @@ function requestPlugin(logger: Logger): ApolloServerPlugin<RequestContext> {
       };
     },
   };
+}
+
+/**
+ * Node's limits on slow and idle clients: a request whose headers (or whole
+ * body) take too long to arrive is answered 408 and its socket closed; an
+ * idle keep-alive socket is closed, and one that served
+ * HTTP_MAX_REQUESTS_PER_SOCKET requests is closed after its last answer.
+ */
+function applyHttpLimits(server: http.Server, limits: Config['load']): void {
+  server.requestTimeout = limits.httpRequestTimeoutMs;
+  server.headersTimeout = limits.httpHeadersTimeoutMs;
+  server.keepAliveTimeout = limits.httpKeepAliveTimeoutMs;
+  server.maxRequestsPerSocket = limits.httpMaxRequestsPerSocket;
 }
 
 /** Starts Apollo Server on express 5 and graphql-ws on the same port and path. */
@@ -106,7 +125,11 @@ export async function startHttpServer(
   app.disable('x-powered-by');
   app.use(requestLogging(logger));
   app.use(corsMiddleware(config.corsOrigins));
-  const httpServer = http.createServer(app);
+  // Node checks the request timeouts every connectionsCheckingInterval (30 s by default, kept for the default
+  // HTTP_HEADERS_TIMEOUT of 60 s): half of a shorter HTTP_HEADERS_TIMEOUT keeps the check close to its value.
+  const checkMs = Math.min(30_000, Math.max(250, Math.round(config.load.httpHeadersTimeoutMs / 2)));
+  const httpServer = http.createServer({ connectionsCheckingInterval: checkMs }, app);
+  applyHttpLimits(httpServer, config.load);
   // Attached once the port is ours: the ws library re-emits listen errors, and
   // graphql-ws would print them with a stack instead of the one-line message.
   let ws: ReturnType<typeof attachWebSocketServer> | null = null;

@@ -63,6 +63,10 @@ export class ServiceMetrics implements IngestObserver, WriterObserver, RealtimeM
   private readonly wsDropped: Counter;
   private readonly segmentRequests: Counter<'endpoint' | 'result'>;
   private readonly segmentMessagesTotal: Counter<'type' | 'result'>;
+  private readonly admissionRefusals: Counter;
+  private readonly admissionRefusedEvents: Counter;
+  private readonly writerRebuilds: Counter;
+  private readonly callbackErrors: Counter<'callback'>;
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -129,6 +133,27 @@ export class ServiceMetrics implements IngestObserver, WriterObserver, RealtimeM
       labelNames: ['type', 'result'],
       registers,
     });
+    this.admissionRefusals = new Counter({
+      name: 'sessions_admission_refused_total',
+      help: 'Ingest requests refused at once because MAX_QUEUED_EVENTS events were waiting (SERVICE_UNAVAILABLE, reason OVERLOADED)',
+      registers,
+    });
+    this.admissionRefusedEvents = new Counter({
+      name: 'sessions_admission_refused_events_total',
+      help: 'Events of the ingest requests refused by admission control',
+      registers,
+    });
+    this.writerRebuilds = new Counter({
+      name: 'sessions_writer_rebuilds_total',
+      help: 'Times the writer rebuilt its memory from the database (after a failed commit, or when the partitions held changed)',
+      registers,
+    });
+    this.callbackErrors = new Counter({
+      name: 'sessions_callback_errors_total',
+      help: 'Errors thrown by callbacks after a commit (announcements, observers), by callback; the commit stood',
+      labelNames: ['callback'],
+      registers,
+    });
     new Gauge({
       name: 'sessions_writer_queue_depth',
       help: 'Events waiting for a commit',
@@ -193,6 +218,19 @@ export class ServiceMetrics implements IngestObserver, WriterObserver, RealtimeM
 
   failed(): void {
     this.commitFailures.inc();
+  }
+
+  admissionRefused(events: number): void {
+    this.admissionRefusals.inc();
+    this.admissionRefusedEvents.inc(events);
+  }
+
+  rebuilt(): void {
+    this.writerRebuilds.inc();
+  }
+
+  callbackFailed(callback: string): void {
+    this.callbackErrors.inc({ callback });
   }
 
   /** Counts closures of committed changes. */

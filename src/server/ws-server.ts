@@ -4,6 +4,7 @@ import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger.ts';
 import type { Caller, createAuthenticator } from '../graphql/auth.ts';
 import type { RequestContext, Services } from '../graphql/context.ts';
+import { ErrorCode } from '../graphql/errors.ts';
 import type { SocketContext } from '../graphql/subscriptions.ts';
 import { createSharedSubscribe } from '../realtime/shared-execution.ts';
 import type { RealtimeMetrics } from './metrics.ts';
@@ -15,6 +16,8 @@ import { useGraphqlWs } from './ws-transport.ts';
 const KEEP_ALIVE_MS = 12_000;
 /** Largest message a client may send (bytes). */
 const MAX_PAYLOAD_BYTES = 1_048_576;
+/** Retry-After (seconds) of an upgrade refused past WS_MAX_CONNECTIONS. */
+const WS_REFUSAL_RETRY_AFTER_S = 5;
 
 /** Who a subscription's results may be shared with: callers with the same roles. */
 function callerKey(contextValue: unknown): string {
@@ -40,12 +43,30 @@ interface WsOptions {
  * HTTP (query limits, introspection role) before it runs. A connection that
  * stops reading, or falls more than WS_MAX_QUEUED_MESSAGES behind on one
  * subscription, is cut off with 1013 and its undelivered messages are
- * counted as dropped.
+ * counted as dropped. Past WS_MAX_CONNECTIONS open sockets, an upgrade is
+ * answered 503 with TOO_MANY_CONNECTIONS.
  */
 export function attachWebSocketServer(options: WsOptions): { stop(): Promise<void> } {
   const { services, authenticator, logger, metrics } = options;
   const { config, bus } = services;
-  const wss = new WebSocketServer({ server: options.httpServer, path: options.path, maxPayload: MAX_PAYLOAD_BYTES });
+  const maxConnections = config.load.wsMaxConnections;
+  const wss: WebSocketServer = new WebSocketServer({
+    server: options.httpServer,
+    path: options.path,
+    maxPayload: MAX_PAYLOAD_BYTES,
+    // Answered in the same turn, so an accepted socket is in wss.clients before the next upgrade is checked.
+    verifyClient: (_info, done) => {
+      if (wss.clients.size < maxConnections) {
+        done(true);
+        return;
+      }
+      logger.warn({ maxConnections }, 'refused a WebSocket: WS_MAX_CONNECTIONS reached');
+      const body = JSON.stringify({
+        errors: [{ message: `this instance holds its maximum of ${maxConnections} WebSocket connections (WS_MAX_CONNECTIONS); retry later or on another instance`, extensions: { code: ErrorCode.TooManyConnections } }],
+      });
+      done(false, 503, body, { 'Content-Type': 'application/json', 'Retry-After': String(WS_REFUSAL_RETRY_AFTER_S) });
+    },
+  });
   const callers = new WeakMap<object, Caller>();
   const check = createOperationCheck(options.schema, config.queryLimits);
   const logHidden = (error: GraphQLError, id: string, operationName: string | null | undefined): void => {

@@ -14,6 +14,13 @@ export type DatabaseKind = 'postgres' | 'pglite';
 export interface Database {
   readonly kind: DatabaseKind;
   readonly prisma: PrismaClient;
+  /**
+   * The client for queries (history, analytics, replays): its own pool under
+   * statement_timeout when `queryPoolSize` was given for a real server, so
+   * queries can never take the writer's connections; else `prisma` itself
+   * (PGlite has one connection for everything).
+   */
+  readonly queries: PrismaClient;
   /** The driver adapter factory the client uses (also used by the migration engine). */
   readonly adapterFactory: SqlMigrationAwareDriverAdapterFactory;
   /** Disconnects Prisma and closes the pool or the embedded database. */
@@ -26,8 +33,12 @@ export interface DatabaseOptions {
   readonly databaseUrl: string | null;
   /** Folder for the embedded database; null keeps it in memory (tests). */
   readonly dataDir: string | null;
-  /** Pool size for a real server. Default 10. */
+  /** Pool size for a real server (the writer's pool when `queryPoolSize` is given). Default 10. */
   readonly poolSize?: number;
+  /** Size of a separate pool for queries (see Database.queries); none by default. */
+  readonly queryPoolSize?: number;
+  /** statement_timeout of the query pool, ms; 0 or absent: none. */
+  readonly queryTimeoutMs?: number;
   /**
    * application_name of every connection: the cluster tells a live process
    * by it, and ends the connections of one presumed dead (src/cluster).
@@ -35,6 +46,20 @@ export interface DatabaseOptions {
   readonly applicationName?: string;
   /** Called with pool errors (a dropped idle connection must not crash the process). */
   readonly onError?: (error: Error) => void;
+}
+
+/** How much longer than its statements a query transaction may last (its other statements, the round trips). */
+const TRANSACTION_MARGIN_MS = 5_000;
+
+/** The pool and client of queries: statement_timeout on every connection, so a slow query ends with SQLSTATE 57014. */
+function queryPool(url: string, size: number, timeoutMs: number, onError: (error: Error) => void): { pool: pg.Pool; prisma: PrismaClient } {
+  const pool = new pg.Pool({ connectionString: url, max: size, ...(timeoutMs > 0 ? { statement_timeout: timeoutMs } : {}) });
+  pool.on('error', onError);
+  // Prisma bounds a transaction (the analytics run theirs) by 5 s and its wait for a connection by 2 s by default:
+  // under load those, not statement_timeout, would end queries, with INTERNAL_SERVER_ERROR. QUERY_TIMEOUT governs instead.
+  const transactionOptions = timeoutMs > 0 ? { maxWait: timeoutMs, timeout: timeoutMs + TRANSACTION_MARGIN_MS } : { maxWait: 60_000, timeout: 600_000 };
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { onPoolError: onError, onConnectionError: onError }), transactionOptions });
+  return { pool, prisma };
 }
 
 /**
@@ -52,11 +77,15 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     pool.on('error', onError);
     const adapterFactory = new PrismaPg(pool, { onPoolError: onError, onConnectionError: onError });
     const prisma = new PrismaClient({ adapter: adapterFactory });
+    const reads = options.queryPoolSize === undefined ? null : queryPool(options.databaseUrl, options.queryPoolSize, options.queryTimeoutMs ?? 0, onError);
     return {
       kind: 'postgres',
       prisma,
+      queries: reads?.prisma ?? prisma,
       adapterFactory,
       async close() {
+        await reads?.prisma.$disconnect();
+        await reads?.pool.end();
         await prisma.$disconnect();
         await pool.end();
       },
@@ -74,6 +103,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   return {
     kind: 'pglite',
     prisma,
+    queries: prisma,
     adapterFactory,
     async close() {
       await prisma.$disconnect();

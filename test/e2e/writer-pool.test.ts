@@ -1,10 +1,9 @@
 /**
- * Review: with DATABASE_POOL_SIZE=1 (and likewise on PGlite, one connection)
- * the overlapped next group cannot open its transaction until the current one
- * commits, and Prisma gives up after maxWait (10 s, src/ingest/writer.ts:273):
- * a group that takes longer than 10 s makes the NEXT, healthy group fail with
- * SERVICE_UNAVAILABLE and sends the writer into a full recovery. With a larger
- * pool the same mutation succeeds. The pool-1 case FAILS now (~12 s each).
+ * With one writer connection (DATABASE_WRITER_POOL_SIZE=1, and likewise on
+ * PGlite) the writer does not overlap groups: the next group waits for the
+ * current one instead of waiting for a second connection past Prisma's
+ * maxWait (10 s) and failing with SERVICE_UNAVAILABLE. With a larger pool it
+ * overlaps, and the same mutations succeed too.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,13 +16,14 @@ function event(userId: string, id: string, ts: number) {
   return { eventId: id, userId, name: 'page_view', timestamp: new Date(ts).toISOString() };
 }
 
-describe.each([['10'], ['1']])('a slow group with DATABASE_POOL_SIZE=%s', (poolSize) => {
+describe.each([['10'], ['1']])('a slow group with DATABASE_WRITER_POOL_SIZE=%s', (poolSize) => {
   let db: TestDatabase;
   let server: TestServer;
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    server = await startTestServer(db.url, { DATABASE_POOL_SIZE: poolSize, UPDATE_INTERVAL: '0s' });
+    // The writer's own pool decides whether it overlaps groups (DATABASE_WRITER_POOL_SIZE).
+    server = await startTestServer(db.url, { DATABASE_POOL_SIZE: poolSize, DATABASE_WRITER_POOL_SIZE: poolSize, UPDATE_INTERVAL: '0s' });
   });
   afterAll(async () => {
     await server?.stop();
