@@ -517,9 +517,10 @@ export class Writer {
           throw new Error(`unknown plan ${(plan satisfies never) as string}`);
       }
     }
-    if (!(await this.rebuild())) {
+    if (!(await this.reloadOnce())) {
+      // The database went away too: nothing may wait on a recovery that lasts as long as the outage.
       for (const entry of requeue) if (entry.kind === 'pinned') for (const job of entry.jobs) job.done.reject(unavailable());
-      return 'stopped';
+      return (await this.recover()) ? 'rebuilt' : 'stopped';
     }
     this.queue.unshift(...requeue);
     for (const entry of requeue) if (entry.kind === 'pinned') this.queuedEvents += eventsOf(entry.jobs);
@@ -569,15 +570,20 @@ export class Writer {
     return false;
   }
 
-  /** Rebuilds memory between groups (the partitions held changed, or a fault); on failure, recovers. */
+  /** Rebuilds memory between groups (the partitions held changed); on failure, recovers. */
   private async rebuild(): Promise<boolean> {
+    return (await this.reloadOnce()) || this.recover();
+  }
+
+  /** One attempt to rebuild memory from the database; false (logged) when it failed. */
+  private async reloadOnce(): Promise<boolean> {
     try {
       this.sessionizer = await this.options.reload();
       this.call('observer.rebuilt', () => this.options.observer?.rebuilt());
       return true;
     } catch (error) {
       this.options.logger.error({ err: error }, 'rebuilding session state failed');
-      return this.recover();
+      return false;
     }
   }
 

@@ -24,19 +24,30 @@ function matches(error: Record<string, unknown>): boolean {
   return typeof error['message'] === 'string' && MESSAGES.test(error['message']);
 }
 
-/** True when the error (or one it wraps, through `cause`/`originalError`) says the database is unreachable. */
-export function isDatabaseUnavailable(error: unknown): boolean {
+/**
+ * True when `test` holds for the error or one it wraps: `cause`,
+ * `originalError`, Prisma's `meta.driverAdapterError`, or an AggregateError's
+ * `errors` (every address of a host refused the connection).
+ */
+function anyCause(error: unknown, test: (record: Record<string, unknown>) => boolean): boolean {
   const seen = new Set<unknown>();
-  let current: unknown = error;
-  while (typeof current === 'object' && current !== null && !seen.has(current)) {
+  const pending: unknown[] = [error];
+  while (pending.length > 0) {
+    const current = pending.pop();
+    if (typeof current !== 'object' || current === null || seen.has(current)) continue;
     seen.add(current);
     const record = current as Record<string, unknown>;
-    if (matches(record)) return true;
-    // node's AggregateError (every address of a host refused the connection).
-    if (Array.isArray(record['errors']) && record['errors'].some((inner) => isDatabaseUnavailable(inner))) return true;
-    current = record['cause'] ?? record['originalError'];
+    if (test(record)) return true;
+    const meta = record['meta'] as Record<string, unknown> | undefined;
+    pending.push(record['cause'], record['originalError'], meta?.['driverAdapterError']);
+    if (Array.isArray(record['errors'])) pending.push(...(record['errors'] as unknown[]));
   }
   return false;
+}
+
+/** True when the error (or one it wraps) says the database is unreachable. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  return anyCause(error, matches);
 }
 
 /** SQLSTATE query_canceled: statement_timeout (QUERY_TIMEOUT) ended the statement. */
@@ -52,17 +63,12 @@ const TRANSACTION_EXPIRED = 'P2028';
  * the writer's failures become coded errors of their own.
  */
 export function isQueryTimeout(error: unknown): boolean {
-  const seen = new Set<unknown>();
-  const pending: unknown[] = [error];
-  while (pending.length > 0) {
-    const current = pending.pop();
-    if (typeof current !== 'object' || current === null || seen.has(current)) continue;
-    seen.add(current);
-    const record = current as Record<string, unknown>;
-    if (record['code'] === QUERY_CANCELED || record['originalCode'] === QUERY_CANCELED || record['code'] === TRANSACTION_EXPIRED) return true;
-    if (typeof record['message'] === 'string' && TIMEOUT_MESSAGE.test(record['message'])) return true;
-    const meta = record['meta'] as Record<string, unknown> | undefined;
-    pending.push(record['cause'], record['originalError'], meta?.['driverAdapterError']);
-  }
-  return false;
+  return anyCause(
+    error,
+    (record) =>
+      record['code'] === QUERY_CANCELED ||
+      record['originalCode'] === QUERY_CANCELED ||
+      record['code'] === TRANSACTION_EXPIRED ||
+      (typeof record['message'] === 'string' && TIMEOUT_MESSAGE.test(record['message'])),
+  );
 }

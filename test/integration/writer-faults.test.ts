@@ -3,7 +3,7 @@
 // in the sessionizer path for one event (TEST_FAULT_EVENT_ID's hook).
 
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createTestDatabase, openTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { createLogger } from '../../src/logger.ts';
 import { ServiceError } from '../../src/graphql/errors.ts';
@@ -96,6 +96,16 @@ describe('the writer under faults', () => {
     writer = undefined;
   });
 
+  async function fromDatabase(): Promise<Sessionizer> {
+    const { prisma } = database;
+    const fresh = sessionizer();
+    const state = await loadServiceState(prisma);
+    const maxTs = state.maxEventTs ?? Number.NEGATIVE_INFINITY;
+    const open = await loadOpenSessions(prisma, GAP_MS, null);
+    fresh.restore(open, maxTs, await loadClosedFrontiers(prisma, maxTs - LATENESS_MS, GAP_MS, 24 * 3_600_000, null), T0 + 60_000);
+    return fresh;
+  }
+
   function start(over: Partial<WriterOptions> & { observer: Counts }): Writer {
     const { prisma } = database;
     writer = new Writer({
@@ -108,14 +118,7 @@ describe('the writer under faults', () => {
       logger: createLogger('silent'),
       onCommit: () => undefined,
       now: () => T0 + 60_000,
-      reload: async () => {
-        const fresh = sessionizer();
-        const state = await loadServiceState(prisma);
-        const maxTs = state.maxEventTs ?? Number.NEGATIVE_INFINITY;
-        const open = await loadOpenSessions(prisma, GAP_MS, null);
-        fresh.restore(open, maxTs, await loadClosedFrontiers(prisma, maxTs - LATENESS_MS, GAP_MS, 24 * 3_600_000, null), T0 + 60_000);
-        return fresh;
-      },
+      reload: fromDatabase,
       ...over,
     });
     writer.start();
@@ -207,6 +210,33 @@ describe('the writer under faults', () => {
     expect(counts.rebuilds - before).toBe(2);
     await expect(w.ingest(events('fault-after', 1, 'fault-after2'))).resolves.toEqual({ accepted: 1, duplicates: 0 });
     expect(counts.rebuilds - before).toBe(2);
+    expect(w.healthy()).toBe(true);
+  });
+
+  it('a fault whose rebuild finds the database gone answers its callers SERVICE_UNAVAILABLE and recovers, leaving none waiting', async () => {
+    const counts = new Counts();
+    // The rebuild after the fault fails twice (the database went away with it), then works.
+    let reloadFailures = 2;
+    const w = start({
+      observer: counts,
+      faultEventId: 'gone-1',
+      reload: async () => {
+        if (reloadFailures > 0) {
+          reloadFailures -= 1;
+          throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+        }
+        return fromDatabase();
+      },
+    });
+    const refused = await w.ingest([{ ...events('gone', 1, 'gone-x')[0]!, eventId: 'gone-1' }]).then(
+      () => null,
+      (error: unknown) => error as ServiceError,
+    );
+    expect(refused?.extensions['code']).toBe('SERVICE_UNAVAILABLE');
+    // It keeps trying to rebuild (refusing ingest meanwhile) until the database answers.
+    await vi.waitFor(() => expect(w.healthy()).toBe(true), { timeout: 10_000, interval: 20 });
+    await expect(w.ingest(events('gone-after', 2, 'gone-after'))).resolves.toEqual({ accepted: 2, duplicates: 0 });
+    expect(reloadFailures).toBe(0);
     expect(w.healthy()).toBe(true);
   });
 });
