@@ -25,6 +25,8 @@ export interface Config {
   readonly definitions: readonly SessionDefinition[];
   /** SESSION_DEFINITIONS as given, or null. */
   readonly definitionsFile: string | null;
+  /** Most stored events one step of a definition build reads (DEFINITION_BUILD_STEP_EVENTS). */
+  readonly definitionBuildStepEvents: number;
   readonly maxBatchSize: number;
   /** Most events one group commit takes from the writer queue. */
   readonly groupCommitMaxEvents: number;
@@ -302,6 +304,7 @@ export function loadConfig(env: Env = process.env): Config {
     engagedMinEvents: rules.engagedMinEvents,
     definitions: [],
     definitionsFile,
+    definitionBuildStepEvents: integer(env, 'DEFINITION_BUILD_STEP_EVENTS', 20_000, 1, 10_000_000),
     maxBatchSize,
     groupCommitMaxEvents,
     updateIntervalMs: duration(env, 'UPDATE_INTERVAL', '1s', { allowZero: true }),

@@ -224,7 +224,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         loadedPartitions = partitions;
         return fresh;
       },
-      build: (tx, lanes, store, nowMs) => buildStep(tx, lanes, store, loadedPartitions, settings.partitions, nowMs),
+      build: (tx, lanes, store, nowMs) => buildStep(tx, lanes, store, loadedPartitions, settings.partitions, nowMs, config.definitionBuildStepEvents),
     });
     // Another instance may finish a build: its definition then announces here too.
     let polling = false;

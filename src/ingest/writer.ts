@@ -217,10 +217,12 @@ export class Writer {
     return new Promise((resolve, reject) => this.enqueue({ kind: 'reload', done: { resolve, reject } }));
   }
 
-  /** Starts the quiet-user timer and the definition builds (the queue itself needs no start). */
+  /**
+   * Starts the quiet-user timer (the queue itself needs no start). Definition
+   * builds start with the first reload (memory holds no partition before).
+   */
   start(): void {
     this.schedule();
-    this.scheduleBuild();
   }
 
   /** The lanes in use (the service marks a definition ready once another instance finished its build). */
