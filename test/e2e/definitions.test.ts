@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { INGEST, randomBatches, shuffleWithin } from '../helpers/events.ts';
@@ -144,6 +145,23 @@ describe('session definitions', () => {
     expect(started.items.every((s: any) => s.definition === 'forbidden')).toBe(true);
     started.stop();
     await client.dispose();
+
+    if (db.url !== null) {
+      // The SQL views carry the definition too: one row per session of each definition's shown build.
+      const sql = new pg.Client({ connectionString: db.url });
+      await sql.connect();
+      try {
+        const rows = await sql.query(`SELECT definition, count(*)::int AS n, sum(event_count)::int AS events FROM analytics.sessions GROUP BY 1 ORDER BY 1`);
+        expect(rows.rows).toEqual([
+          { definition: 'default', n: expected(events, DEFAULT_RULES).length, events: events.length },
+          { definition: 'forbidden', n: forbidden.length, events: events.filter(isForbidden).length },
+        ]);
+        const days = await sql.query(`SELECT definition, sum(sessions)::int AS n FROM analytics.daily_engagement GROUP BY 1 ORDER BY 1`);
+        expect(days.rows.map((r) => r.n)).toEqual(rows.rows.map((r) => r.n));
+      } finally {
+        await sql.end();
+      }
+    }
 
     const page = await gqlData(server.url, '{ sessions(definition: "forbidden", first: 1) { nodes { id definition } } }');
     const one = page['sessions'].nodes[0];
