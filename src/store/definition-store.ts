@@ -129,8 +129,8 @@ export async function reconcileDefinitions(
       for (const definition of definitions) {
         const row = byName.get(definition.name);
         const rules = JSON.stringify(storedRules(definition));
-        if (row !== undefined && row.active_key !== null && row.active_fingerprint === null) {
-          // Sessions stored before definitions existed: cut by these very rules.
+        if (row !== undefined && row.active_key !== null && row.active_fingerprint === null && definition.filter === null) {
+          // Sessions stored before definitions existed: cut by the environment's rules, every event (a filtered `default` is rebuilt).
           await tx.$executeRawUnsafe(
             `UPDATE session_definitions SET status = 'READY', rules = $2::jsonb, fingerprint = $3, active_fingerprint = $3, updated_at = now() WHERE name = $1`,
             definition.name,
