@@ -14,16 +14,63 @@
  *   that was offline. Each such event is corrected from the stored events.
  *   The issue's bar: at least half of `bursts` in the same run.
  *
+ * With BENCH_INGEST_DEFINITIONS=3 the service runs three session definitions
+ * (docs/definitions.md): `default`, `purchases` (a filter matching the
+ * purchase events, 1 in 17: 6% of the events) and `long` (every event, a
+ * 2-hour gap): the cost should grow with the matched events, not with the
+ * number of definitions. With BENCH_INGEST_REBUILD=1 the service is then
+ * restarted with one more definition (`rebuilt`, every event, 10-minute gap)
+ * and the rate at which it is built from the stored events is printed
+ * (`bench: "rebuild"`).
+ *
  * Env: BENCH_INGEST_EVENTS (default 300000 per shape), BENCH_INGEST_CLIENTS (8),
- * BENCH_INGEST_SHAPES (comma-separated; default all).
+ * BENCH_INGEST_SHAPES (comma-separated; default all), BENCH_INGEST_DEFINITIONS
+ * (1 or 3; default 1), BENCH_INGEST_REBUILD (0 or 1; default 0).
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { createTestDatabase } from '../test/helpers/database.ts';
 import { batchBody, BATCH, USERS, type Shape } from './traffic.ts';
 import { startProcess } from '../test/helpers/process.ts';
 
 const TOTAL = Number(process.env['BENCH_INGEST_EVENTS'] ?? 300_000);
 const CLIENTS = Number(process.env['BENCH_INGEST_CLIENTS'] ?? 8);
+const DEFINITIONS = Number(process.env['BENCH_INGEST_DEFINITIONS'] ?? 1);
+const REBUILD = process.env['BENCH_INGEST_REBUILD'] === '1';
+const THREE = [{ name: 'default' }, { name: 'purchases', filter: { names: ['purchase'] } }, { name: 'long', gap: '2h' }];
+
+/** A definitions file in a fresh folder (null: none, the single `default`). */
+function definitionsFile(definitions: unknown[] | null): string | null {
+  if (definitions === null) return null;
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'bench-definitions-')), 'definitions.json');
+  writeFileSync(file, JSON.stringify({ definitions }));
+  return file;
+}
+
+/** Restarts on the same database with one more definition and times its build from the stored events. */
+async function benchRebuild(env: Record<string, string>, base: unknown[], storedEvents: number): Promise<Record<string, unknown>> {
+  const file = definitionsFile([...base, { name: 'rebuilt', gap: '10m' }]) as string;
+  const started = performance.now();
+  const service = await startProcess({ ...env, SESSION_DEFINITIONS: file });
+  try {
+    for (;;) {
+      const res = await fetch(service.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: '{ definitions { name status } }' }),
+      });
+      const json = (await res.json()) as { data: { definitions: Array<{ name: string; status: string }> } };
+      if (json.data.definitions.find((d) => d.name === 'rebuilt')?.status === 'READY') break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const seconds = (performance.now() - started) / 1000;
+    return { bench: 'rebuild', storedEvents, seconds: Number(seconds.toFixed(1)), eventsPerSec: Math.round(storedEvents / seconds), definitions: base.length + 1 };
+  } finally {
+    await service.stop('SIGTERM');
+    rmSync(path.dirname(file), { recursive: true, force: true });
+  }
+}
 
 async function post(url: string, body: string): Promise<void> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
@@ -33,11 +80,15 @@ async function post(url: string, body: string): Promise<void> {
 
 async function benchShape(shape: Shape): Promise<Record<string, unknown>> {
   const db = await createTestDatabase();
-  const service = await startProcess({
+  const definitions = DEFINITIONS === 3 ? THREE : null;
+  const file = definitionsFile(definitions);
+  const env = {
     ...(db.url === null ? {} : { DATABASE_URL: db.url }),
     DATABASE_POOL_SIZE: '4',
     LOG_LEVEL: 'debug',
-  });
+  };
+  let service = await startProcess({ ...env, ...(file === null ? {} : { SESSION_DEFINITIONS: file }) });
+  let rebuild: Record<string, unknown> | null = null;
   try {
     const baseMs = Date.now() - 2 * 86_400_000;
     const bodies: string[] = [];
@@ -64,9 +115,15 @@ async function benchShape(shape: Shape): Promise<Record<string, unknown>> {
     const commits = service.logs.slice(logsBefore).filter((l) => l['msg'] === 'group committed');
     const commitMs = commits.reduce((sum, l) => sum + Number(l['ms']), 0);
     const sessionWrites = commits.reduce((sum, l) => sum + Number(l['changes']), 0);
+    if (REBUILD) {
+      await service.stop('SIGTERM');
+      rebuild = await benchRebuild(env, definitions ?? [{ name: 'default' }], TOTAL + 5 * BATCH);
+      service = await startProcess(env);
+    }
     return {
       bench: 'ingest',
       shape,
+      definitions: definitions?.length ?? 1,
       eventsPerSec: Math.round(TOTAL / seconds),
       events: TOTAL,
       batch: BATCH,
@@ -84,6 +141,8 @@ async function benchShape(shape: Shape): Promise<Record<string, unknown>> {
     };
   } finally {
     await service.stop('SIGTERM');
+    if (rebuild !== null) console.log(JSON.stringify({ ...rebuild, shape }));
+    if (file !== null) rmSync(path.dirname(file), { recursive: true, force: true });
     await db.drop();
   }
 }

@@ -1,3 +1,4 @@
+import { DefinitionsError, defaultDefinitions, readDefinitionsFile, type SessionDefinition } from './definitions/definitions.ts';
 import { parseDurationMs } from './duration.ts';
 
 /** Typed, validated service configuration (all durations in milliseconds). */
@@ -16,6 +17,16 @@ export interface Config {
   readonly conversionEvents: ReadonlySet<string>;
   readonly engagedMinDurationMs: number;
   readonly engagedMinEvents: number;
+  /**
+   * The session definitions (DESIGN.md "Session definitions"): from the
+   * SESSION_DEFINITIONS file, else `default` alone from the variables above.
+   * Always holds `default`.
+   */
+  readonly definitions: readonly SessionDefinition[];
+  /** SESSION_DEFINITIONS as given, or null. */
+  readonly definitionsFile: string | null;
+  /** Most stored events one step of a definition build reads (DEFINITION_BUILD_STEP_EVENTS). */
+  readonly definitionBuildStepEvents: number;
   readonly maxBatchSize: number;
   /** Most events one group commit takes from the writer queue. */
   readonly groupCommitMaxEvents: number;
@@ -268,6 +279,14 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`LOG_LEVEL=${JSON.stringify(logLevel)} must be one of ${[...LOG_LEVELS].join(', ')}`);
   }
   const maxBatchSize = integer(env, 'MAX_BATCH_SIZE', 10_000, 1, 1_000_000);
+  const rules = {
+    gapMs: duration(env, 'SESSION_GAP', '30m'),
+    maxDurationMs: duration(env, 'SESSION_MAX_DURATION', '24h'),
+    conversionEvents: new Set(list(env, 'CONVERSION_EVENTS', 'purchase')) as ReadonlySet<string>,
+    engagedMinDurationMs: duration(env, 'ENGAGED_MIN_DURATION', '10s', { allowZero: true }),
+    engagedMinEvents: integer(env, 'ENGAGED_MIN_EVENTS', 2, 1, 1_000_000),
+  };
+  const definitionsFile = raw(env, 'SESSION_DEFINITIONS') ?? null;
   const groupCommitMaxEvents = integer(env, 'GROUP_COMMIT_MAX_EVENTS', 50_000, 1, 10_000_000);
   const config: Config = {
     port: integer(env, 'PORT', 4000, 0, 65_535),
@@ -276,13 +295,16 @@ export function loadConfig(env: Env = process.env): Config {
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1_000),
     dataDir: raw(env, 'DATA_DIR') ?? './.data',
     migrateOnStart: boolean(env, 'MIGRATE_ON_START', true),
-    sessionGapMs: duration(env, 'SESSION_GAP', '30m'),
-    sessionMaxDurationMs: duration(env, 'SESSION_MAX_DURATION', '24h'),
+    sessionGapMs: rules.gapMs,
+    sessionMaxDurationMs: rules.maxDurationMs,
     allowedLatenessMs: duration(env, 'ALLOWED_LATENESS', '30s', { allowZero: true }),
     maxFutureSkewMs: duration(env, 'MAX_FUTURE_SKEW', '5m', { allowZero: true }),
-    conversionEvents: new Set(list(env, 'CONVERSION_EVENTS', 'purchase')),
-    engagedMinDurationMs: duration(env, 'ENGAGED_MIN_DURATION', '10s', { allowZero: true }),
-    engagedMinEvents: integer(env, 'ENGAGED_MIN_EVENTS', 2, 1, 1_000_000),
+    conversionEvents: rules.conversionEvents,
+    engagedMinDurationMs: rules.engagedMinDurationMs,
+    engagedMinEvents: rules.engagedMinEvents,
+    definitions: [],
+    definitionsFile,
+    definitionBuildStepEvents: integer(env, 'DEFINITION_BUILD_STEP_EVENTS', 20_000, 1, 10_000_000),
     maxBatchSize,
     groupCommitMaxEvents,
     updateIntervalMs: duration(env, 'UPDATE_INTERVAL', '1s', { allowZero: true }),
@@ -316,5 +338,13 @@ export function loadConfig(env: Env = process.env): Config {
       `SESSION_MAX_DURATION (${config.sessionMaxDurationMs} ms) must be longer than SESSION_GAP (${config.sessionGapMs} ms)`,
     );
   }
-  return Object.freeze(config);
+  let definitions: SessionDefinition[];
+  try {
+    definitions = definitionsFile === null ? defaultDefinitions(rules) : readDefinitionsFile(definitionsFile, rules);
+  } catch (error) {
+    // One line naming the file, the definition and the field; exit code 1 like every configuration error.
+    if (error instanceof DefinitionsError) throw new ConfigError(error.message);
+    throw error;
+  }
+  return Object.freeze({ ...config, definitions: Object.freeze(definitions) });
 }

@@ -20,6 +20,11 @@ import { GRAPHQL_PATH, startHttpServer } from './server/http-server.ts';
 import { ServiceMetrics } from './server/metrics.ts';
 import { Sessionizer } from './sessionizer/sessionizer.ts';
 import type { CloseReason } from './sessionizer/types.ts';
+import type { SessionDefinition } from './definitions/definitions.ts';
+import { buildStep } from './ingest/definition-build.ts';
+import { Lane, Lanes } from './ingest/lanes.ts';
+import { DefinitionCatalog, buildProgress } from './store/definition-catalog.ts';
+import { loadDefinitionRows, loadLanePlans, reconcileDefinitions, type LanePlan } from './store/definition-store.ts';
 import { openDatabase, type Database } from './store/database.ts';
 import { applyMigrations } from './store/migrate.ts';
 import type { CommittedChange } from './store/pg-session-store.ts';
@@ -46,17 +51,17 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-function sessionizerFor(config: Config): Sessionizer {
-  return new Sessionizer({
-    gapMs: config.sessionGapMs,
-    maxDurationMs: config.sessionMaxDurationMs,
-    allowedLatenessMs: config.allowedLatenessMs,
-    conversionEvents: config.conversionEvents,
-    engagedMinDurationMs: config.engagedMinDurationMs,
-    engagedMinEvents: config.engagedMinEvents,
-    newId: randomUUID,
-  });
+function sessionizerFor(config: Config, definition: SessionDefinition): Sessionizer {
+  return new Sessionizer({ ...definition.rules, allowedLatenessMs: config.allowedLatenessMs, newId: randomUUID });
 }
+
+/** Fresh lanes (empty sessionizers) for the builds the writer runs. */
+function lanesFor(config: Config, plans: readonly LanePlan[]): Lanes {
+  return new Lanes(plans.map((plan) => new Lane(plan.definition, plan.key, sessionizerFor(config, plan.definition), plan.status === 'READY')));
+}
+
+/** How often an instance looks for definitions another instance finished building, while some are building. */
+const DEFINITION_POLL_MS = 1_000;
 
 /** Smallest writer pool with which the writer overlaps two groups (two transactions, one for cluster leases and claims). */
 const MIN_POOL_FOR_OVERLAP = 3;
@@ -80,17 +85,22 @@ function instanceId(): string {
 
 /** Why each session closed in a commit (metrics). */
 function closeReasons(saved: readonly CommittedChange[]): CloseReason[] {
-  return saved.flatMap(({ change }) => (change.kind === 'closed' && change.session.closeReason !== null ? [change.session.closeReason] : []));
+  return saved.flatMap(({ change, announce }) =>
+    announce && change.kind === 'closed' && change.session.closeReason !== null ? [change.session.closeReason] : [],
+  );
 }
 
+/** The announced changes (a definition being rebuilt announces nothing until it is ready). */
 function announcements(saved: readonly CommittedChange[]): SessionAnnouncement[] {
-  return saved.map(({ change, closeSeq }): SessionAnnouncement => {
-    if (change.kind === 'removed') {
-      return { kind: 'removed', sessionId: change.session.id, userId: change.session.userId, mergedInto: change.mergedInto ?? null };
-    }
-    const session = change.session;
-    return { kind: change.kind, sessionId: session.id, userId: session.userId, view: () => viewFromSnapshot(session, closeSeq) };
-  });
+  return saved
+    .filter((c) => c.announce)
+    .map(({ change, closeSeq, definition }): SessionAnnouncement => {
+      if (change.kind === 'removed') {
+        return { kind: 'removed', sessionId: change.session.id, userId: change.session.userId, definition, mergedInto: change.mergedInto ?? null };
+      }
+      const session = change.session;
+      return { kind: change.kind, sessionId: session.id, userId: session.userId, definition, view: () => viewFromSnapshot(session, closeSeq, definition) };
+    });
 }
 
 /**
@@ -124,21 +134,30 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     });
     const secret = config.cluster.secret ?? settings.secret;
     const { failoverMs } = config.cluster;
-    /** Loads the state of the given partitions (null: all) into a fresh sessionizer. */
-    const restore = async (sessionizer: Sessionizer, partitions: readonly number[] | null): Promise<void> => {
+    const plans = await reconcileDefinitions(prisma, config.definitions, settings.partitions);
+    for (const plan of plans) {
+      if (plan.status === 'BUILDING') logger.info({ definition: plan.definition.name, build: plan.key }, 'definition is new or changed: building it from the stored events');
+    }
+    const catalog = await DefinitionCatalog.open(prisma, config.definitions, config.sessionGapMs);
+    /** Loads the state of the given partitions (null: all) into fresh lanes. */
+    const restore = async (lanes: Lanes, partitions: readonly number[] | null): Promise<void> => {
       const state = await loadServiceState(prisma);
-      const open = await loadOpenSessions(prisma, config.sessionGapMs, partitions);
       const maxEventTs = state.maxEventTs ?? Number.NEGATIVE_INFINITY;
-      const frontiers = await loadClosedFrontiers(
-        prisma,
-        maxEventTs - config.allowedLatenessMs,
-        config.sessionGapMs,
-        config.sessionMaxDurationMs,
-        partitions,
+      let openSessions = 0;
+      for (const lane of lanes.list) {
+        const { rules } = lane.definition;
+        const open = await loadOpenSessions(prisma, rules.gapMs, partitions, lane.key);
+        const frontiers = await loadClosedFrontiers(prisma, maxEventTs - config.allowedLatenessMs, rules.gapMs, rules.maxDurationMs, partitions, lane.key);
+        lane.sessionizer.restore(open, maxEventTs, frontiers, Date.now());
+        openSessions += open.length;
+      }
+      logger.info(
+        { openSessions, definitions: lanes.list.length, maxEventTs: state.maxEventTs, partitions: partitions?.length ?? settings.partitions },
+        'restored session state',
       );
-      sessionizer.restore(open, maxEventTs, frontiers, Date.now());
-      logger.info({ openSessions: open.length, maxEventTs: state.maxEventTs, partitions: partitions?.length ?? settings.partitions }, 'restored session state');
     };
+    /** The partitions the writer's memory holds (null: all), for the definition builds. */
+    let loadedPartitions: readonly number[] | null = [];
 
     const bus = new SessionBus();
     const publisher = new ChangePublisher(bus, config.updateIntervalMs);
@@ -163,7 +182,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
             prisma,
             publisher,
             listens: (topic) => bus.listens(topic),
-            gapMs: config.sessionGapMs,
+            gapOf: catalog.gapOf,
             logger,
             self: () => ownership.id(),
             peers: () => ownership.hasPeers(),
@@ -180,8 +199,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     const writer: Writer = new Writer({
       prisma,
       // Holds nothing until ownership claims partitions and reloads it.
-      sessionizer: sessionizerFor(config),
-      gapMs: config.sessionGapMs,
+      lanes: lanesFor(config, plans),
       allowedLatenessMs: config.allowedLatenessMs,
       maxEventsPerCommit: config.groupCommitMaxEvents,
       partitions: settings.partitions,
@@ -199,12 +217,35 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       },
       reload: async () => {
         const held = await ownership.syncForReload();
-        const fresh = sessionizerFor(config);
-        await restore(fresh, held.length === settings.partitions ? null : held);
+        const fresh = lanesFor(config, await loadLanePlans(prisma, config.definitions));
+        const partitions = held.length === settings.partitions ? null : held;
+        await restore(fresh, partitions);
         ownership.markLoaded(held);
+        loadedPartitions = partitions;
         return fresh;
       },
+      build: (tx, lanes, store, nowMs) => buildStep(tx, lanes, store, loadedPartitions, settings.partitions, nowMs, config.definitionBuildStepEvents),
     });
+    // Another instance may finish a build: its definition then announces here too.
+    let polling = false;
+    const poll = setInterval(() => {
+      const lanes = writer.currentLanes();
+      if (polling || stopping || lanes.list.every((lane) => lane.announce)) return;
+      polling = true;
+      loadDefinitionRows(queries)
+        .then((rows) => {
+          metrics.definitionProgress(rows.map((r) => ({ definition: r.name, progress: buildProgress(r) ?? 1 })));
+          for (const row of rows) {
+            const lane = writer.currentLanes().byName(row.name);
+            if (lane !== undefined && !lane.announce && row.status === 'READY' && row.activeKey === lane.key) lane.announce = true;
+          }
+        })
+        .catch((error: unknown) => logger.warn({ err: error }, 'reading the definitions failed'))
+        .finally(() => {
+          polling = false;
+        });
+    }, DEFINITION_POLL_MS);
+    poll.unref();
     writer.start();
     const ingest = new ClusterIngest({
       writer,
@@ -228,9 +269,10 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       sessions: new SessionReader(queries),
       stats: new StatsReader(queries),
       closures: {
-        closedAfter: (cursor, userId, limit) => loadClosedAfter(queries, cursor, userId, limit, config.sessionGapMs),
-        countAfter: (cursor, userId, limit) => countClosedAfter(queries, cursor, userId, limit),
+        closedAfter: (cursor, definition, userId, limit) => loadClosedAfter(queries, cursor, definition, userId, limit, catalog.gapOf),
+        countAfter: (cursor, definition, userId, limit) => countClosedAfter(queries, cursor, definition, userId, limit),
       },
+      definitions: catalog,
       bus,
       now: Date.now,
     };
@@ -265,6 +307,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       await feed?.start();
       await ownership.start(config.cluster.advertiseUrl ?? advertisedUrl(config.host, http.port), () => writer.reloadState());
     } catch (error) {
+      clearInterval(poll);
       await http.stop().catch(() => undefined);
       await writer.stop().catch(() => undefined);
       await feed?.stop().catch(() => undefined);
@@ -283,6 +326,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       async stop() {
         if (stopping) return;
         stopping = true;
+        clearInterval(poll);
         // Hands the partitions over (after the writer finished what was queued for them) so the others serve them at once.
         await ownership.leave().catch((error: unknown) => logger.warn({ err: error }, 'cluster: handover failed; the lease will expire'));
         await http.stop(); // stops accepting and closes subscriptions

@@ -40,7 +40,8 @@ export interface ClusterFeedOptions {
   readonly publisher: ChangePublisher;
   /** Whether anyone here subscribes to a topic: another instance's changes are read only then. */
   readonly listens: (topic: 'started' | 'updated' | 'merged') => boolean;
-  readonly gapMs: number;
+  /** The gap of each definition (a session's closesAt). */
+  readonly gapOf: (definition: string) => number;
   readonly logger: Logger;
   /** This instance's id (changes from itself are announced by its own writer). */
   readonly self: () => string;
@@ -98,7 +99,8 @@ export class ClusterFeed {
    * while it is alone, all but closures once there are several (those come
    * in cursor order from the store).
    */
-  local(saved: readonly CommittedChange[]): readonly CommittedChange[] {
+  local(committed: readonly CommittedChange[]): readonly CommittedChange[] {
+    const saved = committed.filter((c) => c.announce);
     if (!this.ordering()) {
       for (const { closeSeq } of saved) if (closeSeq !== null && BigInt(closeSeq) > this.cursor) this.cursor = BigInt(closeSeq);
       return saved;
@@ -113,7 +115,9 @@ export class ClusterFeed {
     await tx.$queryRawUnsafe(`SELECT count(pg_notify('${CHANGES_CHANNEL}', p))::int AS sent FROM unnest($1::text[]) AS p`, pgArray(payloads));
   }
 
-  private payloads(saved: readonly CommittedChange[]): string[] {
+  private payloads(committed: readonly CommittedChange[]): string[] {
+    // Changes of a definition being rebuilt are not announced anywhere (its closures are not in the API's builds either).
+    const saved = committed.filter((c) => c.announce);
     const closed = saved.some(({ change }) => change.kind === 'closed');
     if (!this.ordering()) return closed && this.options.peers() ? [JSON.stringify({ i: this.options.self(), c: 1 })] : [];
     const out: string[] = [];
@@ -199,17 +203,18 @@ export class ClusterFeed {
     };
     const ids = [...(notice.s ?? []), ...(notice.u ?? []), ...(notice.r ?? []).map(([, into]) => into).filter((id) => id !== '')];
     if (ids.length === 0) return;
-    const views = new Map((await loadViewsByIds(this.options.prisma, ids, this.options.gapMs)).map((v) => [v.id, v]));
+    const views = new Map((await loadViewsByIds(this.options.prisma, ids, this.options.gapOf)).map((v) => [v.id, v]));
     const out: SessionAnnouncement[] = [];
     const add = (kind: 'started' | 'updated', id: string): void => {
       const view = views.get(id);
-      if (view !== undefined) out.push({ kind, sessionId: id, userId: view.userId, view: () => view as SessionView });
+      if (view !== undefined) out.push({ kind, sessionId: id, userId: view.userId, definition: view.definition, view: () => view as SessionView });
     };
     for (const id of notice.s ?? []) add('started', id);
     for (const id of notice.u ?? []) add('updated', id);
     for (const [merged, into, userId] of notice.r ?? []) {
       add('updated', into);
-      out.push({ kind: 'removed', sessionId: merged, userId, mergedInto: into === '' ? null : into });
+      const definition = views.get(into)?.definition;
+      if (definition !== undefined) out.push({ kind: 'removed', sessionId: merged, userId, definition, mergedInto: into });
     }
     this.options.publisher.announce(out);
   }
@@ -224,11 +229,13 @@ export class ClusterFeed {
       do {
         this.again = false;
         for (;;) {
-          const page = await loadClosedAfter(this.options.prisma, this.cursor, null, CATCH_UP_PAGE, this.options.gapMs);
+          const page = await loadClosedAfter(this.options.prisma, this.cursor, null, null, CATCH_UP_PAGE, this.options.gapOf);
           if (page.length === 0) break;
           const last = page[page.length - 1] as SessionView;
           this.cursor = BigInt(last.closeCursor ?? this.cursor.toString());
-          this.options.publisher.announce(page.map((view) => ({ kind: 'closed', sessionId: view.id, userId: view.userId, view: () => view })));
+          this.options.publisher.announce(
+            page.map((view) => ({ kind: 'closed', sessionId: view.id, userId: view.userId, definition: view.definition, view: () => view })),
+          );
           if (page.length < CATCH_UP_PAGE) break;
         }
       } while (this.again && !this.stopped);

@@ -2,6 +2,7 @@ import type { InstanceRow } from '../cluster/cluster-store.ts';
 import type { Config } from '../config.ts';
 import type { Rejection, ValidEvent } from '../ingest/validate.ts';
 import type { SessionBus } from '../realtime/session-bus.ts';
+import type { DefinitionInfo } from '../store/definition-catalog.ts';
 import type { SessionReader } from '../store/session-reader.ts';
 import type { SessionView } from '../store/session-view.ts';
 import type { StatsReader } from '../store/stats-reader.ts';
@@ -24,9 +25,15 @@ export interface IngestPort {
 
 /** Replays closures committed after a cursor (sessionClosed with `after`). */
 export interface ClosureLog {
-  closedAfter(cursor: bigint, userId: string | null, limit: number): Promise<SessionView[]>;
+  closedAfter(cursor: bigint, definition: string, userId: string | null, limit: number): Promise<SessionView[]>;
   /** Closures after `cursor`, counted up to `limit` (REPLAY_MAX_CLOSURES is checked with limit + 1). */
-  countAfter(cursor: bigint, userId: string | null, limit: number): Promise<number>;
+  countAfter(cursor: bigint, definition: string, userId: string | null, limit: number): Promise<number>;
+}
+
+/** The session definitions the API knows (names fixed at start, states read live). */
+export interface DefinitionsView {
+  has(name: string): boolean;
+  list(): Promise<DefinitionInfo[]>;
 }
 
 /** The cluster as this instance sees it (admin `cluster` query). */
@@ -42,6 +49,7 @@ export interface Services {
   readonly sessions: SessionReader;
   readonly stats: StatsReader;
   readonly closures: ClosureLog;
+  readonly definitions: DefinitionsView;
   readonly bus: SessionBus;
   /** Server clock (ms since epoch); injectable for tests. */
   readonly now: () => number;

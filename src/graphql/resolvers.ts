@@ -7,6 +7,7 @@ import type { EventInput } from '../ingest/validate.ts';
 import { submitEvents, type IngestObserver } from '../ingest/submit.ts';
 import { liveMerges, liveSessions } from './subscriptions.ts';
 import type { Dimension, Interval, UserRanking } from '../store/stats-reader.ts';
+import { definitionArg } from './definition-arg.ts';
 
 type Args = Record<string, unknown>;
 
@@ -29,8 +30,7 @@ function limit(value: unknown, name: string, max: number): number {
   return Math.min(n, max);
 }
 
-/** The one session definition until definitions exist (DESIGN.md "Session definitions"). */
-const DEFAULT_DEFINITION = 'default';
+const seconds = (ms: number): number => ms / 1_000;
 
 /** Default page size of `sessions` when neither `first` nor `last` is given. */
 const DEFAULT_PAGE = 50;
@@ -88,6 +88,7 @@ export function createResolvers(observer: IngestObserver = ignore): IResolvers<u
       sessions: async (_root, args: Args, ctx) => {
         requireRole(ctx.caller, 'read');
         const filter = {
+          definition: definitionArg(args, ctx),
           ...range(args),
           userId: (args['userId'] as string | null | undefined) ?? null,
           status: (args['status'] as 'OPEN' | 'CLOSED' | null | undefined) ?? null,
@@ -102,10 +103,11 @@ export function createResolvers(observer: IngestObserver = ignore): IResolvers<u
       },
       engagementStats: (_root, args: Args, ctx) => {
         requireRole(ctx.caller, 'read');
-        return ctx.services.stats.engagementStats(range(args), (args['userId'] as string | null | undefined) ?? null);
+        return ctx.services.stats.engagementStats({ definition: definitionArg(args, ctx), ...range(args) }, (args['userId'] as string | null | undefined) ?? null);
       },
       engagementSeries: (_root, args: Args, ctx) => {
         requireRole(ctx.caller, 'read');
+        const definition = definitionArg(args, ctx);
         const { from, to } = range(args);
         if (from === null || to === null) throw new ServiceError(ErrorCode.BadUserInput, 'from and to are required');
         const interval = args['interval'] as Interval;
@@ -113,19 +115,37 @@ export function createResolvers(observer: IngestObserver = ignore): IResolvers<u
         if ((to - from) / stepMs > 10_000) {
           throw new ServiceError(ErrorCode.InvalidRange, 'the range holds more than 10000 buckets; use a larger interval');
         }
-        return ctx.services.stats.engagementSeries(from, to, interval, timeZone(args['timeZone']));
+        return ctx.services.stats.engagementSeries(definition, from, to, interval, timeZone(args['timeZone']));
       },
       topChannels: (_root, args: Args, ctx) => {
         requireRole(ctx.caller, 'read');
-        return ctx.services.stats.topChannels(range(args), limit(args['limit'], 'limit', ctx.services.config.maxPageSize));
+        return ctx.services.stats.topChannels({ definition: definitionArg(args, ctx), ...range(args) }, limit(args['limit'], 'limit', ctx.services.config.maxPageSize));
       },
       topUsers: (_root, args: Args, ctx) => {
         requireRole(ctx.caller, 'read');
         return ctx.services.stats.topUsers(
-          range(args),
+          { definition: definitionArg(args, ctx), ...range(args) },
           (args['by'] as UserRanking | undefined) ?? 'SESSIONS',
           limit(args['limit'], 'limit', ctx.services.config.maxPageSize),
         );
+      },
+      definitions: async (_root, _args: Args, ctx) => {
+        requireRole(ctx.caller, 'read');
+        return (await ctx.services.definitions.list()).map((d) => ({
+          name: d.name,
+          status: d.status,
+          gapSeconds: seconds(d.rules.gapMs),
+          maxDurationSeconds: seconds(d.rules.maxDurationMs),
+          conversionEvents: d.rules.conversionEvents,
+          engagedMinDurationSeconds: seconds(d.rules.engagedMinDurationMs),
+          engagedMinEvents: d.rules.engagedMinEvents,
+          filter: d.rules.filter,
+          progress: d.progress,
+          eventsProcessed: d.eventsProcessed,
+          eventsTotal: d.eventsTotal,
+          buildStartedAt: d.buildStartedAt,
+          readyAt: d.readyAt,
+        }));
       },
       cluster: async (_root, _args: Args, ctx) => {
         requireRole(ctx.caller, 'admin');
@@ -137,11 +157,8 @@ export function createResolvers(observer: IngestObserver = ignore): IResolvers<u
       },
       breakdown: (_root, args: Args, ctx) => {
         requireRole(ctx.caller, 'read');
-        const definition = (args['definition'] as string | null | undefined) ?? DEFAULT_DEFINITION;
-        if (definition !== DEFAULT_DEFINITION) {
-          throw new ServiceError(ErrorCode.UnknownDefinition, `no session definition "${definition.slice(0, 64)}" (only "${DEFAULT_DEFINITION}" exists)`);
-        }
-        return ctx.services.stats.breakdown(range(args), args['dimension'] as Dimension, limit(args['limit'], 'limit', ctx.services.config.maxPageSize));
+        const definition = definitionArg(args, ctx);
+        return ctx.services.stats.breakdown({ definition, ...range(args) }, args['dimension'] as Dimension, limit(args['limit'], 'limit', ctx.services.config.maxPageSize));
       },
     },
     Mutation: {

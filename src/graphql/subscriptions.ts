@@ -4,6 +4,7 @@ import type { SessionView } from '../store/session-view.ts';
 import { requireRole } from './auth.ts';
 import type { RequestContext } from './context.ts';
 import { ErrorCode, ServiceError } from './errors.ts';
+import { definitionArg } from './definition-arg.ts';
 
 /** Closures replayed per database round trip when resuming with `after`. */
 const REPLAY_PAGE = 500;
@@ -48,6 +49,7 @@ class ReplayThenLive implements AsyncIterableIterator<SessionView> {
   constructor(
     private readonly live: Source,
     private last: bigint,
+    private readonly definition: string,
     private readonly userId: string | null,
     private readonly ctx: RequestContext,
   ) {}
@@ -62,9 +64,9 @@ class ReplayThenLive implements AsyncIterableIterator<SessionView> {
       if (this.replayed) break;
       try {
         // Checked here, not in subscribe: a refusal ends the operation like a failed page (a graphql-ws `error` message).
-        if (!this.checked) await checkReplaySize(this.last, this.userId, this.ctx);
+        if (!this.checked) await checkReplaySize(this.last, this.definition, this.userId, this.ctx);
         this.checked = true;
-        this.page = await this.ctx.services.closures.closedAfter(this.last, this.userId, REPLAY_PAGE);
+        this.page = await this.ctx.services.closures.closedAfter(this.last, this.definition, this.userId, REPLAY_PAGE);
       } catch (error) {
         // Nobody calls return() on an iterator that threw: leave the bus now.
         await this.return();
@@ -108,10 +110,11 @@ export interface SocketContext extends RequestContext {
 }
 
 /** Subscribes to the bus for one subscription field, cut off past WS_MAX_QUEUED_MESSAGES of backlog. */
-function follow<T extends SessionTopic>(topic: T, userId: string | null, ctx: SocketContext) {
+function follow<T extends SessionTopic>(topic: T, definition: string, userId: string | null, ctx: SocketContext) {
   const maxQueue = ctx.services.config.wsMaxQueuedMessages;
   return ctx.services.bus.subscribe({
     topic,
+    definition,
     userId,
     maxQueue,
     owner: ctx.connection ?? null,
@@ -130,9 +133,9 @@ function userIdArg(args: Record<string, unknown>): string | null {
  * WS_MAX_QUEUED_MESSAGES, then the socket is cut), and one old cursor would
  * hold a connection of the query pool for as long as the whole history takes.
  */
-async function checkReplaySize(after: bigint, userId: string | null, ctx: RequestContext): Promise<void> {
+async function checkReplaySize(after: bigint, definition: string, userId: string | null, ctx: RequestContext): Promise<void> {
   const cap = ctx.services.config.load.replayMaxClosures;
-  const count = await ctx.services.closures.countAfter(after, userId, cap + 1);
+  const count = await ctx.services.closures.countAfter(after, definition, userId, cap + 1);
   if (count > cap) {
     throw new ServiceError(
       ErrorCode.CursorTooOld,
@@ -147,10 +150,11 @@ export function liveSessions(topic: 'started' | 'updated' | 'closed') {
   return {
     subscribe(_root: unknown, args: Record<string, unknown>, ctx: SocketContext): AsyncIterable<SessionView> {
       requireRole(ctx.caller, 'read');
+      const definition = definitionArg(args, ctx);
       const userId = userIdArg(args);
       const after = topic === 'closed' ? parseCloseCursor(args['after']) : null;
-      const live = follow(topic, userId, ctx);
-      return after === null ? live : new ReplayThenLive(live, after, userId, ctx);
+      const live = follow(topic, definition, userId, ctx);
+      return after === null ? live : new ReplayThenLive(live, after, definition, userId, ctx);
     },
     resolve: (session: SessionView) => session,
   };
@@ -161,7 +165,7 @@ export function liveMerges() {
   return {
     subscribe(_root: unknown, args: Record<string, unknown>, ctx: SocketContext): AsyncIterable<SessionMerge> {
       requireRole(ctx.caller, 'read');
-      return follow('merged', userIdArg(args), ctx);
+      return follow('merged', definitionArg(args, ctx), userIdArg(args), ctx);
     },
     resolve: (merge: SessionMerge) => merge,
   };

@@ -2,14 +2,14 @@ import type { FencedError } from '../cluster/cluster-store.ts';
 import type { Logger } from '../logger.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import { ErrorCode, ServiceError } from '../graphql/errors.ts';
-import type { Sessionizer } from '../sessionizer/sessionizer.ts';
-import { applyBatch } from '../sessionizer/run-batch.ts';
 import type { SessionEvent } from '../sessionizer/types.ts';
 import type { Db } from '../store/event-store.ts';
 import { PgSessionStore, type CommittedChange } from '../store/pg-session-store.ts';
 import { planWrites, saveMaxEventTs } from '../store/session-writes.ts';
 import { AdmissionRefused, Throughput } from './admission.ts';
 import { classifyFailure, GroupAborted, InjectedFault, planAfterFault, type FailureCause } from './group-failure.ts';
+import type { BuildOutcome } from './definition-build.ts';
+import type { Lanes } from './lanes.ts';
 import type { ValidEvent } from './validate.ts';
 
 /** One queued request of the single writer. */
@@ -18,7 +18,9 @@ type Job =
   | { readonly kind: 'flush'; readonly before: number | null; readonly done: Settle<number> }
   | { readonly kind: 'tick' }
   /** Rebuild memory from the database (the partitions held changed); never part of a group. */
-  | { readonly kind: 'reload'; readonly done: Settle<void> };
+  | { readonly kind: 'reload'; readonly done: Settle<void> }
+  /** One step of building a definition from the stored events (definition-build.ts); a transaction of its own. */
+  | { readonly kind: 'build' };
 
 /** A job that answers a caller. */
 type Work = Extract<Job, { kind: 'ingest' | 'flush' }>;
@@ -74,6 +76,8 @@ export interface WriterObserver {
   rebuilt(): void;
   /** A callback after a commit (`callback` names it) threw; the commit stands. */
   callbackFailed(callback: string): void;
+  /** A step of a definition build committed. */
+  built?(outcome: BuildOutcome, seconds: number): void;
 }
 
 /** Largest event timestamp of a group, or null when it has none. */
@@ -98,8 +102,8 @@ type Phase = { readonly name: 'running' } | { readonly name: 'stopping'; readonl
 
 export interface WriterOptions {
   readonly prisma: PrismaClient;
-  readonly sessionizer: Sessionizer;
-  readonly gapMs: number;
+  /** The session definitions, each with its sessionizer. */
+  readonly lanes: Lanes;
   readonly allowedLatenessMs: number;
   /** Most events taken into one transaction (whole mutations are never split). */
   readonly maxEventsPerCommit: number;
@@ -114,8 +118,8 @@ export interface WriterOptions {
   readonly beforeCommit?: (tx: Db, saved: readonly CommittedChange[]) => Promise<void>;
   /** Called after each commit with the committed changes, in order. */
   readonly onCommit: (changes: readonly CommittedChange[]) => void;
-  /** Builds a sessionizer from the database again (after a failed commit, memory may be ahead of it; or the partitions held changed). */
-  readonly reload: () => Promise<Sessionizer>;
+  /** Builds the lanes from the database again (after a failed commit, memory may be ahead of it; or the partitions held changed). */
+  readonly reload: () => Promise<Lanes>;
   readonly logger: Logger;
   /** Told about every group commit; none by default. */
   readonly observer?: WriterObserver;
@@ -137,7 +141,16 @@ export interface WriterOptions {
   readonly maxQueuedEvents?: number;
   /** TEST ONLY: a group holding this eventId fails after the sessionizer ran (a bug's stand-in). */
   readonly faultEventId?: string | null;
+  /**
+   * One step of building the definitions whose lanes do not announce yet
+   * (see definition-build.ts), run in a transaction of its own between
+   * groups while there is work left; none: nothing is ever built.
+   */
+  readonly build?: (tx: Db, lanes: Lanes, store: PgSessionStore, nowMs: number) => Promise<BuildOutcome>;
 }
+
+/** Wait before a failed build step is tried again (memory was rebuilt meanwhile). */
+const BUILD_RETRY_MS = 1_000;
 
 /**
  * The single writer with group commit. Mutations, flushes and timer ticks
@@ -160,15 +173,19 @@ export class Writer {
   private running = false;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Number.POSITIVE_INFINITY;
-  private sessionizer: Sessionizer;
+  private lanes: Lanes;
   private readonly now: () => number;
   /** Resolves when stop() is called: cuts short the waits between recovery attempts. */
   private readonly stopRequested: Promise<void>;
   private requestStop: () => void = () => undefined;
+  /** A build step is queued (at most one at a time). */
+  private buildQueued = false;
+  /** Set for BUILD_RETRY_MS after a build step failed. */
+  private buildPaused = false;
 
   constructor(private readonly options: WriterOptions) {
     this.stopRequested = new Promise((resolve) => (this.requestStop = resolve));
-    this.sessionizer = options.sessionizer;
+    this.lanes = options.lanes;
     this.now = options.now ?? Date.now;
   }
 
@@ -184,7 +201,7 @@ export class Writer {
 
   /** OPEN sessions held in memory (metrics). */
   openSessions(): number {
-    return this.sessionizer.openCount();
+    return this.lanes.openCount();
   }
 
   /** True when work has waited over `ms` without a commit (the cluster lease is then not renewed). */
@@ -200,9 +217,25 @@ export class Writer {
     return new Promise((resolve, reject) => this.enqueue({ kind: 'reload', done: { resolve, reject } }));
   }
 
-  /** Starts the quiet-user timer (the queue itself needs no start). */
+  /**
+   * Starts the quiet-user timer (the queue itself needs no start). Definition
+   * builds start with the first reload (memory holds no partition before).
+   */
   start(): void {
     this.schedule();
+  }
+
+  /** The lanes in use (the service marks a definition ready once another instance finished its build). */
+  currentLanes(): Lanes {
+    return this.lanes;
+  }
+
+  /** Queues a build step when some definition is being built and none is queued. */
+  private scheduleBuild(): void {
+    if (this.buildQueued || this.buildPaused || this.options.build === undefined || this.phase.name !== 'running' || this.recovering) return;
+    if (this.lanes.list.every((lane) => lane.announce)) return;
+    this.buildQueued = true;
+    this.enqueue({ kind: 'build' });
   }
 
   /** Queues events; resolves once they and their session changes are committed. */
@@ -282,11 +315,15 @@ export class Writer {
   }
 
   private enqueue(job: Job): void {
-    if (this.phase.name !== 'running' && job.kind !== 'tick') {
+    if (job.kind === 'build' && (this.phase.name !== 'running' || this.recovering)) {
+      this.buildQueued = false;
+      return;
+    }
+    if (this.phase.name !== 'running' && job.kind !== 'tick' && job.kind !== 'build') {
       job.done.reject(new ServiceError(ErrorCode.ShuttingDown, 'the service is shutting down; retry on another instance'));
       return;
     }
-    if (this.recovering && job.kind !== 'tick') {
+    if (this.recovering && job.kind !== 'tick' && job.kind !== 'build') {
       job.done.reject(unavailable());
       return;
     }
@@ -345,6 +382,14 @@ export class Writer {
           else head.done.reject(unavailable());
           continue;
         }
+        if (head.kind === 'build') {
+          this.queue.shift();
+          const settled = await this.settle([await previous]);
+          previous = Promise.resolve(COMMITTED);
+          if (settled !== 'stopped') await this.commitBuild();
+          else this.buildQueued = false;
+          continue;
+        }
         let inserted: () => void = () => undefined;
         const stored = new Promise<void>((resolve) => (inserted = resolve));
         const current = this.commitGroup(this.takeGroup(), previous, inserted);
@@ -375,7 +420,7 @@ export class Writer {
     let events = 0;
     while (this.queue.length > 0) {
       const next = this.queue[0] as Entry;
-      if (next.kind === 'reload' || next.kind === 'pinned') break;
+      if (next.kind === 'reload' || next.kind === 'pinned' || next.kind === 'build') break;
       const size = next.kind === 'ingest' ? next.events.length : 0;
       if (group.length > 0 && events + size > this.options.maxEventsPerCommit) break;
       this.queue.shift();
@@ -406,28 +451,24 @@ export class Writer {
     try {
       await prisma.$transaction(
         async (tx) => {
-          const pg = new PgSessionStore(tx, this.options.gapMs, this.options.partitions);
+          // Read after the wait below for anything but inserting events: a failed group before this one has the memory rebuilt.
+          const pg = new PgSessionStore(tx, this.lanes.list[0] as Lanes['list'][number], this.options.partitions);
           store = pg;
           await planWrites(tx);
           const accepted = events.length > 0 ? await pg.insertEvents(events) : [];
           inserted();
           if ((await previous).kind === 'failed') throw new GroupAborted();
-          // Read after the wait: a failed group before this one has the memory rebuilt.
-          const sessionizer = this.sessionizer;
+          const lanes = this.lanes;
           const nowMs = this.now();
           // Accepted events only: a duplicate may carry another timestamp, and it changes nothing.
           const maxTs = maxTsOf(accepted);
-          if (events.length > 0) corrections = (await applyBatch(sessionizer, accepted, events.length - accepted.length, pg, nowMs)).corrections;
-          else sessionizer.beginBatch();
+          if (events.length > 0) corrections = await lanes.apply(accepted as ValidEvent[], events.length - accepted.length, pg, nowMs);
+          else lanes.beginBatch();
           // After the sessionizer ran, so memory is ahead of the database as after a real bug.
           if (faultEventId != null && events.some((e) => e.eventId === faultEventId)) throw new InjectedFault(`injected fault for event ${faultEventId}`);
-          for (const job of flushes) {
-            const before = sessionizer.openCount();
-            sessionizer.flush(job.before ?? undefined, nowMs);
-            flushed.push(before - sessionizer.openCount());
-          }
-          sessionizer.advanceTime(nowMs);
-          await pg.saveChanges(sessionizer.drainChanges());
+          for (const job of flushes) flushed.push(lanes.flush(job.before ?? undefined, nowMs));
+          lanes.advanceTime(nowMs);
+          await lanes.saveDrained(pg);
           // Last: the service_state row is shared by every instance, so it is held only until the commit.
           if (maxTs !== null) await saveMaxEventTs(tx, maxTs);
           if (this.options.beforeCommit !== undefined) await this.options.beforeCommit(tx, pg.saved);
@@ -527,6 +568,60 @@ export class Writer {
     return 'rebuilt';
   }
 
+  /**
+   * One build step in a transaction of its own, fenced like a group. Its
+   * changes belong to definitions being built: not announced (onCommit sees
+   * them with announce false). A failure rebuilds memory (the sessionizer of
+   * the built definition ran ahead of the rollback) and tries again later.
+   */
+  private async commitBuild(): Promise<void> {
+    this.buildQueued = false;
+    const build = this.options.build;
+    if (build === undefined) return;
+    let outcome: BuildOutcome | null = null;
+    let store: PgSessionStore | null = null;
+    const lanes = this.lanes;
+    const startedAt = performance.now();
+    try {
+      await this.options.prisma.$transaction(
+        async (tx) => {
+          const pg = new PgSessionStore(tx, lanes.list[0] as Lanes['list'][number], this.options.partitions);
+          store = pg;
+          await planWrites(tx);
+          outcome = await build(tx, lanes, pg, this.now());
+          if (this.options.beforeCommit !== undefined) await this.options.beforeCommit(tx, pg.saved);
+          if (this.options.fence !== undefined) await this.options.fence(tx);
+        },
+        { timeout: this.options.transactionTimeoutMs ?? 60_000, maxWait: 10_000 },
+      );
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'a definition build step failed; rebuilding session state and trying again');
+      this.buildPaused = true;
+      setTimeout(() => {
+        this.buildPaused = false;
+        this.scheduleBuild();
+      }, BUILD_RETRY_MS).unref();
+      await this.rebuild();
+      return;
+    }
+    this.progressAt = this.now();
+    const done = outcome as BuildOutcome | null;
+    if (done === null) return;
+    const seconds = (performance.now() - startedAt) / 1_000;
+    for (const name of done.switched) {
+      const lane = lanes.byName(name);
+      if (lane !== undefined) lane.announce = true;
+      this.options.logger.info({ definition: name }, 'definition built: its new sessions replace the previous ones');
+    }
+    if (done.definition !== null && done.switched.length === 0) {
+      this.options.logger.debug({ definition: done.definition, users: done.users, events: done.events, ms: Math.round(seconds * 1_000) }, 'definition build step');
+    }
+    this.call('observer.built', () => this.options.observer?.built?.(done, seconds));
+    const saved = (store as PgSessionStore | null)?.saved ?? [];
+    this.call('onCommit', () => this.options.onCommit(saved));
+    if (done.more) this.scheduleBuild();
+  }
+
   // Retries until the database answers again: ingest keeps failing fast meanwhile.
   // A shutdown ends the retries: everything of the failed group was refused,
   // so nothing acknowledged waits on them.
@@ -547,6 +642,9 @@ export class Writer {
           break;
         case 'tick':
           break;
+        case 'build':
+          this.buildQueued = false;
+          break;
         default:
           throw new Error(`unknown entry ${(entry satisfies never) as string}`);
       }
@@ -554,9 +652,10 @@ export class Writer {
     this.queuedEvents = 0;
     for (let attempt = 0; this.phase.name === 'running'; attempt++) {
       try {
-        this.sessionizer = await this.options.reload();
+        this.lanes = await this.options.reload();
         this.recovering = false;
         this.call('observer.rebuilt', () => this.options.observer?.rebuilt());
+        this.scheduleBuild();
         this.options.logger.info('session state rebuilt from the database; ingest resumes');
         return true;
       } catch (error) {
@@ -578,8 +677,9 @@ export class Writer {
   /** One attempt to rebuild memory from the database; false (logged) when it failed. */
   private async reloadOnce(): Promise<boolean> {
     try {
-      this.sessionizer = await this.options.reload();
+      this.lanes = await this.options.reload();
       this.call('observer.rebuilt', () => this.options.observer?.rebuilt());
+      this.scheduleBuild();
       return true;
     } catch (error) {
       this.options.logger.error({ err: error }, 'rebuilding session state failed');
@@ -590,7 +690,7 @@ export class Writer {
   /** One wall-clock timer for the earliest quiet-user deadline (never a periodic sweep). */
   private schedule(): void {
     if (this.phase.name !== 'running') return;
-    const deadline = this.sessionizer.nextDeadline();
+    const deadline = this.lanes.nextDeadline();
     if (deadline === null) {
       if (this.timer !== null) clearTimeout(this.timer);
       this.timer = null;

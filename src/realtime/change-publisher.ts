@@ -7,6 +7,8 @@ export type SessionAnnouncement =
       readonly kind: 'started' | 'updated' | 'closed';
       readonly sessionId: string;
       readonly userId: string;
+      /** Name of the session's definition (subscriptions are per definition). */
+      readonly definition: string;
       /** Builds the payload; called only when someone listens. */
       readonly view: () => SessionView;
     }
@@ -15,6 +17,7 @@ export type SessionAnnouncement =
       readonly kind: 'removed';
       readonly sessionId: string;
       readonly userId: string;
+      readonly definition: string;
       readonly mergedInto: string | null;
     };
 
@@ -60,22 +63,24 @@ export class ChangePublisher {
     for (const change of changes) {
       switch (change.kind) {
         case 'started':
-          if (this.bus.wants('started', change.userId)) this.bus.publish('started', change.view());
+          if (this.bus.wants('started', change.definition, change.userId)) this.bus.publish('started', change.view());
           break;
         case 'updated':
-          if (this.bus.wants('updated', change.userId)) this.update(change.view());
+          if (this.bus.wants('updated', change.definition, change.userId)) this.update(change.view());
           break;
         case 'closed':
           this.pending.delete(change.sessionId);
-          if (this.bus.wants('closed', change.userId)) this.bus.publish('closed', change.view());
+          if (this.bus.wants('closed', change.definition, change.userId)) this.bus.publish('closed', change.view());
           break;
         case 'removed': {
           this.pending.delete(change.sessionId);
-          if (change.mergedInto === null || !this.bus.wants('merged', change.userId)) break;
+          if (change.mergedInto === null || !this.bus.wants('merged', change.definition, change.userId)) break;
           // Merges are rare: the index of the commit is built only for the first one.
           latest ??= latestById(changes);
           const into = latest.get(change.mergedInto);
-          if (into !== undefined) this.bus.publish('merged', { mergedId: change.sessionId, userId: change.userId, into: into.view() });
+          if (into !== undefined) {
+            this.bus.publish('merged', { mergedId: change.sessionId, userId: change.userId, definition: change.definition, into: into.view() });
+          }
           break;
         }
         default:

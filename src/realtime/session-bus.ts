@@ -6,6 +6,8 @@ export interface SessionMerge {
   /** The id that no longer exists: its events now belong to `into`. */
   readonly mergedId: string;
   readonly userId: string;
+  /** Name of the session definition. */
+  readonly definition: string;
   /** The surviving session (the earlier id), as the merge left it. */
   readonly into: SessionView;
 }
@@ -27,6 +29,8 @@ export type Overflow = { readonly reason: 'queue-full'; readonly limit: number; 
 /** Options of one subscription. */
 export interface SubscribeOptions<T extends SessionTopic> {
   readonly topic: T;
+  /** Only sessions of this definition (by name). */
+  readonly definition: string;
   /** Only this user's messages; null for all users. */
   readonly userId: string | null;
   /**
@@ -48,6 +52,11 @@ export interface SubscribeOptions<T extends SessionTopic> {
 export type Subscription<T> = AsyncIterableIterator<T> & { end(): void };
 
 const ALL_USERS = '\u0000*';
+
+/** Index key of a topic, definition and user (definition names never hold ':'). */
+function keyOf(topic: SessionTopic, definition: string, user: string): string {
+  return `${topic}:${definition}:${user}`;
+}
 const DEFAULT_MAX_QUEUE = 100_000;
 
 /**
@@ -64,7 +73,7 @@ export class SessionBus {
 
   /** Subscribes to messages published from now on. */
   subscribe<T extends SessionTopic>(options: SubscribeOptions<T>): Subscription<TopicPayloads[T]> {
-    const key = `${options.topic}:${options.userId ?? ALL_USERS}`;
+    const key = keyOf(options.topic, options.definition, options.userId ?? ALL_USERS);
     const feed = this.index.get(key) ?? new Feed<unknown>();
     this.index.set(key, feed);
     const group = options.owner === undefined || options.owner === null ? undefined : this.groupOf(options.owner);
@@ -87,15 +96,15 @@ export class SessionBus {
     return reader as unknown as Subscription<TopicPayloads[T]>;
   }
 
-  /** Delivers one committed message to the subscribers of its topic and user, and to all-user ones. */
+  /** Delivers one committed message to the subscribers of its topic, definition and user, and to all-user ones. */
   publish<T extends SessionTopic>(topic: T, payload: TopicPayloads[T]): void {
-    this.index.get(`${topic}:${payload.userId}`)?.publish(payload);
-    this.index.get(`${topic}:${ALL_USERS}`)?.publish(payload);
+    this.index.get(keyOf(topic, payload.definition, payload.userId))?.publish(payload);
+    this.index.get(keyOf(topic, payload.definition, ALL_USERS))?.publish(payload);
   }
 
-  /** True when some subscriber would receive this topic for this user. */
-  wants(topic: SessionTopic, userId: string): boolean {
-    return this.index.has(`${topic}:${userId}`) || this.index.has(`${topic}:${ALL_USERS}`);
+  /** True when some subscriber would receive this topic for this definition and user. */
+  wants(topic: SessionTopic, definition: string, userId: string): boolean {
+    return this.index.has(keyOf(topic, definition, userId)) || this.index.has(keyOf(topic, definition, ALL_USERS));
   }
 
   /** True when some subscriber, of any user, listens to this topic (reading changes from the store is skipped otherwise). */

@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { createKeyCheck } from '../graphql/auth.ts';
 import { ErrorCode, RejectCode } from '../graphql/errors.ts';
 import type { IngestObserver, IngestReport } from '../graphql/resolvers.ts';
+import type { BuildOutcome } from '../ingest/definition-build.ts';
 import type { WriterObserver } from '../ingest/writer.ts';
 import type { SegmentObserver } from './segment/router.ts';
 import type { CloseReason } from '../sessionizer/types.ts';
@@ -67,6 +68,9 @@ export class ServiceMetrics implements IngestObserver, WriterObserver, RealtimeM
   private readonly admissionRefusedEvents: Counter;
   private readonly writerRebuilds: Counter;
   private readonly callbackErrors: Counter<'callback'>;
+  private readonly buildEvents: Counter<'definition'>;
+  private readonly buildSeconds: Counter<'definition'>;
+  private readonly buildProgress: Gauge<'definition'>;
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -148,6 +152,24 @@ export class ServiceMetrics implements IngestObserver, WriterObserver, RealtimeM
       help: 'Times the writer rebuilt its memory from the database (after a failed commit, or when the partitions held changed)',
       registers,
     });
+    this.buildEvents = new Counter({
+      name: 'sessions_definition_build_events_total',
+      help: 'Stored events read by definition builds on this instance (rebuilding a new or changed definition), by definition',
+      labelNames: ['definition'],
+      registers,
+    });
+    this.buildSeconds = new Counter({
+      name: 'sessions_definition_build_seconds_total',
+      help: 'Time spent in definition build steps on this instance, by definition',
+      labelNames: ['definition'],
+      registers,
+    });
+    this.buildProgress = new Gauge({
+      name: 'sessions_definition_build_progress',
+      help: 'Share (0 to 1) of the stored events a definition build has read (all instances); 1 once the definition is READY',
+      labelNames: ['definition'],
+      registers,
+    });
     this.callbackErrors = new Counter({
       name: 'sessions_callback_errors_total',
       help: 'Errors thrown by callbacks after a commit (announcements, observers), by callback; the commit stood',
@@ -227,6 +249,17 @@ export class ServiceMetrics implements IngestObserver, WriterObserver, RealtimeM
 
   rebuilt(): void {
     this.writerRebuilds.inc();
+  }
+
+  built(outcome: BuildOutcome, seconds: number): void {
+    if (outcome.definition === null) return;
+    this.buildEvents.inc({ definition: outcome.definition }, outcome.events);
+    this.buildSeconds.inc({ definition: outcome.definition }, seconds);
+  }
+
+  /** The progress of each definition (1 when READY or RETIRED), as the `definitions` query reports it. */
+  definitionProgress(progress: ReadonlyArray<{ definition: string; progress: number }>): void {
+    for (const { definition, progress: value } of progress) this.buildProgress.set({ definition }, value);
   }
 
   callbackFailed(callback: string): void {

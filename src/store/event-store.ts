@@ -16,6 +16,8 @@ export interface EventRow {
   readonly properties?: string | null;
   /** Attribution inputs from the properties (read back by loadUserEvents; the writer's events carry theirs). */
   readonly attribution?: EventAttribution | null;
+  /** The properties a definition filter reads, read back by loadRangeEvents (only those paths). */
+  readonly parsedProperties?: unknown;
 }
 
 /**
@@ -28,9 +30,15 @@ const ATTRIBUTION_SQL = `CASE WHEN properties IS NULL THEN NULL ELSE jsonb_build
 
 /** The properties object of those paths again, for attributionOf (the one extraction rule). */
 function attributionFromPaths(values: unknown): EventAttribution | null {
+  const properties = objectFromPaths(ATTRIBUTION_PATHS, values);
+  return properties === null ? null : attributionOf(properties);
+}
+
+/** An object holding `values[i]` at `paths[i]` (null values left out); null when `values` is not an array. */
+function objectFromPaths(paths: readonly (readonly string[])[], values: unknown): Record<string, unknown> | null {
   if (!Array.isArray(values)) return null;
   const properties: Record<string, unknown> = {};
-  ATTRIBUTION_PATHS.forEach((path, i) => {
+  paths.forEach((path, i) => {
     const value: unknown = values[i];
     if (value === null || value === undefined) return;
     let node = properties;
@@ -40,7 +48,7 @@ function attributionFromPaths(values: unknown): EventAttribution | null {
     }
     node[path[path.length - 1] as string] = value;
   });
-  return attributionOf(properties);
+  return properties;
 }
 
 /**
@@ -104,14 +112,33 @@ export interface UserRange {
  * in one statement (the ranges travel as three arrays and are joined on the
  * (user_id, ts, event_id) index).
  */
-export async function loadRangeEvents(db: Db, ranges: readonly UserRange[]): Promise<Map<string, EventRow[]>> {
+export async function loadRangeEvents(
+  db: Db,
+  ranges: readonly UserRange[],
+  /** Property paths to read back as `parsedProperties` (what a definition filter reads); none by default. */
+  propertyPaths: readonly (readonly string[])[] = [],
+): Promise<Map<string, EventRow[]>> {
   const out = new Map<string, EventRow[]>();
   if (ranges.length === 0) return out;
+  // Paths travel as parameters ($4, $5, ...): they come from the definitions file.
+  const filterSql =
+    propertyPaths.length === 0
+      ? 'NULL'
+      : `CASE WHEN e.properties IS NULL THEN NULL ELSE jsonb_build_array(${propertyPaths.map((_, i) => `e.properties #> $${i + 4}::text[]`).join(', ')}) END`;
   const rows = await db.$queryRawUnsafe<
-    Array<{ event_id: string; user_id: string; name: string; ts: number; channel_id: string | null; value: number | null; attribution: unknown }>
+    Array<{
+      event_id: string;
+      user_id: string;
+      name: string;
+      ts: number;
+      channel_id: string | null;
+      value: number | null;
+      attribution: unknown;
+      filter_values: unknown;
+    }>
   >(
     `SELECT e.event_id, e.user_id, e.name, (extract(epoch FROM e.ts) * 1000)::float8 AS ts, e.channel_id, e.value,
-            ${ATTRIBUTION_SQL} AS attribution
+            ${ATTRIBUTION_SQL} AS attribution, ${filterSql} AS filter_values
      FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS r(user_id, lo, hi)
      JOIN events e ON e.user_id = r.user_id
        AND e.ts >= timestamptz 'epoch' + r.lo * interval '1 millisecond'
@@ -120,6 +147,7 @@ export async function loadRangeEvents(db: Db, ranges: readonly UserRange[]): Pro
     pgArray(ranges.map((r) => r.userId)),
     pgArray(ranges.map((r) => Math.floor(r.fromTs))),
     pgArray(ranges.map((r) => Math.ceil(r.toTs))),
+    ...propertyPaths.map((path) => pgArray([...path])),
   );
   for (const r of rows) {
     const event: EventRow = {
@@ -130,6 +158,7 @@ export async function loadRangeEvents(db: Db, ranges: readonly UserRange[]): Pro
       channelId: r.channel_id,
       value: r.value,
       attribution: attributionFromPaths(r.attribution),
+      ...(propertyPaths.length === 0 ? {} : { parsedProperties: objectFromPaths(propertyPaths, r.filter_values) }),
     };
     const list = out.get(r.user_id);
     if (list === undefined) out.set(r.user_id, [event]);

@@ -1,3 +1,6 @@
+import { DEFAULT_DEFINITION } from '../definitions/definitions.ts';
+import { filterPaths, type EventFilter } from '../definitions/filter.ts';
+import { entersDefinition } from '../definitions/route.ts';
 import type { Change, LoadedRegion, Region, SessionEvent, SessionSnapshot, SessionStorePort } from '../sessionizer/types.ts';
 import { insertEvents, loadRangeEvents, type Db, type EventRow } from './event-store.ts';
 import { deleteSessions, loadRangeSessions } from './session-store.ts';
@@ -7,24 +10,55 @@ import { writeSessions } from './session-writes.ts';
 export interface CommittedChange {
   readonly change: Change;
   readonly closeSeq: string | null;
+  /** Name of the session definition whose session changed. */
+  readonly definition: string;
+  /** False for the changes of a definition being rebuilt: they are not announced until it is ready. */
+  readonly announce: boolean;
+}
+
+/** Which definition build a store view reads and writes. */
+export interface StoreLane {
+  /** Definition name (what the API shows). */
+  readonly name: string;
+  /** sessions.definition of the build the lane writes. */
+  readonly key: string;
+  readonly filter: EventFilter | null;
+  readonly gapMs: number;
+  /** Whether its committed changes are announced (false while it is being rebuilt). */
+  readonly announce: boolean;
+}
+
+/** The lane of the single-definition service: `default`, every event. */
+export function defaultLane(gapMs: number): StoreLane {
+  return { name: DEFAULT_DEFINITION, key: DEFAULT_DEFINITION, filter: null, gapMs, announce: true };
 }
 
 /**
- * The core's storage port on one Postgres transaction. It remembers every
- * change it saved, with close cursors, so the writer can announce them once
- * the transaction commits.
+ * The core's storage port on one Postgres transaction, for one definition
+ * build (see forLane). All lanes of a transaction share what they saved, with
+ * close cursors, so the writer can announce it once the transaction commits.
  */
 export class PgSessionStore implements SessionStorePort {
-  readonly saved: CommittedChange[] = [];
+  readonly saved: CommittedChange[];
   /** The events that were new (first occurrence of an unseen eventId), by identity. */
-  readonly inserted = new Set<SessionEvent>();
+  readonly inserted: Set<SessionEvent>;
 
   constructor(
     private readonly db: Db,
-    private readonly gapMs: number,
+    private readonly lane: StoreLane,
     /** The cluster's partition count (each stored session carries its partition). */
     private readonly partitions: number,
-  ) {}
+    shared: { saved: CommittedChange[]; inserted: Set<SessionEvent> } = { saved: [], inserted: new Set() },
+  ) {
+    this.saved = shared.saved;
+    this.inserted = shared.inserted;
+  }
+
+  /** The same transaction for another definition build (saved changes are shared). */
+  forLane(lane: StoreLane): PgSessionStore {
+    if (lane === this.lane) return this;
+    return new PgSessionStore(this.db, lane, this.partitions, { saved: this.saved, inserted: this.inserted });
+  }
 
   async insertEvents(events: readonly SessionEvent[]): Promise<SessionEvent[]> {
     const firsts: SessionEvent[] = [];
@@ -40,10 +74,18 @@ export class PgSessionStore implements SessionStorePort {
     return fresh;
   }
 
+  /** The regions' events that enter this lane's definition, and its sessions there. */
   async loadRegions(regions: readonly Region[]): Promise<Map<string, LoadedRegion>> {
-    const [events, sessions] = await Promise.all([loadRangeEvents(this.db, regions), loadRangeSessions(this.db, regions, this.gapMs)]);
+    const { filter, gapMs, key } = this.lane;
+    const [events, sessions] = await Promise.all([
+      loadRangeEvents(this.db, regions, filter === null ? [] : filterPaths(filter)),
+      loadRangeSessions(this.db, regions, gapMs, key),
+    ]);
     const out = new Map<string, LoadedRegion>();
-    for (const { userId } of regions) out.set(userId, { events: events.get(userId) ?? [], sessions: sessions.get(userId) ?? [] });
+    for (const { userId } of regions) {
+      const all = events.get(userId) ?? [];
+      out.set(userId, { events: filter === null ? all : all.filter((e) => entersDefinition(filter, e)), sessions: sessions.get(userId) ?? [] });
+    }
     return out;
   }
 
@@ -73,7 +115,9 @@ export class PgSessionStore implements SessionStorePort {
       (id) => !fresh.has(id),
       [...closing].filter((id) => latest.get(id)?.status === 'CLOSED'),
       this.partitions,
+      this.lane.key,
     );
-    for (const change of changes) this.saved.push({ change, closeSeq: seqs.get(change.session.id) ?? null });
+    const { name, announce } = this.lane;
+    for (const change of changes) this.saved.push({ change, closeSeq: seqs.get(change.session.id) ?? null, definition: name, announce });
   }
 }

@@ -9,6 +9,7 @@ import {
   type AttributionRow,
   type SessionView,
 } from './session-view.ts';
+import { activeBuildOf, DEFINITION_NAME_SQL, IN_ACTIVE_BUILD } from './session-store.ts';
 
 /** A time range on startedAt: [from, to); either end may be open. */
 export interface TimeRange {
@@ -18,6 +19,8 @@ export interface TimeRange {
 
 /** Filters of the `sessions` query. */
 export interface SessionFilter extends TimeRange {
+  /** Name of the session definition (its active build is read). */
+  readonly definition: string;
   readonly userId: string | null;
   readonly status: 'OPEN' | 'CLOSED' | null;
 }
@@ -69,7 +72,7 @@ const ms = (column: string): string => `(extract(epoch FROM ${column}) * 1000)::
 const VIEW_COLUMNS = `id::text AS id, user_id, status::text AS status, ${ms('started_at')}, ${ms('ended_at')},
   ${ms('closes_at')}, ${ms('closed_at')}, duration_seconds, event_count, event_counts, channels, top_channel,
   total_value, converted, engaged, bounced, first_event_name, last_event_name, close_reason::text AS close_reason,
-  version, close_seq::text AS close_seq, ${ATTRIBUTION_COLUMNS}`;
+  version, close_seq::text AS close_seq, ${ATTRIBUTION_COLUMNS}, ${DEFINITION_NAME_SQL} AS definition_name`;
 
 interface ViewRow extends AttributionRow {
   id: string;
@@ -93,11 +96,13 @@ interface ViewRow extends AttributionRow {
   close_reason: 'INACTIVITY' | 'MAX_DURATION' | 'FLUSH' | null;
   version: number;
   close_seq: string | null;
+  definition_name: string;
 }
 
 function viewFromRow(row: ViewRow): SessionView {
   return {
     id: row.id,
+    definition: row.definition_name,
     userId: row.user_id,
     status: row.status,
     startedAt: Math.round(row.started_at),
@@ -132,10 +137,13 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export class SessionReader {
   constructor(private readonly prisma: PrismaClient) {}
 
-  /** One session by id, or null (also for ids that are not UUIDs). */
+  /** One session by id, of any definition (in a build the API shows), or null (also for ids that are not UUIDs). */
   async byId(id: string): Promise<SessionView | null> {
     if (!UUID.test(id)) return null;
-    const rows = await this.prisma.$queryRawUnsafe<ViewRow[]>(`SELECT ${VIEW_COLUMNS} FROM sessions WHERE id = $1::uuid`, id.toLowerCase());
+    const rows = await this.prisma.$queryRawUnsafe<ViewRow[]>(
+      `SELECT ${VIEW_COLUMNS} FROM sessions WHERE id = $1::uuid AND ${IN_ACTIVE_BUILD}`,
+      id.toLowerCase(),
+    );
     const row = rows[0];
     return row === undefined ? null : viewFromRow(row);
   }
@@ -202,6 +210,7 @@ function filterConditions(filter: SessionFilter): { conditions: string[]; params
     params.push(value);
     return `$${params.length}::${cast}`;
   };
+  conditions.push(activeBuildOf(param(filter.definition, 'text')));
   if (filter.userId !== null) conditions.push(`user_id = ${param(filter.userId, 'text')}`);
   if (filter.status !== null) conditions.push(`status = ${param(filter.status, '"SessionStatus"')}`);
   if (filter.from !== null) conditions.push(`started_at >= ${param(new Date(filter.from).toISOString(), 'timestamptz')}`);

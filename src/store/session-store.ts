@@ -3,6 +3,7 @@
  * of sessionClosed) and the API view of a snapshot. The writer's SQL is in
  * session-writes.ts.
  */
+import { DEFAULT_DEFINITION } from '../definitions/definitions.ts';
 import { setOwn } from '../sessionizer/snapshot.ts';
 import type { ChannelStat, SessionSnapshot } from '../sessionizer/types.ts';
 import type { Db, UserRange } from './event-store.ts';
@@ -14,12 +15,23 @@ const MS = (column: string): string => `(extract(epoch FROM ${column}) * 1000)::
 /** SQL for a timestamptz from an expression in ms since the epoch. */
 export const TS = (expr: string): string => `(timestamptz 'epoch' + (${expr})::bigint * interval '1 millisecond')`;
 
+/** The definition's name from sessions.definition (a build key: the name, then `#n` for the n-th rebuild). */
+export const DEFINITION_NAME_SQL = `split_part(definition, '#', 1)`;
+
 /** Session columns read back into a snapshot (times as ms numbers). */
 const SNAPSHOT_COLUMNS = `id::text AS id, user_id, status::text AS status,
   ${MS('started_at')} AS started_at, ${MS('ended_at')} AS ended_at, event_count, event_counts, channels,
   top_channel, total_value, converted, engaged, bounced, first_event_name, first_event_id,
   last_event_name, last_event_id, started_by_cut, close_reason::text AS close_reason,
-  ${MS('closed_at')} AS closed_at, version, close_seq::text AS close_seq, ${ATTRIBUTION_COLUMNS}`;
+  ${MS('closed_at')} AS closed_at, version, close_seq::text AS close_seq, ${ATTRIBUTION_COLUMNS},
+  ${DEFINITION_NAME_SQL} AS definition_name`;
+
+/** SQL condition: the row belongs to the build the API shows of the definition named by parameter `param`. */
+export const activeBuildOf = (param: string): string =>
+  `definition = (SELECT d.active_key FROM session_definitions d WHERE d.name = ${param})`;
+
+/** SQL condition: the row belongs to the build the API shows of some definition. */
+export const IN_ACTIVE_BUILD = `definition IN (SELECT d.active_key FROM session_definitions d WHERE d.active_key IS NOT NULL)`;
 
 interface SnapshotRow extends AttributionRow {
   id: string;
@@ -44,6 +56,7 @@ interface SnapshotRow extends AttributionRow {
   closed_at: number | null;
   version: number;
   close_seq: string | null;
+  definition_name: string;
 }
 
 /** Stored channels (first-seen order) from a snapshot's channel map. */
@@ -53,7 +66,7 @@ export function storedChannels(channels: Readonly<Record<string, ChannelStat>>):
     .sort((a, b) => a.firstAt - b.firstAt || (a.firstEventId < b.firstEventId ? -1 : a.firstEventId > b.firstEventId ? 1 : 0));
 }
 
-function snapshotFromRow(row: SnapshotRow, gapMs: number): SessionSnapshot & { closeSeq: string | null } {
+function snapshotFromRow(row: SnapshotRow, gapMs: number): SessionSnapshot & { closeSeq: string | null; definition: string } {
   const startedAt = Math.round(row.started_at);
   const endedAt = Math.round(row.ended_at);
   const channels: Record<string, ChannelStat> = {};
@@ -84,14 +97,16 @@ function snapshotFromRow(row: SnapshotRow, gapMs: number): SessionSnapshot & { c
     version: row.version,
     attribution: attributionFromRow(row),
     closeSeq: row.close_seq,
+    definition: row.definition_name,
   };
 }
 
-/** The API view of a snapshot; closeCursor comes from the stored row. */
-export function viewFromSnapshot(s: SessionSnapshot, closeSeq: string | null): SessionView {
+/** The API view of a snapshot of the named definition; closeCursor comes from the stored row. */
+export function viewFromSnapshot(s: SessionSnapshot, closeSeq: string | null, definition: string): SessionView {
   const channels = storedChannels(s.channels);
   return {
     id: s.id,
+    definition,
     userId: s.userId,
     status: s.status,
     startedAt: s.startedAt,
@@ -123,17 +138,23 @@ export async function deleteSessions(db: Db, ids: readonly string[]): Promise<vo
 }
 
 /** Stored sessions overlapping each user's range (startedAt <= toTs, endedAt >= fromTs), in one statement. */
-export async function loadRangeSessions(db: Db, ranges: readonly UserRange[], gapMs: number): Promise<Map<string, SessionSnapshot[]>> {
+export async function loadRangeSessions(
+  db: Db,
+  ranges: readonly UserRange[],
+  gapMs: number,
+  definitionKey: string = DEFAULT_DEFINITION,
+): Promise<Map<string, SessionSnapshot[]>> {
   const out = new Map<string, SessionSnapshot[]>();
   if (ranges.length === 0) return out;
   const rows = await db.$queryRawUnsafe<SnapshotRow[]>(
     `SELECT ${SNAPSHOT_COLUMNS} FROM sessions WHERE id IN (
        SELECT s.id FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS r(u, lo, hi)
-       JOIN sessions s ON s.user_id = r.u AND s.started_at <= ${TS('r.hi')} AND s.ended_at >= ${TS('r.lo')})
+       JOIN sessions s ON s.user_id = r.u AND s.definition = $4 AND s.started_at <= ${TS('r.hi')} AND s.ended_at >= ${TS('r.lo')})
      ORDER BY user_id, started_at, id`,
     pgArray(ranges.map((r) => r.userId)),
     pgArray(ranges.map((r) => Math.floor(r.fromTs))),
     pgArray(ranges.map((r) => Math.ceil(r.toTs))),
+    definitionKey,
   );
   for (const row of rows) {
     const snapshot = snapshotFromRow(row, gapMs);
@@ -150,11 +171,17 @@ function inPartitions(partitions: readonly number[] | null, param: number): { sq
   return { sql: `AND partition = ANY($${param}::int[])`, params: [`{${partitions.join(',')}}`] };
 }
 
-/** Every OPEN session (restart), oldest first; of the given partitions only, unless null. */
-export async function loadOpenSessions(db: Db, gapMs: number, partitions: readonly number[] | null = null): Promise<SessionSnapshot[]> {
-  const only = inPartitions(partitions, 1);
+/** Every OPEN session of one definition build (restart), oldest first; of the given partitions only, unless null. */
+export async function loadOpenSessions(
+  db: Db,
+  gapMs: number,
+  partitions: readonly number[] | null = null,
+  definitionKey: string = DEFAULT_DEFINITION,
+): Promise<SessionSnapshot[]> {
+  const only = inPartitions(partitions, 2);
   const rows = await db.$queryRawUnsafe<SnapshotRow[]>(
-    `SELECT ${SNAPSHOT_COLUMNS} FROM sessions WHERE status = 'OPEN' ${only.sql} ORDER BY started_at, id`,
+    `SELECT ${SNAPSHOT_COLUMNS} FROM sessions WHERE status = 'OPEN' AND definition = $1 ${only.sql} ORDER BY started_at, id`,
+    definitionKey,
     ...only.params,
   );
   return rows.map((r) => snapshotFromRow(r, gapMs));
@@ -171,18 +198,20 @@ export async function loadClosedFrontiers(
   gapMs: number,
   maxDurationMs: number,
   partitions: readonly number[] | null = null,
+  definitionKey: string = DEFAULT_DEFINITION,
 ): Promise<Map<string, number>> {
   const bounded = Number.isFinite(watermark);
-  const only = inPartitions(partitions, bounded ? 3 : 1);
+  const only = inPartitions(partitions, bounded ? 4 : 2);
   const since = Math.round(watermark - gapMs);
   // started_at > ended_at - maxDuration = closes_at - gap - maxDuration: the
   // same bound on started_at lets Postgres range-scan sessions_started_idx
   // instead of reading every session at each restart.
   const rows = await db.$queryRawUnsafe<Array<{ user_id: string; frontier: number }>>(
     `SELECT user_id, ${MS('max(ended_at)')} AS frontier FROM sessions
-     WHERE status = 'CLOSED' AND close_reason <> 'MAX_DURATION'
-       ${bounded ? `AND closes_at >= ${TS('$1')} AND started_at >= ${TS('$2')}` : ''} ${only.sql}
+     WHERE status = 'CLOSED' AND close_reason <> 'MAX_DURATION' AND definition = $1
+       ${bounded ? `AND closes_at >= ${TS('$2')} AND started_at >= ${TS('$3')}` : ''} ${only.sql}
      GROUP BY user_id`,
+    definitionKey,
     ...(bounded ? [since, since - gapMs - maxDurationMs] : []),
     ...only.params,
   );
@@ -191,25 +220,35 @@ export async function loadClosedFrontiers(
 
 /**
  * Closed sessions committed after `cursor`, in commit order (sessionClosed
- * resume). The ORDER BY names the table's column: a bare `close_seq` would
- * be the text output column, which sorts "100" before "99".
+ * resume), of the definition named `definition` (null: of every definition),
+ * in the build the API shows. The ORDER BY names the table's column: a bare
+ * `close_seq` would be the text output column, which sorts "100" before "99".
+ * `gapOf` gives each definition's gap (closesAt).
  */
 export async function loadClosedAfter(
   db: Db,
   cursor: bigint,
+  definition: string | null,
   userId: string | null,
   limit: number,
-  gapMs: number,
+  gapOf: (definition: string) => number,
 ): Promise<SessionView[]> {
+  const params: unknown[] = [cursor.toString(), limit];
+  const param = (value: unknown): string => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const conditions = [definition === null ? IN_ACTIVE_BUILD : activeBuildOf(param(definition))];
+  if (userId !== null) conditions.push(`user_id = ${param(userId)}`);
   const rows = await db.$queryRawUnsafe<SnapshotRow[]>(
     `SELECT ${SNAPSHOT_COLUMNS} FROM sessions
-     WHERE close_seq > $1::bigint ${userId === null ? '' : 'AND user_id = $3'}
+     WHERE close_seq > $1::bigint AND ${conditions.join(' AND ')}
      ORDER BY sessions.close_seq LIMIT $2`,
-    ...(userId === null ? [cursor.toString(), limit] : [cursor.toString(), limit, userId]),
+    ...params,
   );
   return rows.map((r) => {
-    const snapshot = snapshotFromRow(r, gapMs);
-    return viewFromSnapshot(snapshot, snapshot.closeSeq);
+    const snapshot = snapshotFromRow(r, gapOf(r.definition_name));
+    return viewFromSnapshot(snapshot, snapshot.closeSeq, snapshot.definition);
   });
 }
 
@@ -223,15 +262,15 @@ export async function loadServiceState(db: Db): Promise<{ maxEventTs: number | n
 }
 
 /** The API views of the given sessions (those that still exist), for announcements read back from the store. */
-export async function loadViewsByIds(db: Db, ids: readonly string[], gapMs: number): Promise<SessionView[]> {
+export async function loadViewsByIds(db: Db, ids: readonly string[], gapOf: (definition: string) => number): Promise<SessionView[]> {
   if (ids.length === 0) return [];
   const rows = await db.$queryRawUnsafe<SnapshotRow[]>(
     `SELECT ${SNAPSHOT_COLUMNS} FROM sessions WHERE id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb))::uuid[])`,
     JSON.stringify(ids),
   );
   return rows.map((r) => {
-    const snapshot = snapshotFromRow(r, gapMs);
-    return viewFromSnapshot(snapshot, snapshot.closeSeq);
+    const snapshot = snapshotFromRow(r, gapOf(r.definition_name));
+    return viewFromSnapshot(snapshot, snapshot.closeSeq, snapshot.definition);
   });
 }
 

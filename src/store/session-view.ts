@@ -4,6 +4,8 @@ import { CHANNEL_GROUPS, type ChannelGroup } from '../sessionizer/channel-group.
 /** A session as the GraphQL API shows it (times in ms since the epoch). */
 export interface SessionView {
   readonly id: string;
+  /** The name of the session definition that cut it. */
+  readonly definition: string;
   readonly userId: string;
   readonly status: 'OPEN' | 'CLOSED';
   readonly startedAt: number;

@@ -4,6 +4,7 @@
  * session-store.ts.
  */
 import { DEFAULT_PARTITIONS, partitionOf } from '../cluster/partition.ts';
+import { DEFAULT_DEFINITION } from '../definitions/definitions.ts';
 import type { SessionSnapshot } from '../sessionizer/types.ts';
 import type { Db } from './event-store.ts';
 import { pgArray, type ArrayElement } from './pg-array.ts';
@@ -142,8 +143,12 @@ function updateSet(sent: string, of: (name: SessionColumn) => string): string {
   return UPDATE_COLUMNS.map((name) => `${name} = ${name === 'close_seq' ? keepFirstCursor(sent) : of(name)}`).join(', ');
 }
 
-const INSERT_SQL = `INSERT INTO sessions AS s (${SESSION_COLUMNS.map(([name]) => name).join(', ')}, updated_at)
-  SELECT ${SESSION_COLUMNS.map(([name]) => SESSION_VALUES[name]).join(', ')}, now()
+/** The parameter of the definition key: one value for every row of a statement (a lane writes one definition). */
+const DEFINITION_PARAM = `$${ARRAY_COLUMNS.length + JSON_COLUMNS.length + 1}::text`;
+
+// definition is set on insert only: a session never moves to another definition.
+const INSERT_SQL = `INSERT INTO sessions AS s (${SESSION_COLUMNS.map(([name]) => name).join(', ')}, definition, updated_at)
+  SELECT ${SESSION_COLUMNS.map(([name]) => SESSION_VALUES[name]).join(', ')}, ${DEFINITION_PARAM}, now()
   FROM ${SESSION_ARRAYS}
   ON CONFLICT (id) DO UPDATE SET ${updateSet('EXCLUDED', (name) => `EXCLUDED.${name}`)}, updated_at = now()
   RETURNING id::text AS id, close_seq::text AS close_seq`;
@@ -225,6 +230,8 @@ export async function writeSessions(
   stored: (id: string) => boolean,
   closing: readonly string[] = sessions.filter((s) => s.status === 'CLOSED').map((s) => s.id),
   partitions: number = DEFAULT_PARTITIONS,
+  /** sessions.definition of new rows: the key of the definition build they belong to. */
+  definitionKey: string = DEFAULT_DEFINITION,
 ): Promise<Map<string, string | null>> {
   const seqs = new Map<string, string | null>();
   const cursors = await reserveCloseCursors(db, closing);
@@ -237,7 +244,11 @@ export async function writeSessions(
     if (rows.length < updates.length) inserts = inserts.concat(updates.filter((s) => !seqs.has(s.id)));
   }
   if (inserts.length > 0) {
-    const rows = await db.$queryRawUnsafe<Array<{ id: string; close_seq: string | null }>>(INSERT_SQL, ...sessionParams(inserts, cursors, partitions));
+    const rows = await db.$queryRawUnsafe<Array<{ id: string; close_seq: string | null }>>(
+      INSERT_SQL,
+      ...sessionParams(inserts, cursors, partitions),
+      definitionKey,
+    );
     for (const r of rows) seqs.set(r.id, r.close_seq);
   }
   return seqs;

@@ -1,5 +1,12 @@
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { TimeRange } from './session-reader.ts';
+import { activeBuildOf } from './session-store.ts';
+
+/** The sessions an aggregate reads: those of one definition (its active build) started in a range. */
+export interface StatsScope extends TimeRange {
+  /** Name of the session definition. */
+  readonly definition: string;
+}
 
 /** Aggregate engagement over the sessions that started in a range. */
 export interface EngagementStats {
@@ -56,10 +63,10 @@ const INTERVAL_UNITS: Record<Interval, string> = { HOUR: 'hour', DAY: 'day', WEE
 /** ORDER BY columns of the rankings. */
 const USER_ORDERS: Record<UserRanking, string> = { SESSIONS: 'sessions', VALUE: '"totalValue"', EVENTS: 'events' };
 
-/** Builds `WHERE` conditions on startedAt (and userId) with numbered parameters. */
-function whereClause(range: TimeRange, userId: string | null = null): { sql: string; params: unknown[] } {
-  const conditions: string[] = [];
-  const params: unknown[] = [];
+/** Builds `WHERE` conditions on the definition, startedAt (and userId) with numbered parameters. */
+function whereClause(range: StatsScope, userId: string | null = null): { sql: string; params: unknown[] } {
+  const params: unknown[] = [range.definition];
+  const conditions: string[] = [activeBuildOf('$1')];
   if (range.from !== null) {
     params.push(new Date(range.from).toISOString());
     conditions.push(`started_at >= $${params.length}::timestamptz`);
@@ -127,7 +134,7 @@ export class StatsReader {
    * and took 1.7 times as long as the two in sequence (a month of 1M
    * sessions, same settings); in parallel they take about the longer one.
    */
-  async engagementStats(range: TimeRange, userId: string | null): Promise<EngagementStats> {
+  async engagementStats(range: StatsScope, userId: string | null): Promise<EngagementStats> {
     const where = whereClause(range, userId);
     const [totals, distinct] = await Promise.all([
       this.query<Omit<EngagementStats, 'users' | 'sessionsPerUser'>>(
@@ -165,7 +172,7 @@ export class StatsReader {
    * midnight, so a DST change gives a 23- or 25-hour day; hour buckets are
    * real hours aligned to local hour boundaries (a fall-back day has 25).
    */
-  async engagementSeries(from: number, to: number, interval: Interval, timeZone: string): Promise<EngagementBucket[]> {
+  async engagementSeries(definition: string, from: number, to: number, interval: Interval, timeZone: string): Promise<EngagementBucket[]> {
     // Interpolated into the SQL: only the three known units may reach it, whatever the caller passed.
     if (!Object.prototype.hasOwnProperty.call(INTERVAL_UNITS, interval)) throw new Error(`unknown interval ${String(interval)}`);
     const unit = INTERVAL_UNITS[interval];
@@ -186,7 +193,7 @@ export class StatsReader {
        stats AS (
          SELECT ${bucketOf('started_at')} AS start, ${BUCKET_METRICS}
          FROM sessions
-         WHERE started_at >= $1::timestamptz AND started_at < $2::timestamptz
+         WHERE ${activeBuildOf('$4')} AND started_at >= $1::timestamptz AND started_at < $2::timestamptz
          GROUP BY 1
        )
        SELECT b.start,
@@ -202,6 +209,7 @@ export class StatsReader {
       new Date(from).toISOString(),
       new Date(to).toISOString(),
       timeZone,
+      definition,
     );
     return rows.map((row) => ({ ...row, start: new Date(row.start).getTime() }));
   }
@@ -211,7 +219,7 @@ export class StatsReader {
    * pass over the channel lists: a session's top channel is always one of its
    * channels, so "sessions topped" is a filtered count of the same rows.
    */
-  async topChannels(range: TimeRange, limit: number): Promise<Array<{ channelId: string; sessions: number; events: number }>> {
+  async topChannels(range: StatsScope, limit: number): Promise<Array<{ channelId: string; sessions: number; events: number }>> {
     const where = whereClause(range);
     where.params.push(limit);
     return this.query(
@@ -231,7 +239,7 @@ export class StatsReader {
    * value, sessions without a value last): one pass over the range's
    * sessions, with the metrics of engagementSeries.
    */
-  async breakdown(range: TimeRange, dimension: Dimension, limit: number): Promise<BreakdownRow[]> {
+  async breakdown(range: StatsScope, dimension: Dimension, limit: number): Promise<BreakdownRow[]> {
     // The column is interpolated: only names from the fixed map may reach the SQL.
     if (!Object.prototype.hasOwnProperty.call(DIMENSION_COLUMNS, dimension)) throw new Error(`unknown dimension ${String(dimension)}`);
     const column = DIMENSION_COLUMNS[dimension];
@@ -249,7 +257,7 @@ export class StatsReader {
 
   /** Users ranked by sessions, events or value (ties by userId). */
   async topUsers(
-    range: TimeRange,
+    range: StatsScope,
     by: UserRanking,
     limit: number,
   ): Promise<Array<{ userId: string; sessions: number; events: number; totalValue: number }>> {

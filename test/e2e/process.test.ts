@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,9 +25,12 @@ describe('the service process', () => {
   });
 
   it('exits 1 with one readable line on a bad configuration value', async () => {
+    const badDefinitions = path.join(dataDir, 'bad-definitions.json');
+    writeFileSync(badDefinitions, JSON.stringify({ definitions: [{ name: 'forbidden', gap: '10s', filter: { names: [] } }] }));
     for (const [name, value, message] of [
       ['SESSION_GAP', 'abc', /SESSION_GAP="abc" is not a valid duration/],
       ['PORT', '-1', /PORT="-1"/],
+      ['SESSION_DEFINITIONS', badDefinitions, /^configuration error: SESSION_DEFINITIONS file .*bad-definitions\.json, definition forbidden, field filter\.names: /],
     ] as const) {
       const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
         env: { ...process.env, [name]: value },

@@ -2,15 +2,15 @@ import { gqlData } from './graphql.ts';
 import { SESSION_FIELDS } from './events.ts';
 import type { RefSession } from './reference.ts';
 
-/** Every stored session, paging through `sessions` (newest first) with cursors. */
-export async function allSessions(url: string, headers: Record<string, string> = {}): Promise<Array<Record<string, any>>> {
+/** Every stored session (of one definition, `default` unless given), paging through `sessions` (newest first) with cursors. */
+export async function allSessions(url: string, headers: Record<string, string> = {}, definition = 'default'): Promise<Array<Record<string, any>>> {
   const out: Array<Record<string, any>> = [];
   let after: string | null = null;
   for (;;) {
     const data: any = await gqlData(
       url,
-      `query Page($after: String) { sessions(first: 500, after: $after) { edges { cursor node { ${SESSION_FIELDS} } } pageInfo { hasNextPage endCursor } } }`,
-      { after },
+      `query Page($after: String, $definition: String) { sessions(definition: $definition, first: 500, after: $after) { edges { cursor node { ${SESSION_FIELDS} } } pageInfo { hasNextPage endCursor } } }`,
+      { after, definition },
       headers,
     );
     for (const edge of data.sessions.edges) out.push(edge.node);

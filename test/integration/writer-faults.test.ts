@@ -10,6 +10,8 @@ import { ServiceError } from '../../src/graphql/errors.ts';
 import { AdmissionRefused } from '../../src/ingest/admission.ts';
 import type { ValidEvent } from '../../src/ingest/validate.ts';
 import { Writer, type WriterObserver, type WriterOptions } from '../../src/ingest/writer.ts';
+import { Lane, Lanes } from '../../src/ingest/lanes.ts';
+import { defaultDefinitions } from '../../src/definitions/definitions.ts';
 import { Sessionizer } from '../../src/sessionizer/sessionizer.ts';
 import type { Database } from '../../src/store/database.ts';
 import { applyMigrations } from '../../src/store/migrate.ts';
@@ -17,6 +19,12 @@ import { loadClosedFrontiers, loadOpenSessions, loadServiceState } from '../../s
 
 const GAP_MS = 30 * 60_000;
 const LATENESS_MS = 30_000;
+
+/** The writer's lanes: `default` alone, as without SESSION_DEFINITIONS. */
+function lanesOf(s: Sessionizer): Lanes {
+  const [definition] = defaultDefinitions(s.opts);
+  return new Lanes([new Lane(definition!, 'default', s, true)]);
+}
 
 function sessionizer(): Sessionizer {
   return new Sessionizer({
@@ -96,22 +104,21 @@ describe('the writer under faults', () => {
     writer = undefined;
   });
 
-  async function fromDatabase(): Promise<Sessionizer> {
+  async function fromDatabase(): Promise<Lanes> {
     const { prisma } = database;
     const fresh = sessionizer();
     const state = await loadServiceState(prisma);
     const maxTs = state.maxEventTs ?? Number.NEGATIVE_INFINITY;
     const open = await loadOpenSessions(prisma, GAP_MS, null);
     fresh.restore(open, maxTs, await loadClosedFrontiers(prisma, maxTs - LATENESS_MS, GAP_MS, 24 * 3_600_000, null), T0 + 60_000);
-    return fresh;
+    return lanesOf(fresh);
   }
 
   function start(over: Partial<WriterOptions> & { observer: Counts }): Writer {
     const { prisma } = database;
     writer = new Writer({
       prisma,
-      sessionizer: sessionizer(),
-      gapMs: GAP_MS,
+      lanes: lanesOf(sessionizer()),
       allowedLatenessMs: LATENESS_MS,
       maxEventsPerCommit: 50_000,
       partitions: 64,

@@ -3,7 +3,7 @@ import { Feed } from '../../src/realtime/feed.ts';
 import { SessionBus, type Overflow } from '../../src/realtime/session-bus.ts';
 import type { SessionView } from '../../src/store/session-view.ts';
 
-const session = (id: string, userId = 'u'): SessionView => ({ id, userId }) as SessionView;
+const session = (id: string, userId = 'u'): SessionView => ({ id, userId, definition: 'default' }) as SessionView;
 
 /** Reads `count` messages (each next() as graphql-ws calls it: one at a time). */
 async function read(iterator: AsyncIterator<SessionView>, count: number): Promise<string[]> {
@@ -19,7 +19,7 @@ async function read(iterator: AsyncIterator<SessionView>, count: number): Promis
 describe('SessionBus', () => {
   it('delivers a commit far larger than 1,000 messages to a subscriber that reads after it', async () => {
     const bus = new SessionBus();
-    const sub = bus.subscribe({ topic: 'closed', userId: null });
+    const sub = bus.subscribe({ definition: 'default', topic: 'closed', userId: null });
     const ids = Array.from({ length: 5_000 }, (_, i) => `s${i}`);
     for (const id of ids) bus.publish('closed', session(id, `u${id}`));
     expect(await read(sub, 5_000)).toEqual(ids);
@@ -28,8 +28,8 @@ describe('SessionBus', () => {
 
   it('hands messages to waiting readers, and each reader reads every message once, in order', async () => {
     const bus = new SessionBus();
-    const waiting = bus.subscribe({ topic: 'started', userId: null });
-    const busy = bus.subscribe({ topic: 'started', userId: 'u' });
+    const waiting = bus.subscribe({ definition: 'default', topic: 'started', userId: null });
+    const busy = bus.subscribe({ definition: 'default', topic: 'started', userId: 'u' });
     const pending = waiting.next();
     for (const id of ['a', 'b', 'c']) bus.publish('started', session(id));
     expect((await pending).value?.id).toBe('a');
@@ -42,22 +42,22 @@ describe('SessionBus', () => {
 
   it('filters by user before any per-subscriber work, and forgets topics nobody follows', async () => {
     const bus = new SessionBus();
-    const alice = bus.subscribe({ topic: 'updated', userId: 'alice' });
-    expect(bus.wants('updated', 'alice')).toBe(true);
-    expect(bus.wants('updated', 'bob')).toBe(false);
+    const alice = bus.subscribe({ definition: 'default', topic: 'updated', userId: 'alice' });
+    expect(bus.wants('updated', 'default', 'alice')).toBe(true);
+    expect(bus.wants('updated', 'default', 'bob')).toBe(false);
     bus.publish('updated', session('b1', 'bob'));
     bus.publish('updated', session('a1', 'alice'));
     expect(await read(alice, 1)).toEqual(['a1']);
     await alice.return?.();
-    expect(bus.wants('updated', 'alice')).toBe(false);
+    expect(bus.wants('updated', 'default', 'alice')).toBe(false);
     expect(bus.size()).toBe(0);
   });
 
   it('cuts off a subscriber more than maxQueue messages behind, once, saying how many it lost', async () => {
     const bus = new SessionBus();
     const overflows: Overflow[] = [];
-    const slow = bus.subscribe({ topic: 'started', userId: null, maxQueue: 3, onOverflow: (o) => overflows.push(o) });
-    const fast = bus.subscribe({ topic: 'started', userId: null, maxQueue: 3 });
+    const slow = bus.subscribe({ definition: 'default', topic: 'started', userId: null, maxQueue: 3, onOverflow: (o) => overflows.push(o) });
+    const fast = bus.subscribe({ definition: 'default', topic: 'started', userId: null, maxQueue: 3 });
     for (const id of ['a', 'b', 'c']) {
       bus.publish('started', session(id));
       await read(fast, 1);
@@ -77,14 +77,15 @@ describe('SessionBus', () => {
     const connection = {};
     let cutFromOverflow = 0;
     const overflowing = bus.subscribe({
+      definition: 'default',
       topic: 'started',
       userId: null,
       maxQueue: 5,
       owner: connection,
       onOverflow: () => (cutFromOverflow = bus.cut(connection)),
     });
-    const sibling = bus.subscribe({ topic: 'closed', userId: 'u', owner: connection });
-    const stranger = bus.subscribe({ topic: 'closed', userId: 'u' });
+    const sibling = bus.subscribe({ definition: 'default', topic: 'closed', userId: 'u', owner: connection });
+    const stranger = bus.subscribe({ definition: 'default', topic: 'closed', userId: 'u' });
     bus.publish('closed', session('c1'));
     bus.publish('closed', session('c2'));
     expect(await read(sibling, 1)).toEqual(['c1']);
@@ -100,8 +101,8 @@ describe('SessionBus', () => {
 
   it('keeps stored messages for the slowest reader only, across many segments', async () => {
     const bus = new SessionBus();
-    const slow = bus.subscribe({ topic: 'closed', userId: null });
-    const fast = bus.subscribe({ topic: 'closed', userId: null });
+    const slow = bus.subscribe({ definition: 'default', topic: 'closed', userId: null });
+    const fast = bus.subscribe({ definition: 'default', topic: 'closed', userId: null });
     const expected: string[] = [];
     for (let i = 0; i < 10_000; i++) {
       bus.publish('closed', session(`s${i}`));
@@ -118,7 +119,7 @@ describe('SessionBus', () => {
 
   it('ends every subscription on close, waking waiting readers', async () => {
     const bus = new SessionBus();
-    const sub = bus.subscribe({ topic: 'merged', userId: null });
+    const sub = bus.subscribe({ definition: 'default', topic: 'merged', userId: null });
     const pending = sub.next();
     bus.close();
     expect(await pending).toEqual({ value: undefined, done: true });

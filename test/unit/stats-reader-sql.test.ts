@@ -23,10 +23,10 @@ const INJECTION = "day') FROM sessions; DROP TABLE sessions; --";
 
 describe('StatsReader refuses names outside its fixed maps', () => {
   it.each([
-    ['engagementSeries', (r: StatsReader) => r.engagementSeries(0, 1, INJECTION as Interval, 'UTC')],
-    ['topUsers', (r: StatsReader) => r.topUsers({ from: null, to: null }, INJECTION as UserRanking, 10)],
-    ['breakdown', (r: StatsReader) => r.breakdown({ from: null, to: null }, INJECTION as Dimension, 10)],
-    ['breakdown (prototype key)', (r: StatsReader) => r.breakdown({ from: null, to: null }, 'toString' as Dimension, 10)],
+    ['engagementSeries', (r: StatsReader) => r.engagementSeries('default', 0, 1, INJECTION as Interval, 'UTC')],
+    ['topUsers', (r: StatsReader) => r.topUsers({ definition: 'default', from: null, to: null }, INJECTION as UserRanking, 10)],
+    ['breakdown', (r: StatsReader) => r.breakdown({ definition: 'default', from: null, to: null }, INJECTION as Dimension, 10)],
+    ['breakdown (prototype key)', (r: StatsReader) => r.breakdown({ definition: 'default', from: null, to: null }, 'toString' as Dimension, 10)],
   ])('%s', async (_name, call) => {
     const { prisma, statements } = recordingClient();
     await expect(call(new StatsReader(prisma))).rejects.toThrow(/unknown/);
@@ -36,9 +36,9 @@ describe('StatsReader refuses names outside its fixed maps', () => {
   it('builds the statement for known values', async () => {
     const { prisma, statements } = recordingClient();
     const reader = new StatsReader(prisma);
-    await reader.engagementSeries(0, 3_600_000, 'WEEK', 'UTC');
-    await reader.topUsers({ from: null, to: null }, 'VALUE', 10);
-    await reader.breakdown({ from: null, to: null }, 'UTM_SOURCE', 10);
+    await reader.engagementSeries('default', 0, 3_600_000, 'WEEK', 'UTC');
+    await reader.topUsers({ definition: 'default', from: null, to: null }, 'VALUE', 10);
+    await reader.breakdown({ definition: 'default', from: null, to: null }, 'UTM_SOURCE', 10);
     expect(statements.join('\n')).toMatch(/date_trunc\('week'/);
     expect(statements.join('\n')).toMatch(/ORDER BY "totalValue" DESC/);
     expect(statements.join('\n')).toMatch(/SELECT utm_source AS value/);

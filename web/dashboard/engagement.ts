@@ -1,6 +1,7 @@
 // Engagement over a chosen range: the statistics, the series charts, and the
 // top channels and users, all from one GraphQL request.
 import type { Api } from './api.ts';
+import { currentDefinition } from '../shared/definition.ts';
 import { TimeChart } from './charts.ts';
 import { byId, el, formatValue, toLocalInput, type Format } from './format.ts';
 
@@ -41,13 +42,13 @@ export const STAT_TILES: ReadonlyArray<{ field: string; label: string; format: F
   { field: 'totalValue', label: 'Total value', format: 'money' },
 ];
 
-const QUERY = `query Engagement($from: DateTime!, $to: DateTime!, $interval: Interval!, $timeZone: String) {
-  engagementStats(from: $from, to: $to) { ${STAT_TILES.map((t) => t.field).join(' ')} }
-  engagementSeries(from: $from, to: $to, interval: $interval, timeZone: $timeZone) {
+const QUERY = `query Engagement($definition: String, $from: DateTime!, $to: DateTime!, $interval: Interval!, $timeZone: String) {
+  engagementStats(definition: $definition, from: $from, to: $to) { ${STAT_TILES.map((t) => t.field).join(' ')} }
+  engagementSeries(definition: $definition, from: $from, to: $to, interval: $interval, timeZone: $timeZone) {
     start sessions users events avgDurationSeconds bounceRate engagementRate conversionRate totalValue
   }
-  topChannels(from: $from, to: $to, limit: 10) { channelId sessions events }
-  topUsers(from: $from, to: $to, by: SESSIONS, limit: 10) { userId sessions events totalValue }
+  topChannels(definition: $definition, from: $from, to: $to, limit: 10) { channelId sessions events }
+  topUsers(definition: $definition, from: $from, to: $to, by: SESSIONS, limit: 10) { userId sessions events totalValue }
 }`;
 
 const HOUR_MS = 3_600_000;
@@ -107,6 +108,7 @@ export class Engagement {
     status.textContent = 'Loading…';
     try {
       const data = await this.api.query<EngagementAnswer>(QUERY, {
+        definition: currentDefinition(),
         from: new Date(from).toISOString(),
         to: new Date(to).toISOString(),
         interval,

@@ -5,6 +5,7 @@
 // last closeCursor seen, and the service replays the closures committed while
 // the page was away (none missed, none repeated).
 import { createClient, type Client } from 'graphql-ws';
+import { currentDefinition } from '../shared/definition.ts';
 
 /** The session fields the feed shows. */
 export interface FeedSession {
@@ -39,9 +40,12 @@ export type LinkState =
 
 const FIELDS = 'id userId status startedAt endedAt eventCount durationSeconds topChannel totalValue closeReason closeCursor';
 const OPERATIONS: Record<FeedKind, { field: string; query: string }> = {
-  started: { field: 'sessionStarted', query: `subscription { sessionStarted { ${FIELDS} } }` },
-  updated: { field: 'sessionUpdated', query: `subscription { sessionUpdated { ${FIELDS} } }` },
-  closed: { field: 'sessionClosed', query: `subscription Closed($after: String) { sessionClosed(after: $after) { ${FIELDS} } }` },
+  started: { field: 'sessionStarted', query: `subscription Started($definition: String) { sessionStarted(definition: $definition) { ${FIELDS} } }` },
+  updated: { field: 'sessionUpdated', query: `subscription Updated($definition: String) { sessionUpdated(definition: $definition) { ${FIELDS} } }` },
+  closed: {
+    field: 'sessionClosed',
+    query: `subscription Closed($definition: String, $after: String) { sessionClosed(definition: $definition, after: $after) { ${FIELDS} } }`,
+  },
 };
 /** Close code of a connection the service refused (no valid key). */
 const CLOSE_FORBIDDEN = 4403;
@@ -124,7 +128,7 @@ export class LiveFeed {
   private subscribe(client: Client, kind: FeedKind, variables: Record<string, unknown>): void {
     const { field, query } = OPERATIONS[kind];
     client.subscribe<Record<string, FeedSession>>(
-      { query, variables },
+      { query, variables: { ...variables, definition: currentDefinition() } },
       {
         next: (message) => {
           const session = message.data?.[field];

@@ -8,6 +8,7 @@ import { bearer, storedKey, storeKey } from '../shared/read-key.ts';
 import { Api, ApiError } from './api.ts';
 import { Engagement } from './engagement.ts';
 import { byId } from './format.ts';
+import { currentDefinition } from '../shared/definition.ts';
 import { LiveFeed } from './live-feed.ts';
 import { Overview } from './overview.ts';
 import { UserTimeline } from './user-timeline.ts';
@@ -54,7 +55,35 @@ function askForKey(message: string): void {
   keyInput.focus();
 }
 
+const DEFINITIONS = 'query Definitions { definitions { name status } }';
+
+/** Fills the definition choice; choosing one reloads the page with `?definition=`. */
+async function listDefinitions(): Promise<void> {
+  const select = byId<HTMLSelectElement>('definition');
+  const current = currentDefinition();
+  try {
+    const data = await api.query<{ definitions: Array<{ name: string; status: string }> }>(DEFINITIONS);
+    select.replaceChildren(
+      ...data.definitions.map((d) => {
+        const option = document.createElement('option');
+        option.value = d.name;
+        option.textContent = d.status === 'READY' ? d.name : `${d.name} (${d.status.toLowerCase()})`;
+        option.selected = d.name === current;
+        return option;
+      }),
+    );
+  } catch {
+    // The panels report errors themselves; the choice keeps `default`.
+  }
+  select.onchange = () => {
+    const params = new URLSearchParams(window.location.search);
+    params.set('definition', select.value);
+    window.location.search = params.toString();
+  };
+}
+
 function run(): void {
+  void listDefinitions();
   prompt.hidden = true;
   document.body.classList.remove('locked');
   changeKey.hidden = api.currentKey === null;

@@ -1,6 +1,7 @@
 // The live overview: open sessions, sessions started and closed per minute,
 // and the feed of sessions starting, updating and closing.
 import type { Api } from './api.ts';
+import { currentDefinition } from '../shared/definition.ts';
 import { TimeChart } from './charts.ts';
 import { byId, el, formatDuration, formatValue } from './format.ts';
 import type { FeedItem, LinkState } from './live-feed.ts';
@@ -16,7 +17,7 @@ const OPEN_COUNT_MAX_MS = 10_000;
 /** The per-minute chart is redrawn at most this often while the feed is busy. */
 const CHART_REDRAW_MS = 250;
 
-const OPEN_COUNT = 'query OpenSessions { sessions(status: OPEN, first: 0) { totalCount } }';
+const OPEN_COUNT = 'query OpenSessions($definition: String) { sessions(definition: $definition, status: OPEN, first: 0) { totalCount } }';
 
 /** Sessions started and closed per wall-clock minute since the page opened. */
 class MinuteCounts {
@@ -163,7 +164,7 @@ export class Overview {
     this.openTimer = null;
     const tile = byId('tile-open');
     try {
-      const data = await this.api.query<{ sessions: { totalCount: number } }>(OPEN_COUNT);
+      const data = await this.api.query<{ sessions: { totalCount: number } }>(OPEN_COUNT, { definition: currentDefinition() });
       this.lastOpenCount = data.sessions.totalCount;
       tile.dataset['value'] = String(this.lastOpenCount);
       tile.textContent = formatValue(this.lastOpenCount, 'count');

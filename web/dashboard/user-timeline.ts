@@ -1,6 +1,7 @@
 // A user's sessions as a timeline (one bar per session, positioned by its
 // start and end), with every field of each session below it.
 import type { Api } from './api.ts';
+import { currentDefinition } from '../shared/definition.ts';
 import { byId, el, formatDuration, formatTime, formatValue } from './format.ts';
 
 interface UserSession {
@@ -27,8 +28,8 @@ interface UserSession {
 
 /** Most sessions shown for one user (the newest). */
 const PAGE = 100;
-const QUERY = `query UserSessions($userId: ID!, $first: Int!) {
-  sessions(userId: $userId, first: $first) {
+const QUERY = `query UserSessions($definition: String, $userId: ID!, $first: Int!) {
+  sessions(definition: $definition, userId: $userId, first: $first) {
     totalCount
     nodes {
       id status startedAt endedAt closesAt durationSeconds eventCount eventCounts { name count } channels { channelId count }
@@ -61,7 +62,7 @@ export class UserTimeline {
     status.textContent = 'Loading…';
     byId('users').scrollIntoView({ block: 'start', behavior: 'smooth' });
     try {
-      const data = await this.api.query<{ sessions: { totalCount: number; nodes: UserSession[] } }>(QUERY, { userId, first: PAGE });
+      const data = await this.api.query<{ sessions: { totalCount: number; nodes: UserSession[] } }>(QUERY, { definition: currentDefinition(), userId, first: PAGE });
       const sessions = [...data.sessions.nodes].reverse(); // oldest first, left to right
       const { totalCount } = data.sessions;
       status.textContent =
