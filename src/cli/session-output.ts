@@ -48,6 +48,37 @@ const HEX = '0123456789abcdef';
 /** Hours, minutes, seconds in ms: the fields of a time of day. */
 const TIME_UNITS = [3_600_000, 60_000, 1000];
 
+const encoder = new TextEncoder();
+const bytesOf = (text: string): Uint8Array => encoder.encode(text);
+// The constant parts of a session's text (J_: JSON, C_: CSV), encoded once.
+const J_ID = bytesOf('{"id":"');
+const J_USER = bytesOf('","userId":');
+const J_STARTED = bytesOf(',"status":"CLOSED","startedAt":"');
+const J_ENDED = bytesOf('","endedAt":"');
+const J_DURATION = bytesOf('","durationSeconds":');
+const J_EVENT_COUNT = bytesOf(',"eventCount":');
+const J_EVENT_COUNTS = bytesOf(',"eventCounts":');
+const J_TOP_CHANNEL = bytesOf(',"topChannel":');
+const NULL = bytesOf('null');
+const J_TOP_COUNT = bytesOf(',"topChannelCount":');
+const J_CHANNELS = bytesOf(',"channels":');
+const J_TOTAL_VALUE = bytesOf(',"totalValue":');
+const J_FIRST_NAME = bytesOf(',"firstEventName":');
+const J_LAST_NAME = bytesOf(',"lastEventName":');
+const J_CLOSE_REASON = bytesOf(',"closeReason":"');
+const J_END = bytesOf('"}');
+const C_STATUS = bytesOf(',CLOSED,');
+const J_CONVERTED = bytesOf(',"converted":true');
+const J_NOT_CONVERTED = bytesOf(',"converted":false');
+const J_ENGAGED = bytesOf(',"engaged":true');
+const J_NOT_ENGAGED = bytesOf(',"engaged":false');
+const J_BOUNCED = bytesOf(',"bounced":true');
+const J_NOT_BOUNCED = bytesOf(',"bounced":false');
+const C_TRUE = bytesOf(',true');
+const C_FALSE = bytesOf(',false');
+const C_TRUE_COMMA = bytesOf(',true,');
+const C_FALSE_COMMA = bytesOf(',false,');
+
 /** The column names, in order: the CSV header. */
 export function outputStart(format: OutputFormat): string {
   return format === 'csv' ? `${SESSION_COLUMNS.join(',')}\n` : format === 'json' ? '[' : '';
@@ -120,47 +151,47 @@ export class SessionWriter {
   }
 
   private json(s: ClosedSession): void {
-    this.ascii('{"id":"');
+    this.bytes(J_ID);
     this.ascii(sessionId(s.userId, s.startedAt));
-    this.ascii('","userId":');
+    this.bytes(J_USER);
     this.string(s.userId, QUOTE);
-    this.ascii(',"status":"CLOSED","startedAt":"');
+    this.bytes(J_STARTED);
     this.date(s.startedAt);
-    this.ascii('","endedAt":"');
+    this.bytes(J_ENDED);
     this.date(s.endedAt);
-    this.ascii('","durationSeconds":');
+    this.bytes(J_DURATION);
     this.number(s.durationMs / 1000);
-    this.ascii(',"eventCount":');
+    this.bytes(J_EVENT_COUNT);
     this.number(s.eventCount);
-    this.ascii(',"eventCounts":');
+    this.bytes(J_EVENT_COUNTS);
     this.counts(s.names, NAME_STRIDE, QUOTE);
-    this.ascii(',"topChannel":');
-    if (s.topChannel === null) this.ascii('null');
+    this.bytes(J_TOP_CHANNEL);
+    if (s.topChannel === null) this.bytes(NULL);
     else this.string(s.topChannel, QUOTE);
-    this.ascii(',"topChannelCount":');
-    if (s.topChannelCount === null) this.ascii('null');
+    this.bytes(J_TOP_COUNT);
+    if (s.topChannelCount === null) this.bytes(NULL);
     else this.number(s.topChannelCount);
-    this.ascii(',"channels":');
+    this.bytes(J_CHANNELS);
     this.counts(s.channels, CHANNEL_STRIDE, QUOTE);
-    this.ascii(',"totalValue":');
+    this.bytes(J_TOTAL_VALUE);
     this.number(s.totalValue);
-    this.ascii(s.converted ? ',"converted":true' : ',"converted":false');
-    this.ascii(s.engaged ? ',"engaged":true' : ',"engaged":false');
-    this.ascii(s.bounced ? ',"bounced":true' : ',"bounced":false');
-    this.ascii(',"firstEventName":');
+    this.bytes(s.converted ? J_CONVERTED : J_NOT_CONVERTED);
+    this.bytes(s.engaged ? J_ENGAGED : J_NOT_ENGAGED);
+    this.bytes(s.bounced ? J_BOUNCED : J_NOT_BOUNCED);
+    this.bytes(J_FIRST_NAME);
     this.string(s.firstEventName, QUOTE);
-    this.ascii(',"lastEventName":');
+    this.bytes(J_LAST_NAME);
     this.string(s.lastEventName, QUOTE);
-    this.ascii(',"closeReason":"');
+    this.bytes(J_CLOSE_REASON);
     this.ascii(s.closeReason);
-    this.ascii('"}');
+    this.bytes(J_END);
   }
 
   private csv(s: ClosedSession): void {
     this.ascii(sessionId(s.userId, s.startedAt));
     this.byte(COMMA);
     this.cell(s.userId);
-    this.ascii(',CLOSED,');
+    this.bytes(C_STATUS);
     this.date(s.startedAt);
     this.byte(COMMA);
     this.date(s.endedAt);
@@ -178,9 +209,9 @@ export class SessionWriter {
     this.countsCell(s.channels, CHANNEL_STRIDE);
     this.byte(COMMA);
     this.number(s.totalValue);
-    this.ascii(s.converted ? ',true' : ',false');
-    this.ascii(s.engaged ? ',true' : ',false');
-    this.ascii(s.bounced ? ',true,' : ',false,');
+    this.bytes(s.converted ? C_TRUE : C_FALSE);
+    this.bytes(s.engaged ? C_TRUE : C_FALSE);
+    this.bytes(s.bounced ? C_TRUE_COMMA : C_FALSE_COMMA);
     this.cell(s.firstEventName);
     this.byte(COMMA);
     this.cell(s.lastEventName);
@@ -299,7 +330,16 @@ export class SessionWriter {
     return p;
   }
 
-  /** ASCII text (names of fields, ids, numbers as text). */
+  /** Bytes encoded beforehand (the constant parts). */
+  private bytes(b: Uint8Array): void {
+    this.room(b.length);
+    const buf = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < b.length; i++) buf[p++] = b[i] as number;
+    this.pos = p;
+  }
+
+  /** ASCII text (ids, numbers as text). */
   private ascii(text: string): void {
     this.room(text.length);
     const buf = this.buf;
