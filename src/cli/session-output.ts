@@ -45,8 +45,8 @@ const COMMA = 0x2c;
 const COLON = 0x3a;
 const NEWLINE = 0x0a;
 const HEX = '0123456789abcdef';
-/** Hours, minutes, seconds in ms: the fields of a time of day. */
-const TIME_UNITS = [3_600_000, 60_000, 1000];
+/** 10000-01-01T00:00:00Z: Date.toISOString() writes later (and negative) years otherwise. */
+const LAST_4_DIGIT_YEAR_MS = 253_402_300_800_000;
 
 const encoder = new TextEncoder();
 const bytesOf = (text: string): Uint8Array => encoder.encode(text);
@@ -333,10 +333,8 @@ export class SessionWriter {
   /** Bytes encoded beforehand (the constant parts). */
   private bytes(b: Uint8Array): void {
     this.room(b.length);
-    const buf = this.buf;
-    let p = this.pos;
-    for (let i = 0; i < b.length; i++) buf[p++] = b[i] as number;
-    this.pos = p;
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
   }
 
   /** ASCII text (ids, numbers as text). */
@@ -371,30 +369,33 @@ export class SessionWriter {
 
   /** A time as Date.toISOString() writes it (2016-11-08T14:09:57.000Z); the day's part is reused. */
   private date(ms: number): void {
+    if (!(ms >= 0 && ms < LAST_4_DIGIT_YEAR_MS)) return this.ascii(new Date(ms).toISOString()); // rare
     const day = Math.floor(ms / DAY_MS);
-    if (day !== this.day || !(ms >= 0 && ms < 253_402_300_800_000)) {
-      if (!(ms >= 0 && ms < 253_402_300_800_000)) return this.ascii(new Date(ms).toISOString()); // before 1970 or after 9999: rare
+    if (day !== this.day) {
       this.day = day;
       const text = new Date(day * DAY_MS).toISOString();
       for (let i = 0; i < 11; i++) this.dayBytes[i] = text.charCodeAt(i);
     }
     this.room(24);
     const buf = this.buf;
+    const dayBytes = this.dayBytes;
     let p = this.pos;
-    buf.set(this.dayBytes, p);
-    p += 11;
-    let rest = ms - day * DAY_MS;
-    for (let f = 0; f < 3; f++) {
-      const unit = TIME_UNITS[f] as number;
-      const v = Math.floor(rest / unit);
-      rest -= v * unit;
-      buf[p++] = 0x30 + Math.floor(v / 10);
-      buf[p++] = 0x30 + (v % 10);
-      buf[p++] = f < 2 ? COLON : 0x2e;
-    }
-    buf[p++] = 0x30 + Math.floor(rest / 100);
-    buf[p++] = 0x30 + (Math.floor(rest / 10) % 10);
-    buf[p++] = 0x30 + (rest % 10);
+    for (let i = 0; i < 11; i++) buf[p++] = dayBytes[i] as number;
+    const inDay = ms - day * DAY_MS; // an integer below 86,400,000: int32 arithmetic from here
+    const seconds = (inDay / 1000) | 0;
+    const milli = inDay - seconds * 1000;
+    const hours = (seconds / 3600) | 0;
+    const minutes = ((seconds - hours * 3600) / 60) | 0;
+    const secs = seconds - hours * 3600 - minutes * 60;
+    p = twoDigits(buf, p, hours);
+    buf[p++] = COLON;
+    p = twoDigits(buf, p, minutes);
+    buf[p++] = COLON;
+    p = twoDigits(buf, p, secs);
+    buf[p++] = 0x2e;
+    const hundreds = (milli / 100) | 0;
+    buf[p++] = 0x30 + hundreds;
+    p = twoDigits(buf, p, milli - hundreds * 100);
     buf[p++] = 0x5a;
     this.pos = p;
   }
@@ -428,6 +429,14 @@ export class SessionWriter {
     if (this.framed) this.ascii(outputEnd(this.format, this.count));
     await this.flush(true);
   }
+}
+
+/** n (0-99) as two digits at p; returns the position after them. */
+function twoDigits(buf: Uint8Array, p: number, n: number): number {
+  const tens = (n / 10) | 0;
+  buf[p] = 0x30 + tens;
+  buf[p + 1] = 0x30 + n - tens * 10;
+  return p + 2;
 }
 
 /** JSON.stringify's two-character escapes of control characters (the rest are \u00XX). */
