@@ -30,6 +30,14 @@ const EVENT_ID = FIELDS.indexOf('eventId');
 const ALIAS = new Map<string, number>(
   FIELDS.flatMap((f, i) => FIELD_ALIASES[f].map((key, rank): [string, number] => [key, i * 8 + rank])),
 );
+/** Keys of the table by length, for a reader that matches them in its text without slicing (line-scanner.ts). */
+export const ALIASES_BY_LENGTH: ReadonlyArray<ReadonlyArray<readonly [key: string, alias: number]>> = (() => {
+  const out: Array<Array<[string, number]>> = [];
+  for (const [key, alias] of ALIAS) (out[key.length] ??= []).push([key, alias]);
+  return out;
+})();
+/** Distinct aliases (field index * 8 + precedence) are below this. */
+export const ALIAS_LIMIT = FIELDS.length * 8;
 
 /** Epoch numbers below this are seconds, from it on milliseconds (10^11 s is the year 5138). */
 const SECONDS_BELOW = 1e11;
@@ -49,24 +57,43 @@ const rank = new Int8Array(FIELDS.length);
  * `properties`. Wrong types are passed on for validation to refuse.
  */
 export function eventInputOf(obj: Readonly<Record<string, unknown>>): EventInput {
-  rank.fill(8);
+  beginFields();
   let properties: Record<string, unknown> | undefined;
   for (const key in obj) {
     const a = ALIAS.get(key);
     const v = obj[key];
-    if (a === undefined) {
-      properties ??= {};
-      // "__proto__" from JSON.parse is an own key: keep it one (plain assignment would set the prototype).
-      if (key === '__proto__') Object.defineProperty(properties, key, { value: v, enumerable: true, writable: true, configurable: true });
-      else properties[key] = v;
+    if (a !== undefined) {
+      offerField(a, v);
       continue;
     }
-    const f = a >> 3;
-    if (v !== null && (a & 7) < (rank[f] as number)) {
-      rank[f] = a & 7;
-      best[f] = v;
-    }
+    properties ??= {};
+    // "__proto__" from JSON.parse is an own key: keep it one (plain assignment would set the prototype).
+    if (key === '__proto__') Object.defineProperty(properties, key, { value: v, enumerable: true, writable: true, configurable: true });
+    else properties[key] = v;
   }
+  return fieldsInput(properties);
+}
+
+/**
+ * The three steps of the mapping, shared by eventInputOf and the scanner
+ * (line-scanner.ts): begin a line, offer each key's value under its alias
+ * (ALIAS order: field index * 8 + precedence), then take the EventInput.
+ */
+export function beginFields(): void {
+  rank.fill(8);
+}
+
+/** The value of a table key of the line: kept when not null and of a better precedence than the field's so far. */
+export function offerField(alias: number, v: unknown): void {
+  const f = alias >> 3;
+  if (v !== null && (alias & 7) < (rank[f] as number)) {
+    rank[f] = alias & 7;
+    best[f] = v;
+  }
+}
+
+/** The EventInput of the values offered since beginFields, with these properties. */
+export function fieldsInput(properties: unknown): EventInput {
   const input: EventInput = {
     eventId: rank[EVENT_ID] === 8 ? null : idText(best[EVENT_ID]),
     userId: rank[USER] === 8 ? (null as unknown as string) : (idText(best[USER]) as string),

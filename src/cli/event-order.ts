@@ -32,8 +32,13 @@ const BATCH = 256;
 export class EventOrder {
   private readonly heap = new MinHeap<FileEvent>();
   private maxTs = Number.NEGATIVE_INFINITY;
-  /** Own eventIds of the events held (a repeat of one is a duplicate). */
-  private readonly ownIds = new Set<string>();
+  /**
+   * Own eventIds of the events held (a repeat of one by the same user is a
+   * duplicate): eventId -> the user of the held event with it; an id that
+   * events of other users hold too is kept in `sharedIds` as user NUL id.
+   */
+  private readonly ownIds = new Map<string, string>();
+  private readonly sharedIds = new Set<string>();
   private batch: FileEvent[] = [];
   /** Events dropped as duplicates (a repeated eventId). */
   duplicates = 0;
@@ -64,18 +69,29 @@ export class EventOrder {
       };
     }
     if (e.ts > this.maxTs) this.maxTs = e.ts;
-    if (e.own) {
-      // Scoped to the user, so that users can be split between threads (docs/cli.md).
-      const key = `${e.userId}\u0000${e.eventId}`;
-      if (this.ownIds.has(key)) {
-        this.duplicates++;
-        return null;
-      }
-      this.ownIds.add(key);
+    // Scoped to the user, so that users can be split between threads (docs/cli.md).
+    if (e.own && this.isRepeat(e)) {
+      this.duplicates++;
+      return null;
     }
     this.heap.push(e.ts, e);
     if (this.heap.size > this.peakHeld) this.peakHeld = this.heap.size;
     return null;
+  }
+
+  /** Whether an event of the user with e's own id is held; if not, e's id is now held. */
+  private isRepeat(e: FileEvent): boolean {
+    const holder = this.ownIds.get(e.eventId);
+    if (holder === e.userId) return true;
+    if (holder === undefined && this.sharedIds.size === 0) {
+      this.ownIds.set(e.eventId, e.userId);
+      return false;
+    }
+    const key = sharedKey(e);
+    if (this.sharedIds.has(key)) return true;
+    if (holder === undefined) this.ownIds.set(e.eventId, e.userId);
+    else this.sharedIds.add(key);
+    return false;
   }
 
   /**
@@ -137,7 +153,10 @@ export class EventOrder {
   }
 
   private put(e: FileEvent): void {
-    if (e.own) this.ownIds.delete(`${e.userId}\u0000${e.eventId}`);
+    if (e.own) {
+      if (this.ownIds.get(e.eventId) === e.userId) this.ownIds.delete(e.eventId);
+      else this.sharedIds.delete(sharedKey(e));
+    }
     this.batch.push(e);
     if (this.batch.length >= BATCH) this.flush();
   }
@@ -147,6 +166,10 @@ export class EventOrder {
     this.deliver(this.batch);
     this.batch.length = 0;
   }
+}
+
+function sharedKey(e: FileEvent): string {
+  return `${e.userId}\u0000${e.eventId}`;
 }
 
 function byUser(a: FileEvent, b: FileEvent): number {

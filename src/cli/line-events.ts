@@ -1,11 +1,15 @@
 /**
  * Lines of text -> checked events or coded refusals, the same in the main
- * thread and in the parse workers: JSON.parse per line, the field mapping
- * (event-line.ts), then the service's checks (checkEvent). Derived ids are
- * left to the caller (event-order.ts computes them only where they matter).
+ * thread and in the parse workers: the field mapping (event-line.ts), then
+ * the service's checks (checkEvent). Each line is read by the scanner
+ * (line-scanner.ts); a line it leaves (invalid JSON, a mapped value of the
+ * wrong type, a repeated key) is read here with JSON.parse: both give the
+ * same event or refusal. Derived ids are left to the caller (event-order.ts
+ * computes them only where they matter).
  */
 import { checkEvent, type CheckedEvent, type ValidationLimits } from '../ingest/validate.ts';
 import { eventInputOf, INVALID_JSON } from './event-line.ts';
+import { scanLine } from './line-scanner.ts';
 
 /** A refused line: its number (1-based), code and message. */
 export interface LineRefusal {
@@ -36,14 +40,15 @@ export function readLines(text: string, firstLine: number, limits: ValidationLim
     if (next < 0) next = n;
     let end = next;
     if (end > pos && text.charCodeAt(end - 1) === CARRIAGE_RETURN) end--;
-    if (!isBlank(text, pos, end)) readLine(text.slice(pos, end), line, limits, sink);
+    if (!isBlank(text, pos, end) && !scanLine(text, pos, end, line, limits, sink)) readLine(text.slice(pos, end), line, limits, sink);
     line++;
     pos = next + 1;
   }
   return line - firstLine;
 }
 
-function readLine(text: string, line: number, limits: ValidationLimits, sink: LineSink): void {
+/** The general path: JSON.parse, the mapping, the service's checks. Exported for tests. */
+export function readLine(text: string, line: number, limits: ValidationLimits, sink: LineSink): void {
   let obj: unknown;
   try {
     obj = JSON.parse(text);

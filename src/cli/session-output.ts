@@ -1,12 +1,12 @@
 /**
  * `sessions sessionize` output: the core's closed sessions as JSON lines, one
  * JSON array, or CSV, with the service's Session fields plus topChannelCount
- * (docs/cli.md, "sessions sessionize"). Every value comes from the core's
- * snapshot; only the text is made here.
+ * (docs/cli.md, "sessions sessionize"). Every value comes from the core
+ * (closed-session.ts); only the text is made here.
  */
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import type { ChannelStat, SessionSnapshot } from '../sessionizer/types.ts';
+import { CHANNEL_STRIDE, NAME_STRIDE, type ClosedSession } from '../sessionizer/closed-session.ts';
 import { sessionId } from './session-id.ts';
 
 export type OutputFormat = 'json' | 'jsonl' | 'csv';
@@ -34,99 +34,52 @@ export const SESSION_COLUMNS = [
   'closeReason',
 ] as const;
 
-/** Bytes buffered before a write: few, large writes. */
+/** Bytes gathered before a write: few, large writes. */
 const BUFFER_BYTES = 1 << 20;
+/** Largest integer written digit by digit; beyond it (and for fractions) String(n) is copied. */
+const SMALL_INT = 1e9;
+const DAY_MS = 86_400_000;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const NEWLINE = 0x0a;
+const HEX = '0123456789abcdef';
+/** 10000-01-01T00:00:00Z: Date.toISOString() writes later (and negative) years otherwise. */
+const LAST_4_DIGIT_YEAR_MS = 253_402_300_800_000;
 
-/**
- * A string as JSON: as it is between quotes when nothing in it needs an
- * escape (ids and names nearly always), else JSON.stringify's.
- */
-function str(text: string): string {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(text);
-  }
-  return `"${text}"`;
-}
-const MINUTE_MS = 60_000;
-const DIGITS = Array.from({ length: 1000 }, (_, n) => String(n).padStart(3, '0'));
-/** The last minute formatted: sessions come out roughly in time order, so most share it. */
-let minuteStart = Number.NaN;
-let minuteText = '';
+const encoder = new TextEncoder();
+const bytesOf = (text: string): Uint8Array => encoder.encode(text);
+// The constant parts of a session's text (J_: JSON, C_: CSV), encoded once.
+const J_ID = bytesOf('{"id":"');
+const J_USER = bytesOf('","userId":');
+const J_STARTED = bytesOf(',"status":"CLOSED","startedAt":"');
+const J_ENDED = bytesOf('","endedAt":"');
+const J_DURATION = bytesOf('","durationSeconds":');
+const J_EVENT_COUNT = bytesOf(',"eventCount":');
+const J_EVENT_COUNTS = bytesOf(',"eventCounts":');
+const J_TOP_CHANNEL = bytesOf(',"topChannel":');
+const NULL = bytesOf('null');
+const J_TOP_COUNT = bytesOf(',"topChannelCount":');
+const J_CHANNELS = bytesOf(',"channels":');
+const J_TOTAL_VALUE = bytesOf(',"totalValue":');
+const J_FIRST_NAME = bytesOf(',"firstEventName":');
+const J_LAST_NAME = bytesOf(',"lastEventName":');
+const J_CLOSE_REASON = bytesOf(',"closeReason":"');
+const J_END = bytesOf('"}');
+const C_STATUS = bytesOf(',CLOSED,');
+const J_CONVERTED = bytesOf(',"converted":true');
+const J_NOT_CONVERTED = bytesOf(',"converted":false');
+const J_ENGAGED = bytesOf(',"engaged":true');
+const J_NOT_ENGAGED = bytesOf(',"engaged":false');
+const J_BOUNCED = bytesOf(',"bounced":true');
+const J_NOT_BOUNCED = bytesOf(',"bounced":false');
+const C_TRUE = bytesOf(',true');
+const C_FALSE = bytesOf(',false');
+const C_TRUE_COMMA = bytesOf(',true,');
+const C_FALSE_COMMA = bytesOf(',false,');
 
-/** Date.toISOString(), with the text up to the minute reused. */
-function iso(ms: number): string {
-  const m = Math.floor(ms / MINUTE_MS) * MINUTE_MS;
-  if (m !== minuteStart) {
-    minuteStart = m;
-    minuteText = new Date(m).toISOString().slice(0, 17);
-  }
-  const inMinute = ms - m;
-  const sec = Math.floor(inMinute / 1000);
-  return `${minuteText}${(DIGITS[sec] as string).slice(1)}.${DIGITS[inMinute - sec * 1000] as string}Z`;
-}
-
-/** {key: count} as JSON text. */
-function countsJson(counts: Readonly<Record<string, number>>): string {
-  let out = '{';
-  for (const k in counts) out += `${out.length === 1 ? '' : ','}${str(k)}:${counts[k] as number}`;
-  return `${out}}`;
-}
-
-function channelsJson(channels: Readonly<Record<string, ChannelStat>>): string {
-  let out = '{';
-  for (const k in channels) out += `${out.length === 1 ? '' : ','}${str(k)}:${(channels[k] as ChannelStat).count}`;
-  return `${out}}`;
-}
-
-function topCount(s: SessionSnapshot): number | null {
-  return s.topChannel === null ? null : (s.channels[s.topChannel] as ChannelStat).count;
-}
-
-/** One session as a JSON object (no line break). */
-export function sessionJson(s: SessionSnapshot): string {
-  const top = s.topChannel === null ? 'null' : str(s.topChannel);
-  return (
-    `{"id":"${sessionId(s.userId, s.startedAt)}","userId":${str(s.userId)},"status":"${s.status}",` +
-    `"startedAt":"${iso(s.startedAt)}","endedAt":"${iso(s.endedAt)}","durationSeconds":${s.durationMs / 1000},` +
-    `"eventCount":${s.eventCount},"eventCounts":${countsJson(s.eventCounts)},"topChannel":${top},` +
-    `"topChannelCount":${topCount(s)},"channels":${channelsJson(s.channels)},"totalValue":${s.totalValue},` +
-    `"converted":${s.converted},"engaged":${s.engaged},"bounced":${s.bounced},` +
-    `"firstEventName":${str(s.firstEventName)},"lastEventName":${str(s.lastEventName)},"closeReason":"${s.closeReason}"}`
-  );
-}
-
-function csvCell(text: string): string {
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
-/** One session as a CSV row (no line break): eventCounts and channels as JSON text, null as an empty cell. */
-export function sessionCsv(s: SessionSnapshot): string {
-  const top = topCount(s);
-  const cells: Array<string | null> = [
-    sessionId(s.userId, s.startedAt),
-    s.userId,
-    s.status,
-    iso(s.startedAt),
-    iso(s.endedAt),
-    String(s.durationMs / 1000),
-    String(s.eventCount),
-    countsJson(s.eventCounts),
-    s.topChannel,
-    top === null ? null : String(top),
-    channelsJson(s.channels),
-    String(s.totalValue),
-    String(s.converted),
-    String(s.engaged),
-    String(s.bounced),
-    s.firstEventName,
-    s.lastEventName,
-    s.closeReason,
-  ];
-  return cells.map((c) => (c === null ? '' : csvCell(c))).join(',');
-}
-
-/** What an output starts with: the CSV header, the JSON array's bracket. */
+/** The column names, in order: the CSV header. */
 export function outputStart(format: OutputFormat): string {
   return format === 'csv' ? `${SESSION_COLUMNS.join(',')}\n` : format === 'json' ? '[' : '';
 }
@@ -137,15 +90,24 @@ export function outputEnd(format: OutputFormat, count: number): string {
 }
 
 /**
- * Writes sessions in the chosen format, buffered; flush() waits while the
- * stream is full, so a slow reader slows the input instead of filling memory.
+ * Writes sessions in the chosen format. Each session is encoded straight
+ * into a buffer as UTF-8, with no text built on the way (a file makes
+ * hundreds of thousands of sessions: their strings would be most of the
+ * garbage); full buffers go to the stream whole. flush() waits while the
+ * stream is full, so a slow reader slows the input instead of filling
+ * memory. The text is what JSON.stringify would write for each value (CSV:
+ * RFC 4180 quoting, eventCounts and channels as JSON text, null as an empty
+ * cell).
  */
 export class SessionWriter {
-  private buf = Buffer.allocUnsafe(BUFFER_BYTES);
-  private used = 0;
+  private buf = new Uint8Array(BUFFER_BYTES);
+  private pos = 0;
   private count = 0;
   /** The first error of the stream (EPIPE when the reader went away): the next flush throws it. */
   private failure: Error | null = null;
+  /** The day of the last date written, and its first 11 bytes ("2016-11-08T"): sessions come in near time order. */
+  private day = Number.NaN;
+  private readonly dayBytes = new Uint8Array(11);
 
   /**
    * framed false: only the sessions, for one of several writers sharing an
@@ -160,7 +122,7 @@ export class SessionWriter {
     out.on('error', (error: Error) => {
       this.failure ??= error;
     });
-    if (framed) this.put(outputStart(format));
+    if (framed) this.ascii(outputStart(format));
   }
 
   /** Sessions written so far. */
@@ -168,16 +130,19 @@ export class SessionWriter {
     return this.count;
   }
 
-  write(s: SessionSnapshot): void {
+  write(s: ClosedSession): void {
     switch (this.format) {
       case 'jsonl':
-        this.put(`${sessionJson(s)}\n`);
+        this.json(s);
+        this.byte(NEWLINE);
         break;
       case 'json':
-        this.put(`${this.count === 0 && this.framed ? '\n' : ',\n'}${sessionJson(s)}`);
+        this.ascii(this.count === 0 && this.framed ? '\n' : ',\n');
+        this.json(s);
         break;
       case 'csv':
-        this.put(`${sessionCsv(s)}\n`);
+        this.csv(s);
+        this.byte(NEWLINE);
         break;
       default:
         throw new Error(`unknown case ${JSON.stringify(this.format satisfies never)}`);
@@ -185,16 +150,261 @@ export class SessionWriter {
     this.count++;
   }
 
-  /**
-   * Encodes text into the buffer at once: the session's strings then die
-   * young, where a growing string would keep them all until the next write.
-   */
-  private put(text: string): void {
-    if (this.used + text.length * 3 > this.buf.length) {
-      this.hand();
-      if (text.length * 3 > this.buf.length) this.buf = Buffer.allocUnsafe(text.length * 3);
+  private json(s: ClosedSession): void {
+    this.bytes(J_ID);
+    this.ascii(sessionId(s.userId, s.startedAt));
+    this.bytes(J_USER);
+    this.string(s.userId, QUOTE);
+    this.bytes(J_STARTED);
+    this.date(s.startedAt);
+    this.bytes(J_ENDED);
+    this.date(s.endedAt);
+    this.bytes(J_DURATION);
+    this.number(s.durationMs / 1000);
+    this.bytes(J_EVENT_COUNT);
+    this.number(s.eventCount);
+    this.bytes(J_EVENT_COUNTS);
+    this.counts(s.names, NAME_STRIDE, QUOTE);
+    this.bytes(J_TOP_CHANNEL);
+    if (s.topChannel === null) this.bytes(NULL);
+    else this.string(s.topChannel, QUOTE);
+    this.bytes(J_TOP_COUNT);
+    if (s.topChannelCount === null) this.bytes(NULL);
+    else this.number(s.topChannelCount);
+    this.bytes(J_CHANNELS);
+    this.counts(s.channels, CHANNEL_STRIDE, QUOTE);
+    this.bytes(J_TOTAL_VALUE);
+    this.number(s.totalValue);
+    this.bytes(s.converted ? J_CONVERTED : J_NOT_CONVERTED);
+    this.bytes(s.engaged ? J_ENGAGED : J_NOT_ENGAGED);
+    this.bytes(s.bounced ? J_BOUNCED : J_NOT_BOUNCED);
+    this.bytes(J_FIRST_NAME);
+    this.string(s.firstEventName, QUOTE);
+    this.bytes(J_LAST_NAME);
+    this.string(s.lastEventName, QUOTE);
+    this.bytes(J_CLOSE_REASON);
+    this.ascii(s.closeReason);
+    this.bytes(J_END);
+  }
+
+  private csv(s: ClosedSession): void {
+    this.ascii(sessionId(s.userId, s.startedAt));
+    this.byte(COMMA);
+    this.cell(s.userId);
+    this.bytes(C_STATUS);
+    this.date(s.startedAt);
+    this.byte(COMMA);
+    this.date(s.endedAt);
+    this.byte(COMMA);
+    this.number(s.durationMs / 1000);
+    this.byte(COMMA);
+    this.number(s.eventCount);
+    this.byte(COMMA);
+    this.countsCell(s.names, NAME_STRIDE);
+    this.byte(COMMA);
+    if (s.topChannel !== null) this.cell(s.topChannel);
+    this.byte(COMMA);
+    if (s.topChannelCount !== null) this.number(s.topChannelCount);
+    this.byte(COMMA);
+    this.countsCell(s.channels, CHANNEL_STRIDE);
+    this.byte(COMMA);
+    this.number(s.totalValue);
+    this.bytes(s.converted ? C_TRUE : C_FALSE);
+    this.bytes(s.engaged ? C_TRUE : C_FALSE);
+    this.bytes(s.bounced ? C_TRUE_COMMA : C_FALSE_COMMA);
+    this.cell(s.firstEventName);
+    this.byte(COMMA);
+    this.cell(s.lastEventName);
+    this.byte(COMMA);
+    this.ascii(s.closeReason);
+  }
+
+  /** {key: count, ...} from an interleaved list (`stride` entries per key, the count second); quote: `"`, or `""` inside a CSV cell. */
+  private counts(list: ReadonlyArray<string | number>, stride: number, quote: number): void {
+    this.byte(0x7b);
+    for (let i = 0; i < list.length; i += stride) {
+      if (i > 0) this.byte(COMMA);
+      this.string(list[i] as string, quote);
+      this.byte(COLON);
+      this.number(list[i + 1] as number);
     }
-    this.used += this.buf.write(text, this.used);
+    this.byte(0x7d);
+  }
+
+  /** The counts as a CSV cell: JSON text, quoted (with its quotes doubled) unless it is `{}`. */
+  private countsCell(list: ReadonlyArray<string | number>, stride: number): void {
+    if (list.length === 0) return this.ascii('{}');
+    this.byte(QUOTE);
+    this.counts(list, stride, 0);
+    this.byte(QUOTE);
+  }
+
+  /** A CSV cell: the text, quoted with its quotes doubled when it holds a quote, comma or line break. */
+  private cell(text: string): void {
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === QUOTE || c === COMMA || c === 0x0d || c === NEWLINE) {
+        this.byte(QUOTE);
+        this.utf8(text, 1);
+        this.byte(QUOTE);
+        return;
+      }
+    }
+    this.utf8(text, 2);
+  }
+
+  /**
+   * A JSON string. quote QUOTE: between quotes, escaped as JSON.stringify
+   * does; quote 0: the same inside a quoted CSV cell (every quote doubled).
+   */
+  private string(text: string, quote: number): void {
+    if (quote === QUOTE) this.byte(QUOTE);
+    else this.ascii('""');
+    this.utf8(text, quote === QUOTE ? 0 : 3);
+    if (quote === QUOTE) this.byte(QUOTE);
+    else this.ascii('""');
+  }
+
+  /**
+   * Text as UTF-8. mode 0: JSON-escaped; 1: CSV-quoted (quotes doubled);
+   * 2: as it is; 3: JSON-escaped inside a CSV-quoted cell.
+   */
+  private utf8(text: string, mode: number): void {
+    this.room(text.length * 6 + 2);
+    const buf = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < text.length; i++) {
+      let c = text.charCodeAt(i);
+      if (c < 0x80) {
+        if (mode !== 2 && (c === QUOTE || ((mode === 0 || mode === 3) && (c < 0x20 || c === BACKSLASH)))) {
+          if (mode === 1) {
+            buf[p++] = QUOTE;
+            buf[p++] = QUOTE;
+            continue;
+          }
+          buf[p++] = BACKSLASH;
+          const short = c === QUOTE ? QUOTE : c === BACKSLASH ? BACKSLASH : SHORT_ESCAPES[c] ?? 0;
+          if (short !== 0) {
+            if (short === QUOTE && mode === 3) buf[p++] = QUOTE; // the escaped quote, doubled for CSV
+            buf[p++] = short;
+          } else {
+            p = this.hexEscape(p, c);
+          }
+          continue;
+        }
+        buf[p++] = c;
+      } else if (c < 0x800) {
+        buf[p++] = 0xc0 | (c >> 6);
+        buf[p++] = 0x80 | (c & 0x3f);
+      } else if (c >= 0xd800 && c <= 0xdfff) {
+        const next = text.charCodeAt(i + 1);
+        if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+          c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
+          i++;
+          buf[p++] = 0xf0 | (c >> 18);
+          buf[p++] = 0x80 | ((c >> 12) & 0x3f);
+          buf[p++] = 0x80 | ((c >> 6) & 0x3f);
+          buf[p++] = 0x80 | (c & 0x3f);
+        } else if (mode === 0 || mode === 3) {
+          buf[p++] = BACKSLASH; // a lone surrogate: escaped, as JSON.stringify does
+          p = this.hexEscape(p, c);
+        } else {
+          buf[p++] = 0xef; // U+FFFD, as Buffer.from would make it
+          buf[p++] = 0xbf;
+          buf[p++] = 0xbd;
+        }
+      } else {
+        buf[p++] = 0xe0 | (c >> 12);
+        buf[p++] = 0x80 | ((c >> 6) & 0x3f);
+        buf[p++] = 0x80 | (c & 0x3f);
+      }
+    }
+    this.pos = p;
+  }
+
+  /** "uXXXX" (lower-case hex, as JSON.stringify) at p, after its backslash. */
+  private hexEscape(p: number, c: number): number {
+    const buf = this.buf;
+    buf[p++] = 0x75;
+    for (let shift = 12; shift >= 0; shift -= 4) buf[p++] = HEX.charCodeAt((c >> shift) & 15);
+    return p;
+  }
+
+  /** Bytes encoded beforehand (the constant parts). */
+  private bytes(b: Uint8Array): void {
+    this.room(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  /** ASCII text (ids, numbers as text). */
+  private ascii(text: string): void {
+    this.room(text.length);
+    const buf = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < text.length; i++) buf[p++] = text.charCodeAt(i);
+    this.pos = p;
+  }
+
+  private byte(b: number): void {
+    this.room(1);
+    this.buf[this.pos++] = b;
+  }
+
+  /** A number as JSON.stringify writes it. */
+  private number(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || n >= SMALL_INT) return this.ascii(String(n));
+    this.room(10);
+    const buf = this.buf;
+    let digits = 1;
+    for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+    let p = this.pos + digits;
+    this.pos = p;
+    do {
+      const q = Math.floor(n / 10);
+      buf[--p] = 0x30 + n - q * 10;
+      n = q;
+    } while (n > 0);
+  }
+
+  /** A time as Date.toISOString() writes it (2016-11-08T14:09:57.000Z); the day's part is reused. */
+  private date(ms: number): void {
+    if (!(ms >= 0 && ms < LAST_4_DIGIT_YEAR_MS)) return this.ascii(new Date(ms).toISOString()); // rare
+    const day = Math.floor(ms / DAY_MS);
+    if (day !== this.day) {
+      this.day = day;
+      const text = new Date(day * DAY_MS).toISOString();
+      for (let i = 0; i < 11; i++) this.dayBytes[i] = text.charCodeAt(i);
+    }
+    this.room(24);
+    const buf = this.buf;
+    const dayBytes = this.dayBytes;
+    let p = this.pos;
+    for (let i = 0; i < 11; i++) buf[p++] = dayBytes[i] as number;
+    const inDay = ms - day * DAY_MS; // an integer below 86,400,000: int32 arithmetic from here
+    const seconds = (inDay / 1000) | 0;
+    const milli = inDay - seconds * 1000;
+    const hours = (seconds / 3600) | 0;
+    const minutes = ((seconds - hours * 3600) / 60) | 0;
+    const secs = seconds - hours * 3600 - minutes * 60;
+    p = twoDigits(buf, p, hours);
+    buf[p++] = COLON;
+    p = twoDigits(buf, p, minutes);
+    buf[p++] = COLON;
+    p = twoDigits(buf, p, secs);
+    buf[p++] = 0x2e;
+    const hundreds = (milli / 100) | 0;
+    buf[p++] = 0x30 + hundreds;
+    p = twoDigits(buf, p, milli - hundreds * 100);
+    buf[p++] = 0x5a;
+    this.pos = p;
+  }
+
+  /** Makes room for `n` more bytes: hands the full buffer over first. */
+  private room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    this.hand();
+    if (n > this.buf.length) this.buf = new Uint8Array(n);
   }
 
   /** Waits while the stream is full; writes the buffer too when `force` (the end). */
@@ -205,17 +415,29 @@ export class SessionWriter {
     if (this.failure !== null) throw this.failure;
   }
 
+  /** Hands the bytes written so far to the stream, in a buffer of their own (a worker moves them to another thread). */
   private hand(): void {
-    if (this.used === 0) return;
-    this.out.write(this.buf.subarray(0, this.used));
-    // The stream may still hold that buffer: a new one for what comes next.
-    this.buf = Buffer.allocUnsafe(BUFFER_BYTES);
-    this.used = 0;
+    if (this.pos === 0) return;
+    this.out.write(this.buf.subarray(0, this.pos));
+    // The stream keeps that buffer: a new one for what comes next.
+    this.buf = new Uint8Array(BUFFER_BYTES);
+    this.pos = 0;
   }
 
   /** Closes the JSON array (json) and writes what is buffered. */
   async end(): Promise<void> {
-    if (this.framed) this.put(outputEnd(this.format, this.count));
+    if (this.framed) this.ascii(outputEnd(this.format, this.count));
     await this.flush(true);
   }
 }
+
+/** n (0-99) as two digits at p; returns the position after them. */
+function twoDigits(buf: Uint8Array, p: number, n: number): number {
+  const tens = (n / 10) | 0;
+  buf[p] = 0x30 + tens;
+  buf[p + 1] = 0x30 + n - tens * 10;
+  return p + 2;
+}
+
+/** JSON.stringify's two-character escapes of control characters (the rest are \u00XX). */
+const SHORT_ESCAPES: Record<number, number> = { 8: 0x62, 9: 0x74, 10: 0x6e, 12: 0x66, 13: 0x72 };

@@ -35,6 +35,14 @@ export interface SessionizeSummary {
   peakHeldEvents: number;
 }
 
+/**
+ * Events admitted between two hand-overs of what is final, besides the one
+ * after each chunk: events (and their strings) that die before the next
+ * young-generation collection cost nothing to collect, a whole chunk's
+ * would be copied and promoted first.
+ */
+const RELEASE_EVERY = 512;
+
 /** Receives each refused line. */
 export type RefusalReporter = (r: LineRefusal) => void;
 
@@ -47,6 +55,7 @@ export class SessionCutter implements LineSink {
   private readonly order: EventOrder;
   private readonly core: Sessionizer;
   private readonly counts = { events: 0, rejected: 0, byCode: {} as Record<string, number> };
+  private admitted = 0;
 
   constructor(
     opts: SessionizeOptions,
@@ -72,6 +81,7 @@ export class SessionCutter implements LineSink {
     };
     const late = this.order.admit(fe, line);
     if (late !== null) this.refuse(late);
+    else if (++this.admitted % RELEASE_EVERY === 0) this.order.release();
   }
 
   refuse(r: LineRefusal): void {

@@ -1,3 +1,4 @@
+import { closedSessionFromSnapshot, closedSessionOf, type ClosedSession } from './closed-session.ts';
 import { snapshotOf } from './snapshot.ts';
 import type { Change, ChangeKind, SessionRules, SessionSnapshot, SessionState } from './types.ts';
 
@@ -56,17 +57,17 @@ export class ChangeLog {
   }
 
   /**
-   * Snapshots of the sessions closed since the last drain, in closing order,
-   * and empties the log: for callers that only want final sessions (the CLI),
-   * spared the snapshots of every start and update.
+   * The sessions closed since the last drain, in closing order, and empties
+   * the log: for callers that only want final sessions (the CLI), spared the
+   * snapshots of every start and update (closed-session.ts).
    */
-  drainClosed(rules: SessionRules): SessionSnapshot[] {
+  drainClosed(rules: SessionRules): ClosedSession[] {
     const codes = this.codes;
     const refs = this.refs;
-    const out: SessionSnapshot[] = [];
+    const out: ClosedSession[] = [];
     for (let i = 0; i < codes.length; i++) {
-      if (codes[i] === CODE.closed) out.push(snapshotOf(refs[i] as SessionState, rules));
-      else if (codes[i] === FIXED && (refs[i] as Change).kind === 'closed') out.push((refs[i] as Change).session);
+      if (codes[i] === CODE.closed) out.push(closedSessionOf(refs[i] as SessionState, rules));
+      else if (codes[i] === FIXED && (refs[i] as Change).kind === 'closed') out.push(closedSessionFromSnapshot((refs[i] as Change).session));
     }
     this.codes = [];
     this.refs = [];

@@ -1,3 +1,4 @@
+import type { ClosedSession } from './closed-session.ts';
 import { installCorrection } from './install-correction.ts';
 import { addEvent, keyLess } from './metrics.ts';
 import { OpenSessions, removeAt } from './open-sessions.ts';
@@ -191,11 +192,10 @@ export class Sessionizer {
 
   /**
    * The sessions closed since the last drain, in closing order, without the
-   * other changes: for a caller that writes only final sessions. Unlike
-   * drainChanges it does not end a batch, so with events in key order per
-   * user (no merges) a session's version stays 1.
+   * other changes: for a caller that writes only final sessions
+   * (closed-session.ts). Unlike drainChanges it does not end a batch.
    */
-  drainClosed(): SessionSnapshot[] {
+  drainClosed(): ClosedSession[] {
     return this.t.log.drainClosed(this.opts);
   }
 

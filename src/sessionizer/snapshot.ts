@@ -23,14 +23,12 @@ export function snapshotOf(s: SessionState, rules: SessionRules): SessionSnapsho
   const c = s.channels;
   if (c !== null) {
     const out: Record<string, ChannelStat> = {};
-    let bestAt = -1;
     for (let i = 0; i < c.length; i += CHANNEL_STRIDE) {
       const stat: ChannelStat = { count: c[i + 1] as number, firstAt: c[i + 2] as number, firstEventId: c[i + 3] as string };
       setOwn(out, c[i] as string, stat);
-      if (bestAt < 0 || isBetterChannel(c, i, bestAt)) bestAt = i;
     }
     channels = out;
-    topChannel = c[bestAt] as string;
+    topChannel = c[topChannelAt(c)] as string;
   }
   const durationMs = s.endedAt - s.startedAt;
   return {
@@ -47,7 +45,7 @@ export function snapshotOf(s: SessionState, rules: SessionRules): SessionSnapsho
     topChannel,
     totalValue: s.totalValue,
     converted: s.converted,
-    engaged: durationMs >= rules.engagedMinDurationMs || s.converted || s.eventCount >= rules.engagedMinEvents,
+    engaged: isEngaged(s, rules),
     bounced: s.eventCount === 1,
     firstEventName: s.firstEventName,
     firstEventId: s.firstEventId,
@@ -61,7 +59,19 @@ export function snapshotOf(s: SessionState, rules: SessionRules): SessionSnapsho
   };
 }
 
-function isBetterChannel(c: Array<string | number>, i: number, j: number): boolean {
+/** Index in the interleaved channel list (CHANNEL_STRIDE) of the session's top channel: most events, then first seen. */
+export function topChannelAt(c: ReadonlyArray<string | number>): number {
+  let bestAt = 0;
+  for (let i = CHANNEL_STRIDE; i < c.length; i += CHANNEL_STRIDE) if (isBetterChannel(c, i, bestAt)) bestAt = i;
+  return bestAt;
+}
+
+/** The engaged rule: long enough, converted, or enough events. */
+export function isEngaged(s: Pick<SessionState, 'startedAt' | 'endedAt' | 'converted' | 'eventCount'>, rules: SessionRules): boolean {
+  return s.endedAt - s.startedAt >= rules.engagedMinDurationMs || s.converted || s.eventCount >= rules.engagedMinEvents;
+}
+
+function isBetterChannel(c: ReadonlyArray<string | number>, i: number, j: number): boolean {
   const ci = c[i + 1] as number;
   const cj = c[j + 1] as number;
   if (ci !== cj) return ci > cj;
