@@ -34,6 +34,12 @@ export interface SessionizeCommand {
   /** Timestamps more than this (ms) ahead of the clock are refused (FUTURE_TIMESTAMP), as by the service. */
   readonly maxFutureSkewMs: number;
   readonly format: OutputFormat;
+  /**
+   * --definitions: a SESSION_DEFINITIONS file (docs/definitions.md); every
+   * session is then cut per definition and tagged with its name. Null: the
+   * rules above, untagged.
+   */
+  readonly definitionsFile: string | null;
 }
 
 export interface IngestCommand {
@@ -120,6 +126,7 @@ function parseSessionize(args: readonly string[]): Command {
       'engaged-min-duration': { type: 'string' },
       'engaged-min-events': { type: 'string' },
       'max-future-skew': { type: 'string' },
+      definitions: { type: 'string' },
       help: HELP,
     },
     help,
@@ -148,6 +155,7 @@ function parseSessionize(args: readonly string[]): Command {
     latenessMs: lateness === 'unlimited' ? Number.POSITIVE_INFINITY : durationText('lateness', lateness, help, true),
     maxFutureSkewMs: duration(values, 'max-future-skew', d.maxFutureSkew, help, true),
     format: format as OutputFormat,
+    definitionsFile: text(values, 'definitions') ?? null,
   };
 }
 

@@ -52,6 +52,7 @@ const encoder = new TextEncoder();
 const bytesOf = (text: string): Uint8Array => encoder.encode(text);
 // The constant parts of a session's text (J_: JSON, C_: CSV), encoded once.
 const J_ID = bytesOf('{"id":"');
+const J_DEFINITION = bytesOf('","definition":"');
 const J_USER = bytesOf('","userId":');
 const J_STARTED = bytesOf(',"status":"CLOSED","startedAt":"');
 const J_ENDED = bytesOf('","endedAt":"');
@@ -79,9 +80,19 @@ const C_FALSE = bytesOf(',false');
 const C_TRUE_COMMA = bytesOf(',true,');
 const C_FALSE_COMMA = bytesOf(',false,');
 
-/** The column names, in order: the CSV header. */
-export function outputStart(format: OutputFormat): string {
-  return format === 'csv' ? `${SESSION_COLUMNS.join(',')}\n` : format === 'json' ? '[' : '';
+/** The column names, in order: the CSV header. Tagged output (--definitions) has `definition` after `id`. */
+export function outputStart(format: OutputFormat, tagged: boolean): string {
+  const columns: readonly string[] = tagged ? ['id', 'definition', ...SESSION_COLUMNS.slice(1)] : SESSION_COLUMNS;
+  return format === 'csv' ? `${columns.join(',')}\n` : format === 'json' ? '[' : '';
+}
+
+/**
+ * The id of a session: derived from its user and start (session-id.ts), and
+ * from its definition unless that is `default`, so that sessions of two
+ * definitions never share an id and untagged output keeps its ids.
+ */
+function idOf(s: ClosedSession, definition: string | null): string {
+  return sessionId(definition === null || definition === 'default' ? s.userId : `${definition}\u0000${s.userId}`, s.startedAt);
 }
 
 /** What an output of `count` sessions ends with. */
@@ -118,11 +129,12 @@ export class SessionWriter {
     private readonly out: Writable,
     private readonly format: OutputFormat,
     private readonly framed = true,
+    tagged = false,
   ) {
     out.on('error', (error: Error) => {
       this.failure ??= error;
     });
-    if (framed) this.ascii(outputStart(format));
+    if (framed) this.ascii(outputStart(format, tagged));
   }
 
   /** Sessions written so far. */
@@ -130,18 +142,19 @@ export class SessionWriter {
     return this.count;
   }
 
-  write(s: ClosedSession): void {
+  /** Writes a session; `definition` tags it (a definition name is ASCII: [a-z][a-z0-9_]*), null leaves it untagged. */
+  write(s: ClosedSession, definition: string | null = null): void {
     switch (this.format) {
       case 'jsonl':
-        this.json(s);
+        this.json(s, definition);
         this.byte(NEWLINE);
         break;
       case 'json':
         this.ascii(this.count === 0 && this.framed ? '\n' : ',\n');
-        this.json(s);
+        this.json(s, definition);
         break;
       case 'csv':
-        this.csv(s);
+        this.csv(s, definition);
         this.byte(NEWLINE);
         break;
       default:
@@ -150,9 +163,13 @@ export class SessionWriter {
     this.count++;
   }
 
-  private json(s: ClosedSession): void {
+  private json(s: ClosedSession, definition: string | null): void {
     this.bytes(J_ID);
-    this.ascii(sessionId(s.userId, s.startedAt));
+    this.ascii(idOf(s, definition));
+    if (definition !== null) {
+      this.bytes(J_DEFINITION);
+      this.ascii(definition);
+    }
     this.bytes(J_USER);
     this.string(s.userId, QUOTE);
     this.bytes(J_STARTED);
@@ -187,9 +204,13 @@ export class SessionWriter {
     this.bytes(J_END);
   }
 
-  private csv(s: ClosedSession): void {
-    this.ascii(sessionId(s.userId, s.startedAt));
+  private csv(s: ClosedSession, definition: string | null): void {
+    this.ascii(idOf(s, definition));
     this.byte(COMMA);
+    if (definition !== null) {
+      this.ascii(definition);
+      this.byte(COMMA);
+    }
     this.cell(s.userId);
     this.bytes(C_STATUS);
     this.date(s.startedAt);

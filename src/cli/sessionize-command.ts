@@ -1,5 +1,6 @@
 /** `sessions sessionize`: input and output streams, reports and exit code around the sessionizer. */
 import { stat } from 'node:fs/promises';
+import { readDefinitionsFile } from '../definitions/definitions.ts';
 import { formatDurationMs } from '../duration.ts';
 import type { SessionizeCommand } from './args.ts';
 import type { CliIo } from './cli-io.ts';
@@ -18,7 +19,9 @@ const THREAD_MIN_BYTES = 16 * 1024 * 1024;
 
 /** Runs the command: sessions to stdout, bad lines and the summary to stderr. */
 export async function runSessionize(cmd: SessionizeCommand, io: CliIo): Promise<ExitCode> {
-  const opts = { ...cmd.rules, latenessMs: cmd.latenessMs, maxFutureSkewMs: cmd.maxFutureSkewMs, nowMs: Date.now() };
+  // The rules given on the command line are the defaults of every field a definition leaves out, as the environment's are for the service.
+  const definitions = cmd.definitionsFile === null ? null : readDefinitionsFile(cmd.definitionsFile, cmd.rules);
+  const opts = { ...cmd.rules, latenessMs: cmd.latenessMs, maxFutureSkewMs: cmd.maxFutureSkewMs, nowMs: Date.now(), definitions };
   const label = cmd.input === '-' ? 'stdin' : cmd.input;
   const report: RefusalReporter = (r) => io.stderr.write(lineReport(label, r.line, r.code, r.message));
   const started = performance.now();
@@ -29,7 +32,7 @@ export async function runSessionize(cmd: SessionizeCommand, io: CliIo): Promise<
     const { sessionizeFileThreaded } = await import('./sessionize-threaded.ts');
     summary = await sessionizeFileThreaded(cmd.input, io.stdout, cmd.format, opts, report);
   } else {
-    const writer = new SessionWriter(io.stdout, cmd.format);
+    const writer = new SessionWriter(io.stdout, cmd.format, true, definitions !== null);
     summary = await sessionizeLines(readLineChunks(openLineInput(cmd.input, io.stdin).stream), writer, opts, report);
   }
   io.stderr.write(summaryText(summary, performance.now() - started, cmd.latenessMs));

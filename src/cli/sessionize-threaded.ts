@@ -142,7 +142,7 @@ export async function sessionizeFileThreaded(
     }
   };
   try {
-    out.write(outputStart(format));
+    out.write(outputStart(format, opts.definitions !== null));
     for (let i = 0; i < chunks; i++) {
       await until(() => i - reported < IN_FLIGHT);
       if (out.writableNeedDrain) await once(out, 'drain');

@@ -9,6 +9,9 @@
  * Memory follows the lateness window and the open sessions, not the file
  * (docs/cli.md, "Late events and memory").
  */
+import type { SessionDefinition } from '../definitions/definitions.ts';
+import type { EventFilter } from '../definitions/filter.ts';
+import { routeEvents } from '../definitions/route.ts';
 import type { CheckedEvent, ValidationLimits } from '../ingest/validate.ts';
 import { Sessionizer } from '../sessionizer/sessionizer.ts';
 import type { SessionRules } from '../sessionizer/types.ts';
@@ -19,6 +22,19 @@ import type { SessionWriter } from './session-output.ts';
 export interface SessionizeOptions extends SessionRules, ValidationLimits {
   /** How far (ms) behind the newest timestamp seen an event is still admitted; Infinity keeps everything. */
   readonly latenessMs: number;
+  /**
+   * Cut per definition (--definitions), each session tagged with its name;
+   * null: the rules of these options, untagged.
+   */
+  readonly definitions: readonly SessionDefinition[] | null;
+}
+
+/** One way of cutting the events: a definition's filter and the core running its rules. */
+interface Cut {
+  /** The definition's name; null when untagged. */
+  readonly name: string | null;
+  readonly filter: EventFilter | null;
+  readonly core: Sessionizer;
 }
 
 export interface SessionizeSummary {
@@ -53,7 +69,8 @@ export type RefusalReporter = (r: LineRefusal) => void;
  */
 export class SessionCutter implements LineSink {
   private readonly order: EventOrder;
-  private readonly core: Sessionizer;
+  private readonly cuts: readonly Cut[];
+  private readonly filters: ReadonlyArray<EventFilter | null>;
   private readonly counts = { events: 0, rejected: 0, byCode: {} as Record<string, number> };
   private admitted = 0;
 
@@ -64,7 +81,12 @@ export class SessionCutter implements LineSink {
   ) {
     // Events reach the core in key order per user, so it needs no lateness of its own
     // (nothing is ever deferred) and, reading a file, no wall-clock timers.
-    this.core = new Sessionizer({ ...opts, allowedLatenessMs: 0, newId: () => '', quietTimers: false });
+    const core = (rules: SessionRules): Sessionizer => new Sessionizer({ ...rules, allowedLatenessMs: 0, newId: () => '', quietTimers: false });
+    this.cuts =
+      opts.definitions === null
+        ? [{ name: null, filter: null, core: core(opts) }]
+        : opts.definitions.map((d) => ({ name: d.name, filter: d.filter, core: core(d.rules) }));
+    this.filters = this.cuts.map((c) => c.filter);
     this.order = new EventOrder(opts.latenessMs, (events) => this.cut(events));
   }
 
@@ -102,10 +124,15 @@ export class SessionCutter implements LineSink {
 
   private cut(events: readonly FileEvent[]): void {
     this.counts.events += events.length;
-    if (this.core.apply(events, 0).length > 0) {
-      throw new Error('internal error: events in key order were deferred by the sessionizer');
-    }
-    for (const s of this.core.drainClosed()) this.writer.write(s);
+    const routed = routeEvents(this.filters, events);
+    this.cuts.forEach(({ name, core }, i) => {
+      const own = routed[i] as readonly FileEvent[];
+      if (own.length === 0) return;
+      if (core.apply(own, 0).length > 0) {
+        throw new Error('internal error: events in key order were deferred by the sessionizer');
+      }
+      for (const s of core.drainClosed()) this.writer.write(s, name);
+    });
   }
 
   /** The input ended: the rest in order, then the open sessions close (FLUSH). */
@@ -113,9 +140,11 @@ export class SessionCutter implements LineSink {
     this.order.end();
     // Sessions the newest line is past close by inactivity, as on one thread,
     // even when that line's user is another thread's (its time never reached this core).
-    this.core.advanceEventTime(this.order.newest(), 0);
-    this.core.flush(undefined, 0);
-    for (const s of this.core.drainClosed()) this.writer.write(s);
+    for (const { name, core } of this.cuts) {
+      core.advanceEventTime(this.order.newest(), 0);
+      core.flush(undefined, 0);
+      for (const s of core.drainClosed()) this.writer.write(s, name);
+    }
     return {
       lines,
       events: this.counts.events,

@@ -44,6 +44,9 @@ options:
   --engaged-min-duration DURATION  (default 10s)
   --engaged-min-events N       (default 2)
   --max-future-skew DURATION   refuse timestamps this far ahead of the clock (default 5m)
+  --definitions FILE           cut sessions per definition of a SESSION_DEFINITIONS file
+                               (docs/definitions.md; the options above are the defaults
+                               of its fields); each session is tagged with its definition
   -h, --help                   this help
 
 Durations: 500ms, 30s, 15m, 24h, 7d, or a plain number of seconds.

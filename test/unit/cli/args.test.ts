@@ -29,7 +29,13 @@ describe('parseCommand: sessionize', () => {
       latenessMs: 300_000,
       maxFutureSkewMs: 300_000,
       format: 'jsonl',
+      definitionsFile: null,
     });
+  });
+
+  it('takes a definitions file with --definitions', () => {
+    const cmd = parseCommand(['sessionize', 'f.jsonl', '--definitions', 'defs.json'], {});
+    expect(cmd).toMatchObject({ kind: 'sessionize', definitionsFile: 'defs.json' });
   });
 
   it('reads durations as the service does: 30s, 15m, 24h, 500ms, plain seconds', () => {

@@ -29,6 +29,7 @@ const OPTS: SessionizeOptions = {
   latenessMs: LATENESS_MS,
   nowMs: Date.parse('2030-01-01T00:00:00Z'),
   maxFutureSkewMs: 300_000,
+  definitions: null,
 };
 const T0 = Date.parse('2016-11-08T14:00:00Z');
 
