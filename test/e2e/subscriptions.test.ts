@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { INGEST, SESSION_FIELDS } from '../helpers/events.ts';
 import { collect, gqlData, wsClient } from '../helpers/graphql.ts';
+import { subscriptionsReach, waitForMetric } from '../helpers/metrics.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 const GAP_MS = 1_000;
@@ -15,21 +16,13 @@ const closed = (user: string | null, after: string | null = null) => {
   return `subscription { sessionClosed${args.length ? `(${args.join(', ')})` : ''} { id userId eventCount closeReason closeCursor version closedAt } }`;
 };
 
-/** Waits until the metric `name` of the server reaches `n` (polling its registry). */
-async function metricReaches(server: TestServer, name: string, n: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = await server.service.metrics.render();
-    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-    if (Number(line?.split(' ')[1] ?? 0) >= n) return;
-    if (Date.now() > deadline) throw new Error(`${name} below ${n} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** Waits until the server holds at least `n` live subscriptions (they are registered). */
-function subscribed(server: TestServer, n: number): Promise<void> {
-  return metricReaches(server, 'sessions_subscriptions_active', n);
+/**
+ * Waits until the server holds exactly `n` live subscriptions: the new ones
+ * are registered, and those of the test before have ended (at least `n`
+ * could count one of those and publish before a new one listens).
+ */
+function subscribed(server: TestServer, n: number): Promise<number> {
+  return subscriptionsReach(server.service, n);
 }
 
 function event(userId: string, id: string, ts: number, extra: Record<string, unknown> = {}) {
@@ -68,7 +61,7 @@ describe('live sessions over graphql-ws', () => {
     expect(update).toMatchObject({ id: first.id, eventCount: 2, version: 2, converted: true, totalValue: 12.5 });
 
     // No event for GAP + ALLOWED_LATENESS of wall clock: the session closes on its own, not before.
-    const closure = (await c.waitFor(1, 15_000))[0] as Record<string, any>;
+    const closure = (await c.waitFor(1, 30_000))[0] as Record<string, any>;
     expect(closure).toMatchObject({ id: first.id, eventCount: 2, closeReason: 'INACTIVITY', version: 3 });
     expect(closure.closeCursor).toMatch(/^\d+$/);
     expect(Date.parse(closure.closedAt)).toBeGreaterThanOrEqual(lastEventSentAt + GAP_MS);
@@ -84,7 +77,7 @@ describe('live sessions over graphql-ws', () => {
     const t0 = Date.now();
     await gqlData(server.url, INGEST, { events: [event('carol', 'c0', t0)] });
     for (let i = 1; i <= 10; i++) await gqlData(server.url, INGEST, { events: [event('carol', `c${i}`, t0 + i)] });
-    const closure = (await c.waitFor(1, 15_000))[0] as Record<string, any>;
+    const closure = (await c.waitFor(1, 30_000))[0] as Record<string, any>;
     const span = Date.now() - t0;
     expect(closure.eventCount).toBe(11);
     // Ten changes: at most one update per UPDATE_INTERVAL (1 s) of the time they took to close, the rest coalesced
@@ -96,7 +89,7 @@ describe('live sessions over graphql-ws', () => {
     // A late event for the closed session: corrected, saved with a higher version, announced as updated.
     const before = u.items.length;
     await gqlData(server.url, INGEST, { events: [event('carol', 'c-late', t0 + 5)] });
-    await u.waitFor(before + 1, 5_000);
+    await u.waitFor(before + 1, 30_000);
     const correction = u.items[before] as { id: string; status: string; eventCount: number; version: number };
     expect(correction).toMatchObject({ id: closure.id, status: 'CLOSED', eventCount: 12 });
     expect(correction.version).toBe(closure.version + 1);
@@ -164,7 +157,7 @@ describe('live sessions over graphql-ws', () => {
     // Once the server has cut it off (what it had not sent is counted as dropped), the client reads again
     // and finds the close frame behind what was buffered (resumed later, the server would give up on the
     // close handshake and the code would be lost).
-    await metricReaches(server, 'sessions_ws_messages_dropped_total', 1, 90_000);
+    await waitForMetric(server.service, 'sessions_ws_messages_dropped_total', (dropped) => dropped >= 1, 90_000);
     (raw as unknown as { _socket: { resume(): void } })._socket.resume();
     expect(await closedWith).toBe(1013);
     await ingest;
