@@ -1,7 +1,8 @@
 /**
- * Review: sessionClosed delivers the closures of one commit in an order that
- * differs from their closeCursor order, so a client that resumes with the
- * cursor of the last closure it received misses closures. FAILS now.
+ * sessionClosed delivers the closures of one commit in closeCursor order
+ * (cursors are drawn in the order the closures are announced, whether the
+ * session is stored by an UPDATE or an INSERT), so a client that resumes with
+ * the cursor of the last closure it received gets every closure after it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
