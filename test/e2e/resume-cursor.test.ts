@@ -1,7 +1,7 @@
 /**
- * Review: sessionClosed(after:) whose replay query fails leaves its live bus
- * subscription behind forever (and the client gets an internal error for a
- * bad cursor). FAILS now.
+ * sessionClosed(after:) with a cursor Postgres cannot hold (19 digits past
+ * bigint) is refused as INVALID_CURSOR, a client error rather than a masked
+ * internal one, and leaves no live subscription behind on the session bus.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
