@@ -1,9 +1,8 @@
 /**
- * Review: the writer stores max_event_ts from ALL events of a group, duplicates
- * included (src/ingest/writer.ts:261-262), while memory only advances on
- * accepted ones. A resent eventId with another timestamp therefore moves the
- * persisted watermark; after a restart (or a recover()) sessions that memory
- * kept OPEN are closed at once. FAILS now.
+ * Only accepted events move the stored watermark (service_state.max_event_ts):
+ * a resent eventId with a later timestamp is a duplicate and changes nothing,
+ * so after a restart the restored watermark does not close sessions that
+ * were OPEN before it.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
