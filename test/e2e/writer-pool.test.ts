@@ -1,9 +1,10 @@
 /**
- * With one writer connection (DATABASE_WRITER_POOL_SIZE=1, and likewise on
- * PGlite) the writer does not overlap groups: the next group waits for the
- * current one instead of waiting for a second connection past Prisma's
- * maxWait (10 s) and failing with SERVICE_UNAVAILABLE. With a larger pool it
- * overlaps, and the same mutations succeed too.
+ * A group that holds its transaction past Prisma's maxWait (10 s) does not
+ * make the next group fail: with one writer connection
+ * (DATABASE_WRITER_POOL_SIZE=1) the writer does not overlap groups, so the
+ * next group waits for the current one instead of waiting for a second
+ * connection and failing with SERVICE_UNAVAILABLE; with a larger pool it
+ * overlaps them, and the same mutations succeed too.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
