@@ -1,8 +1,9 @@
 /**
- * Review: one WebSocket client that does not answer the close handshake (a
- * frozen tab, a client stuck in a paused socket) keeps graceful shutdown
- * waiting past SHUTDOWN_TIMEOUT, so SIGTERM ends with exit code 1 before the
- * writer is drained. FAILS now.
+ * A WebSocket client that never answers the close handshake (a frozen tab, a
+ * client whose socket is paused) does not hold graceful shutdown: it is cut
+ * after a short grace, so SIGTERM ends with exit code 0 (the writer drained,
+ * the database closed) well within SHUTDOWN_TIMEOUT, which is shorter than
+ * ws's 30 s close timeout.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
