@@ -54,7 +54,9 @@ async function overWs(client: Client, query: string, timeoutMs = 30_000): Promis
   return { data: run.items, errors: run.errors.flat() as WsError[] };
 }
 
-describe('bad input', () => {
+// Steps on one server, in order: the last test checks that exactly the valid events of all the
+// tests before were stored, and 'caps page sizes' runs before any session exists.
+describe('bad input', { shuffle: false }, () => {
   let db: TestDatabase;
   let server: TestServer;
   let base: string;
@@ -467,7 +469,8 @@ const CALLERS: Array<{ label: string; role: 'none' | 'read' | 'ingest' | 'admin'
   { label: 'admin key 2', role: 'admin', headers: bearer('admin-key-2') },
 ];
 
-describe('roles', () => {
+// In order: 'stored only the events of callers with the ingest role' counts what the HTTP role tests before it stored.
+describe('roles', { shuffle: false }, () => {
   let db: TestDatabase;
   let server: TestServer;
   const clients: Client[] = [];
