@@ -21,7 +21,9 @@ const ev = (userId: string, eventId: string, timestamp: string, over: Record<str
   ...over,
 });
 
-describe('metrics and logs', () => {
+// Steps on one service, in order: counters and gauges are checked against what the tests before left
+// (the stalled-consumer test, for one, leaves a thousand open sessions).
+describe('metrics and logs', { shuffle: false }, () => {
   let db: TestDatabase;
   let service: RunningService;
   let base: string;
