@@ -6,7 +6,7 @@ import type { SessionEvent, SessionSnapshot } from '../../../src/sessionizer/typ
 import { attributionOf } from '../../../src/sessionizer/attribution.ts';
 import type { Database } from '../../../src/store/database.ts';
 import { applyMigrations } from '../../../src/store/migrate.ts';
-import { loadClosedFrontiers } from '../../../src/store/session-store.ts';
+import { loadClosedFrontiers, loadOpenSessions } from '../../../src/store/session-store.ts';
 import { writeSessions } from '../../../src/store/session-writes.ts';
 import { createTestDatabase, openTestDatabase, type TestDatabase } from '../../helpers/database.ts';
 import { actualShapes, expectedShapes, idSource, options } from './helpers.ts';
@@ -107,9 +107,10 @@ function neededFrontiers(sessions: readonly SessionSnapshot[], watermark: number
   return out;
 }
 
-// Restarts read the closed frontiers as the service does (loadClosedFrontiers,
-// the SQL in src/store/session-store.ts), from the store's sessions written to
-// a real database (Postgres, or PGlite without a server).
+// Restarts read their state as the service does (loadOpenSessions and
+// loadClosedFrontiers, the SQL in src/store/session-store.ts), from the
+// store's sessions written to a real database (Postgres, or PGlite without a
+// server).
 let db: TestDatabase;
 let database: Database;
 
@@ -123,14 +124,23 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** The frontiers the service would restore from a database holding exactly `sessions`. */
-async function shippedFrontiers(sessions: readonly SessionSnapshot[], watermark: number): Promise<Map<string, number>> {
+/**
+ * What the service would restore from a database holding exactly `sessions`:
+ * its OPEN sessions (loadOpenSessions) and the closed frontiers
+ * (loadClosedFrontiers).
+ */
+async function shippedRestore(
+  sessions: readonly SessionSnapshot[],
+  watermark: number,
+): Promise<{ open: SessionSnapshot[]; frontiers: Map<string, number> }> {
   const { prisma } = database;
   await prisma.$executeRawUnsafe('DELETE FROM sessions');
-  // The table keys sessions by uuid; the frontiers are per user, so any distinct ids do.
-  const rows = sessions.map((session, i) => ({ ...session, id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}` }));
-  await writeSessions(prisma, rows, () => false);
-  return loadClosedFrontiers(prisma, watermark, GAP, MAX);
+  // The table keys sessions by uuid: stored under one, restored under the core's id again.
+  const uuidOf = (i: number): string => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+  const ids = new Map(sessions.map((s, i) => [uuidOf(i), s.id]));
+  await writeSessions(prisma, sessions.map((s, i) => ({ ...s, id: uuidOf(i) })), () => false);
+  const open = (await loadOpenSessions(prisma, GAP)).map((s) => ({ ...s, id: ids.get(s.id) ?? s.id }));
+  return { open, frontiers: await loadClosedFrontiers(prisma, watermark, GAP, MAX) };
 }
 
 describe('sessionizer converges to the reference rules', () => {
@@ -196,16 +206,16 @@ describe('sessionizer converges to the reference rules', () => {
             sz.flush(step.before ?? undefined, now);
             await persistChanges(sz, store);
           } else {
-            // A restart: a fresh sessionizer continues from what the store holds, with the
-            // frontiers the service's SQL gives. They include every one the rules need (the SQL
-            // may give more: a looser bound, harmless if the sessions still match the reference).
+            // A restart: a fresh sessionizer continues from what the database holds, read as the
+            // service reads it. The frontiers include every one the rules need (the SQL may give
+            // more: a looser bound, harmless if the sessions still match the reference).
             const watermark = sz.watermark();
             const maxEventTs = watermark + scenario.lateness;
             const stored = [...store.sessions.values()];
-            const frontiers = await shippedFrontiers(stored, watermark);
+            const { open, frontiers } = await shippedRestore(stored, watermark);
             for (const [userId, frontier] of neededFrontiers(stored, watermark)) expect(frontiers.get(userId), userId).toBe(frontier);
             sz = new Sessionizer(opts);
-            sz.restore(stored, maxEventTs, frontiers, now);
+            sz.restore(open, maxEventTs, frontiers, now);
             expect(sz.watermark()).toBe(watermark);
             await persistChanges(sz, store);
           }
