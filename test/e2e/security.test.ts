@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { INGEST, SESSION_FIELDS } from '../helpers/events.ts';
 import { collect, gql, gqlData, wsClient } from '../helpers/graphql.ts';
+import { subscriptionsReach } from '../helpers/metrics.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 const BODY_LIMIT = 262_144;
@@ -32,19 +33,30 @@ const codeOf = (result: { errors?: Array<{ extensions?: { code?: string } }> }) 
 type WsError = { message: string; extensions?: { code?: string } & Record<string, unknown> };
 
 /**
- * Runs one operation over graphql-ws and returns what it ended with: the
- * results and the errors (graphql-ws sends a refused operation's errors as
- * one `error` message). A subscription that was accepted never ends: after
- * `waitMs` it is stopped and reported with no errors.
+ * Runs one operation that must end over graphql-ws (a query, or an operation
+ * the server refuses: graphql-ws sends its errors as one `error` message) and
+ * returns its results and errors. An operation accepted as a live
+ * subscription never ends: that fails after `timeoutMs`, a deadline for a
+ * broken test only (a refusal on a loaded machine may take seconds).
  */
-async function overWs(client: Client, query: string, waitMs = 2_000): Promise<{ data: unknown[]; errors: WsError[] }> {
+async function overWs(client: Client, query: string, timeoutMs = 30_000): Promise<{ data: unknown[]; errors: WsError[] }> {
   const run = collect(client, query);
-  await Promise.race([run.ended, new Promise((resolve) => setTimeout(resolve, waitMs))]);
-  run.stop();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not ended within ${timeoutMs} ms (accepted as a live subscription?): ${query.slice(0, 80)}`)), timeoutMs);
+  });
+  try {
+    await Promise.race([run.ended, timedOut]);
+  } finally {
+    clearTimeout(timer);
+    run.stop();
+  }
   return { data: run.items, errors: run.errors.flat() as WsError[] };
 }
 
-describe('bad input', () => {
+// Steps on one server, in order: the last test checks that exactly the valid events of all the
+// tests before were stored, and 'caps page sizes' runs before any session exists.
+describe('bad input', { shuffle: false }, () => {
   let db: TestDatabase;
   let server: TestServer;
   let base: string;
@@ -81,7 +93,10 @@ describe('bad input', () => {
   it('refuses batched operations (an array body)', async () => {
     const result = await post(server.url, JSON.stringify([{ query: '{ __typename }' }, { query: '{ __typename }' }]));
     expect(result.status).toBe(400);
-    expect(result.body.errors?.[0]?.extensions?.code ?? result.body).toBeDefined();
+    expect(result.type).toMatch(/application\/json/);
+    expect(codeOf(result.body)).toBe('BAD_REQUEST');
+    expect(result.body.errors[0].message).toMatch(/batch/i);
+    expect(result.body.data).toBeUndefined();
   });
 
   it('answers an oversized body with 413 PAYLOAD_TOO_LARGE as JSON and stores none of it', async () => {
@@ -335,7 +350,8 @@ describe('bad input', () => {
 
       // The connection is still usable: an operation within the limits runs.
       const live = collect(client, `subscription { sessionStarted(userId: "ws-limits") { userId eventCount } }`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // The refused operations above never registered: this one is the only live subscription.
+      await subscriptionsReach(server.service, 1);
       await gqlData(server.url, INGEST, { events: [ev({ userId: 'ws-limits' })] });
       expectedUsers.set('ws-limits', 1);
       expect(await live.waitFor(1)).toEqual([{ userId: 'ws-limits', eventCount: 1 }]);
@@ -453,7 +469,8 @@ const CALLERS: Array<{ label: string; role: 'none' | 'read' | 'ingest' | 'admin'
   { label: 'admin key 2', role: 'admin', headers: bearer('admin-key-2') },
 ];
 
-describe('roles', () => {
+// In order: 'stored only the events of callers with the ingest role' counts what the HTTP role tests before it stored.
+describe('roles', { shuffle: false }, () => {
   let db: TestDatabase;
   let server: TestServer;
   const clients: Client[] = [];
@@ -555,8 +572,8 @@ describe('roles', () => {
     const refused = collect(ingestClient, subscription);
     await refused.ended;
     expect(JSON.stringify(refused.errors)).toMatch(/FORBIDDEN/);
-    // Give the subscriptions a moment to be registered before the event.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The four readers are registered (the refused one never was) before the event is sent.
+    await subscriptionsReach(server.service, readers.length);
     await gqlData(server.url, INGEST, { events: [ev({ userId: 'ws-role', timestamp: '2026-03-02T10:00:00Z' })] }, bearer('ingest-key-1'));
     for (const reader of readers) {
       expect(await reader.waitFor(1)).toEqual([{ userId: 'ws-role', eventCount: 1 }]);

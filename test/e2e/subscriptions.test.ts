@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { INGEST, SESSION_FIELDS } from '../helpers/events.ts';
 import { collect, gqlData, wsClient } from '../helpers/graphql.ts';
+import { subscriptionsReach, waitForMetric } from '../helpers/metrics.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 const GAP_MS = 1_000;
@@ -15,28 +16,22 @@ const closed = (user: string | null, after: string | null = null) => {
   return `subscription { sessionClosed${args.length ? `(${args.join(', ')})` : ''} { id userId eventCount closeReason closeCursor version closedAt } }`;
 };
 
-/** Waits until the metric `name` of the server reaches `n` (polling its registry). */
-async function metricReaches(server: TestServer, name: string, n: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = await server.service.metrics.render();
-    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-    if (Number(line?.split(' ')[1] ?? 0) >= n) return;
-    if (Date.now() > deadline) throw new Error(`${name} below ${n} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** Waits until the server holds at least `n` live subscriptions (they are registered). */
-function subscribed(server: TestServer, n: number): Promise<void> {
-  return metricReaches(server, 'sessions_subscriptions_active', n);
+/**
+ * Waits until the server holds exactly `n` live subscriptions: the new ones
+ * are registered, and those of the test before have ended (at least `n`
+ * could count one of those and publish before a new one listens).
+ */
+function subscribed(server: TestServer, n: number): Promise<number> {
+  return subscriptionsReach(server.service, n);
 }
 
 function event(userId: string, id: string, ts: number, extra: Record<string, unknown> = {}) {
   return { eventId: id, userId, name: 'page_view', timestamp: new Date(ts).toISOString(), ...extra };
 }
 
-describe('live sessions over graphql-ws', () => {
+// In order: the replay test listens to every user's closures, and the stall test, last, leaves
+// 8,000 sessions that close on their quiet timers for a while after it.
+describe('live sessions over graphql-ws', { shuffle: false }, () => {
   let db: TestDatabase;
   let server: TestServer;
 
@@ -68,7 +63,7 @@ describe('live sessions over graphql-ws', () => {
     expect(update).toMatchObject({ id: first.id, eventCount: 2, version: 2, converted: true, totalValue: 12.5 });
 
     // No event for GAP + ALLOWED_LATENESS of wall clock: the session closes on its own, not before.
-    const closure = (await c.waitFor(1, 15_000))[0] as Record<string, any>;
+    const closure = (await c.waitFor(1, 30_000))[0] as Record<string, any>;
     expect(closure).toMatchObject({ id: first.id, eventCount: 2, closeReason: 'INACTIVITY', version: 3 });
     expect(closure.closeCursor).toMatch(/^\d+$/);
     expect(Date.parse(closure.closedAt)).toBeGreaterThanOrEqual(lastEventSentAt + GAP_MS);
@@ -84,7 +79,7 @@ describe('live sessions over graphql-ws', () => {
     const t0 = Date.now();
     await gqlData(server.url, INGEST, { events: [event('carol', 'c0', t0)] });
     for (let i = 1; i <= 10; i++) await gqlData(server.url, INGEST, { events: [event('carol', `c${i}`, t0 + i)] });
-    const closure = (await c.waitFor(1, 15_000))[0] as Record<string, any>;
+    const closure = (await c.waitFor(1, 30_000))[0] as Record<string, any>;
     const span = Date.now() - t0;
     expect(closure.eventCount).toBe(11);
     // Ten changes: at most one update per UPDATE_INTERVAL (1 s) of the time they took to close, the rest coalesced
@@ -96,7 +91,7 @@ describe('live sessions over graphql-ws', () => {
     // A late event for the closed session: corrected, saved with a higher version, announced as updated.
     const before = u.items.length;
     await gqlData(server.url, INGEST, { events: [event('carol', 'c-late', t0 + 5)] });
-    await u.waitFor(before + 1, 5_000);
+    await u.waitFor(before + 1, 30_000);
     const correction = u.items[before] as { id: string; status: string; eventCount: number; version: number };
     expect(correction).toMatchObject({ id: closure.id, status: 'CLOSED', eventCount: 12 });
     expect(correction.version).toBe(closure.version + 1);
@@ -164,7 +159,7 @@ describe('live sessions over graphql-ws', () => {
     // Once the server has cut it off (what it had not sent is counted as dropped), the client reads again
     // and finds the close frame behind what was buffered (resumed later, the server would give up on the
     // close handshake and the code would be lost).
-    await metricReaches(server, 'sessions_ws_messages_dropped_total', 1, 90_000);
+    await waitForMetric(server.service, 'sessions_ws_messages_dropped_total', (dropped) => dropped >= 1, 90_000);
     (raw as unknown as { _socket: { resume(): void } })._socket.resume();
     expect(await closedWith).toBe(1013);
     await ingest;
@@ -174,7 +169,9 @@ describe('live sessions over graphql-ws', () => {
   }, 150_000);
 });
 
-describe('large commits and merges over graphql-ws', () => {
+// In order: the watermark is global, and the merge test moves it ten hours past May 1, after
+// which the first test's April events would be late (closed at once, nothing left to flush).
+describe('large commits and merges over graphql-ws', { shuffle: false }, () => {
   let db: TestDatabase;
   let server: TestServer;
   const flush = (before: string) => gqlData(server.url, `mutation { flushSessions(before: "${before}") { closed } }`);
@@ -227,8 +224,10 @@ describe('large commits and merges over graphql-ws', () => {
     const [first, second] = (await starts.waitFor(2)) as Array<{ id: string; startedAt: string; version: number }>;
     expect(first?.startedAt).toBe(new Date(t0).toISOString());
     await gqlData(server.url, INGEST, { events: [event('merge-watermark', 'mw-1', t0 + 600 * minute)] });
-    const stored = await gqlData(server.url, `{ sessions(userId: "merge-user") { nodes { id status } } }`);
+    const stored = await gqlData(server.url, `{ sessions(userId: "merge-user") { nodes { id status version } } }`);
     expect(stored['sessions'].nodes.map((s: { status: string }) => s.status)).toEqual(['CLOSED', 'CLOSED']);
+    // As stored before the late event (the version goes up by one on every change, DESIGN).
+    const closedFirst = stored['sessions'].nodes.find((s: { id: string }) => s.id === first?.id) as { version: number };
 
     // A late event 22 minutes after the first and 23 before the second bridges them.
     await gqlData(server.url, INGEST, { events: [event('merge-user', 'mu-late', t0 + 22 * minute)] });
@@ -243,11 +242,11 @@ describe('large commits and merges over graphql-ws', () => {
         startedAt: new Date(t0).toISOString(),
         endedAt: new Date(t0 + 45 * minute).toISOString(),
         eventCount: 3,
-        version: merge?.into.version,
+        // One change more: the late event and the merge, committed together.
+        version: closedFirst.version + 1,
         closeReason: 'INACTIVITY',
       },
     });
-    expect(merge?.into.version).toBeGreaterThan(first?.version ?? 0);
     expect(await allMerges.waitFor(1)).toEqual([merge]);
     // The survivor also comes as an update; the merged id is gone from the store.
     const latest = (await updates.waitFor(1)).at(-1) as { id: string; eventCount: number };

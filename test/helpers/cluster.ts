@@ -3,15 +3,7 @@ import { gql, gqlData } from './graphql.ts';
 import { startProcess, type ServiceProcess } from './process.ts';
 import type { RefEvent } from './reference.ts';
 
-/** Waits until `check` resolves true, polling; fails with `what` after `timeoutMs`. */
-export async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+export { waitUntil } from './wait.ts';
 
 /** Starts `n` service processes on one database at once. */
 export function startInstances(n: number, env: Record<string, string>): Promise<ServiceProcess[]> {

@@ -65,11 +65,26 @@ describe('Connection', () => {
   }
 
   it('settles each send once its write is out, and counts next messages only', async () => {
-    const { connection, hooks } = connect();
-    const sends = Array.from({ length: 5 }, (_, i) => connection.send(next(String(i))));
-    expect(connection.send(JSON.stringify({ id: '1', type: 'complete' }))).toBeInstanceOf(Promise);
+    const { connection, socket, hooks } = connect();
+    const written: string[] = [];
+    const send = socket.send;
+    socket.send = (data, done) => send(data, () => (written.push(data), done()));
+    const messages = [next('1'), next('2'), JSON.stringify({ id: '1', type: 'complete' }), next('3'), JSON.stringify({ type: 'pong' })];
+    const settled: string[] = [];
+    const sends = messages.map((m) => {
+      const sending = connection.send(m);
+      expect(sending, m).toBeInstanceOf(Promise);
+      return sending?.then(() => {
+        expect(written, 'settled before its write went out').toContain(m);
+        settled.push(m);
+      });
+    });
+    expect(settled).toEqual([]);
     await Promise.all(sends);
-    expect(hooks.sent).toHaveBeenCalledTimes(5);
+    expect(settled).toEqual(messages);
+    expect(written).toEqual(messages);
+    // Counted when handed to the socket: the three `next` messages, not the complete nor the pong.
+    expect(hooks.sent).toHaveBeenCalledTimes(3);
   });
 
   it('keeps a send pending while its bytes are unsent', async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { emptyCounts, ingestLines, type Batch } from '../../../src/cli/ingest.ts';
 import type { IngestAnswer } from '../../../src/cli/ingest-client.ts';
 import { rejectedLines } from '../../../src/cli/rejections.ts';
+import { waitUntil } from '../../helpers/wait.ts';
 
 describe('rejectedLines', () => {
   it("maps each rejection's batch index to the line it came from, in line order", () => {
@@ -157,21 +158,40 @@ describe('ingestLines', () => {
     const text = Array.from({ length: 100 }, (_, i) => line(String(i), i % 60)).join('\n');
     const sent: number[] = [];
     const counts = emptyCounts();
+    // The first batch (lines 1-5) is answered only when the test says so, after the second (6-10) failed.
+    let answerFirst!: () => void;
+    const firstAnswered = new Promise<void>((resolve) => (answerFirst = resolve));
+    let failed = false;
+    let settled = false;
     const run = ingestLines(
       chunksOf(text),
       { batchSize: 5, concurrency: 2 },
       {
         async send(batch) {
           sent.push(batch.lines[0] as number);
-          if (batch.lines[0] === 6) throw new Error('refused');
-          await new Promise((resolve) => setTimeout(resolve, 5));
+          if (batch.lines[0] === 6) {
+            failed = true;
+            throw new Error('refused');
+          }
+          if (batch.lines[0] === 1) await firstAnswered;
           return { accepted: batch.events.length, duplicates: 0, rejected: [] };
         },
         report: () => undefined,
       },
       counts,
     );
+    run.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await waitUntil(() => failed, 'the second batch to fail');
+    // Let everything that does not wait for the first answer run: the run must still wait for it.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
+    expect(counts.sent).toBe(0);
+    answerFirst();
     await expect(run).rejects.toThrow('refused');
+    expect(counts.sent).toBe(5); // the batch in flight was answered and counted before the run rejected
     expect(sent.length).toBeLessThan(5);
     expect(counts.lines).toBeLessThan(100);
   });

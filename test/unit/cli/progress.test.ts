@@ -2,6 +2,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { emptyCounts } from '../../../src/cli/ingest.ts';
 import { Progress, progressText, summaryText } from '../../../src/cli/progress.ts';
+import { waitUntil } from '../../helpers/wait.ts';
 
 const counts = { ...emptyCounts(), lines: 12_345, sent: 12_000, accepted: 11_990, duplicates: 3, rejected: 7, rejectedByCode: { MISSING_FIELD: 2, INVALID_JSON: 5 } };
 
@@ -19,7 +20,7 @@ describe('ingest progress and summary', () => {
     let text = '';
     out.on('data', (b: Buffer) => (text += b.toString()));
     const progress = new Progress(out, counts);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await waitUntil(() => text.includes('ingest: 12,345 lines'), 'the first progress line (redrawn every 250 ms)');
     progress.line('events.jsonl:3: INVALID_JSON not JSON\n');
     progress.finish(false);
     expect(text).toMatch(/^\r\x1b\[2Kingest: 12,345 lines, .*\r\x1b\[2Kevents\.jsonl:3: INVALID_JSON not JSON\ningest: done: /s);

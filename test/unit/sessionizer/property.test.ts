@@ -1,10 +1,14 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemorySessionStore, persistChanges, runBatch } from '../../../src/sessionizer/memory-store.ts';
-import { closedFrontiersOf } from '../../../src/sessionizer/restore.ts';
 import { Sessionizer } from '../../../src/sessionizer/sessionizer.ts';
-import type { SessionEvent } from '../../../src/sessionizer/types.ts';
+import type { SessionEvent, SessionSnapshot } from '../../../src/sessionizer/types.ts';
 import { attributionOf } from '../../../src/sessionizer/attribution.ts';
+import type { Database } from '../../../src/store/database.ts';
+import { applyMigrations } from '../../../src/store/migrate.ts';
+import { loadClosedFrontiers, loadOpenSessions } from '../../../src/store/session-store.ts';
+import { writeSessions } from '../../../src/store/session-writes.ts';
+import { createTestDatabase, openTestDatabase, type TestDatabase } from '../../helpers/database.ts';
 import { actualShapes, expectedShapes, idSource, options } from './helpers.ts';
 
 const RUNS = Number(process.env['PROP_RUNS'] ?? 500);
@@ -88,8 +92,59 @@ function arrival(s: Scenario): SessionEvent[] {
     .map((x) => x.e);
 }
 
+/**
+ * What a restart must tell the core about CLOSED sessions (the reference):
+ * per user, the latest end of a session closed by FLUSH or by inactivity
+ * (not cut by MAX_DURATION: its cut-started successor guards it) that an
+ * event at or after the watermark can still join, endedAt + GAP >= watermark.
+ */
+function neededFrontiers(sessions: readonly SessionSnapshot[], watermark: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const s of sessions) {
+    if (s.status !== 'CLOSED' || s.closeReason === 'MAX_DURATION' || s.endedAt + GAP < watermark) continue;
+    out.set(s.userId, Math.max(out.get(s.userId) ?? s.endedAt, s.endedAt));
+  }
+  return out;
+}
+
+// Restarts read their state as the service does (loadOpenSessions and
+// loadClosedFrontiers, the SQL in src/store/session-store.ts), from the
+// store's sessions written to a real database (Postgres, or PGlite without a
+// server).
+let db: TestDatabase;
+let database: Database;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  database = await openTestDatabase(db.url);
+  if (db.url === null) await applyMigrations(database.adapterFactory);
+});
+afterAll(async () => {
+  await database?.close();
+  await db?.drop();
+});
+
+/**
+ * What the service would restore from a database holding exactly `sessions`:
+ * its OPEN sessions (loadOpenSessions) and the closed frontiers
+ * (loadClosedFrontiers).
+ */
+async function shippedRestore(
+  sessions: readonly SessionSnapshot[],
+  watermark: number,
+): Promise<{ open: SessionSnapshot[]; frontiers: Map<string, number> }> {
+  const { prisma } = database;
+  await prisma.$executeRawUnsafe('DELETE FROM sessions');
+  // The table keys sessions by uuid: stored under one, restored under the core's id again.
+  const uuidOf = (i: number): string => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+  const ids = new Map(sessions.map((s, i) => [uuidOf(i), s.id]));
+  await writeSessions(prisma, sessions.map((s, i) => ({ ...s, id: uuidOf(i) })), () => false);
+  const open = (await loadOpenSessions(prisma, GAP)).map((s) => ({ ...s, id: ids.get(s.id) ?? s.id }));
+  return { open, frontiers: await loadClosedFrontiers(prisma, watermark, GAP, MAX) };
+}
+
 describe('sessionizer converges to the reference rules', () => {
-  it('for any arrival order, batching, timers and flushes', async () => {
+  it('for any arrival order, batching, timers, flushes and restarts', async () => {
     await fc.assert(
       fc.asyncProperty(scenarioArb, async (scenario) => {
         const opts = options({
@@ -151,12 +206,16 @@ describe('sessionizer converges to the reference rules', () => {
             sz.flush(step.before ?? undefined, now);
             await persistChanges(sz, store);
           } else {
-            // A restart: a fresh sessionizer continues from what the store holds.
+            // A restart: a fresh sessionizer continues from what the database holds, read as the
+            // service reads it. The frontiers include every one the rules need (the SQL may give
+            // more: a looser bound, harmless if the sessions still match the reference).
             const watermark = sz.watermark();
             const maxEventTs = watermark + scenario.lateness;
             const stored = [...store.sessions.values()];
+            const { open, frontiers } = await shippedRestore(stored, watermark);
+            for (const [userId, frontier] of neededFrontiers(stored, watermark)) expect(frontiers.get(userId), userId).toBe(frontier);
             sz = new Sessionizer(opts);
-            sz.restore(stored, maxEventTs, closedFrontiersOf(stored, watermark, GAP), now);
+            sz.restore(open, maxEventTs, frontiers, now);
             expect(sz.watermark()).toBe(watermark);
             await persistChanges(sz, store);
           }
