@@ -25,7 +25,7 @@ export interface Region {
  * other (chains cut by MAX_DURATION); the events to load are those with
  * region.fromTs <= ts <= region.toTs. In SQL: load the user's sessions with
  * endedAt >= fromTs - gap and startedAt <= toTs + gap, call this, and widen
- * the query while the result reaches past what was loaded (see runBatch).
+ * the query while the result reaches past what was loaded (see correctUsers in run-batch.ts).
  *
  * @param sessionsSortedByStart the user's stored sessions ordered by startedAt (any status)
  */

@@ -21,23 +21,10 @@ export interface BatchOutcome {
 }
 
 /**
- * One ingest batch: store new events, sessionize them in memory, save the
- * changes, then recompute each deferred user from the store and save that.
- * Generic over the store port, so Postgres and the in-memory twin share it.
- */
-export async function runBatch(
-  sessionizer: Sessionizer,
-  events: readonly SessionEvent[],
-  store: SessionStorePort,
-  nowMs: number,
-): Promise<BatchOutcome> {
-  const accepted = await store.insertEvents(events);
-  return applyBatch(sessionizer, accepted, events.length - accepted.length, store, nowMs);
-}
-
-/**
- * The part of {@link runBatch} after the events are stored: `accepted` are
- * the new ones (the store's answer), `duplicates` how many were not.
+ * One ingest batch after its events are stored: `accepted` are the new
+ * ones (the store's answer), `duplicates` how many were not. Sessionizes
+ * them, saves the changes, then recomputes each deferred user from the
+ * store and saves that. Generic over the store port.
  */
 export async function applyBatch(
   sessionizer: Sessionizer,
@@ -91,13 +78,6 @@ export async function correctUsers(
     }
     pending = wider;
   }
-  const changes = sessionizer.drainChanges();
-  await store.saveChanges(changes);
-  return changes;
-}
-
-/** Drains the sessionizer and saves the changes (after advanceTime or flush). */
-export async function persistChanges(sessionizer: Sessionizer, store: SessionStorePort): Promise<Change[]> {
   const changes = sessionizer.drainChanges();
   await store.saveChanges(changes);
   return changes;

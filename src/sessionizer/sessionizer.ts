@@ -212,7 +212,9 @@ export class Sessionizer {
   /**
    * Reloads state after a restart; call on a fresh instance. sessions: the
    * stored OPEN sessions (others are ignored); closedFrontiers: see
-   * closedFrontiersOf. Sessions already behind the watermark close at once.
+   * loadClosedFrontiers (store/session-store.ts): per user, the largest endedAt
+   * of CLOSED sessions that events at or after the watermark could still
+   * reach. Sessions already behind the watermark close at once.
    */
   restore(
     sessions: readonly SessionSnapshot[],

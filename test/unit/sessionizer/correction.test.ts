@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { correctSessions, expandRegion } from '../../../src/sessionizer/correction.ts';
-import { MemorySessionStore, persistChanges, runBatch } from '../../../src/sessionizer/memory-store.ts';
+import { MemorySessionStore, persistChanges, runBatch } from '../../helpers/memory-store.ts';
 import { Sessionizer } from '../../../src/sessionizer/sessionizer.ts';
 import type { SessionEvent, SessionSnapshot } from '../../../src/sessionizer/types.ts';
 import { ev, idSource, options } from './helpers.ts';

@@ -1,8 +1,8 @@
 import { expect } from 'vitest';
-import { MemorySessionStore, runBatch } from '../../../src/sessionizer/memory-store.ts';
-import { referenceSessions } from '../../../src/sessionizer/reference.ts';
+import { MemorySessionStore, runBatch } from '../../helpers/memory-store.ts';
+import { referenceSessions } from './rules-reference.ts';
 import { Sessionizer } from '../../../src/sessionizer/sessionizer.ts';
-import type { ReferenceSession } from '../../../src/sessionizer/reference.ts';
+import type { ReferenceSession } from './rules-reference.ts';
 import type { SessionEvent, SessionizerOptions, SessionSnapshot } from '../../../src/sessionizer/types.ts';
 
 export const MINUTE = 60_000;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemorySessionStore, persistChanges, runBatch } from '../../../src/sessionizer/memory-store.ts';
+import { MemorySessionStore, persistChanges, runBatch } from '../../helpers/memory-store.ts';
 import { Sessionizer } from '../../../src/sessionizer/sessionizer.ts';
 import type { SessionEvent, SessionSnapshot } from '../../../src/sessionizer/types.ts';
 import { attributionOf } from '../../../src/sessionizer/attribution.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemorySessionStore, persistChanges, runBatch } from '../../../src/sessionizer/memory-store.ts';
+import { MemorySessionStore, persistChanges, runBatch } from '../../helpers/memory-store.ts';
 import { Sessionizer } from '../../../src/sessionizer/sessionizer.ts';
 import { MINUTE, ev, options } from './helpers.ts';
 

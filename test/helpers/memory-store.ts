@@ -1,6 +1,23 @@
-import type { Change, LoadedRegion, Region, SessionEvent, SessionSnapshot, SessionStorePort } from './types.ts';
+import { applyBatch, type BatchOutcome } from '../../src/sessionizer/run-batch.ts';
+import type { Sessionizer } from '../../src/sessionizer/sessionizer.ts';
+import type { Change, LoadedRegion, Region, SessionEvent, SessionSnapshot, SessionStorePort } from '../../src/sessionizer/types.ts';
 
-export { persistChanges, runBatch } from './run-batch.ts';
+/**
+ * One ingest batch against a store port, as the writer runs it inside its
+ * transaction: store the new events, then applyBatch (sessionize, save,
+ * correct the deferred users from the store).
+ */
+export async function runBatch(sessionizer: Sessionizer, events: readonly SessionEvent[], store: SessionStorePort, nowMs: number): Promise<BatchOutcome> {
+  const accepted = await store.insertEvents(events);
+  return applyBatch(sessionizer, accepted, events.length - accepted.length, store, nowMs);
+}
+
+/** Drains the sessionizer and saves the changes (after advanceTime or flush). */
+export async function persistChanges(sessionizer: Sessionizer, store: SessionStorePort): Promise<Change[]> {
+  const changes = sessionizer.drainChanges();
+  await store.saveChanges(changes);
+  return changes;
+}
 
 export interface MemoryStoreOptions {
   /**
@@ -11,7 +28,7 @@ export interface MemoryStoreOptions {
   readonly checkVersions?: boolean;
 }
 
-/** The in-memory twin of the Postgres session and event store (tests, CLI checks). */
+/** The in-memory twin of the Postgres session and event store (tests). */
 export class MemorySessionStore implements SessionStorePort {
   private readonly eventIds = new Set<string>();
   private readonly eventsByUser = new Map<string, SessionEvent[]>();

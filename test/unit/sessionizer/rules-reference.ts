@@ -1,6 +1,6 @@
-import { referrerDomainOf } from './attribution.ts';
-import { channelGroupOf, type ChannelGroup } from './channel-group.ts';
-import type { ChannelStat, SessionEvent, SessionRules } from './types.ts';
+import { referrerDomainOf } from '../../../src/sessionizer/attribution.ts';
+import { channelGroupOf, type ChannelGroup } from '../../../src/sessionizer/channel-group.ts';
+import type { ChannelStat, SessionEvent, SessionRules } from '../../../src/sessionizer/types.ts';
 
 /** A session as the rules define it over a complete event set (no ids, no status). */
 export interface ReferenceSession {
