@@ -109,8 +109,11 @@ export interface UserRange {
 
 /**
  * Every stored event in each user's range, ordered by (ts, eventId) per user,
- * in one statement (the ranges travel as three arrays and are joined on the
- * (user_id, ts, event_id) index).
+ * in one statement (the ranges travel as three arrays). Each range is one
+ * lookup on the (user_id, ts, event_id) index: the LATERAL subquery with
+ * OFFSET 0 is not flattened, so the planner cannot turn the join around and
+ * scan the table once per range, which it did when its statistics were
+ * stale (autovacuum off or behind: a table it believed to hold a few dozen rows).
  */
 export async function loadRangeEvents(
   db: Db,
@@ -137,13 +140,16 @@ export async function loadRangeEvents(
       filter_values: unknown;
     }>
   >(
-    `SELECT e.event_id, e.user_id, e.name, (extract(epoch FROM e.ts) * 1000)::float8 AS ts, e.channel_id, e.value,
-            ${ATTRIBUTION_SQL} AS attribution, ${filterSql} AS filter_values
-     FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS r(user_id, lo, hi)
-     JOIN events e ON e.user_id = r.user_id
-       AND e.ts >= timestamptz 'epoch' + r.lo * interval '1 millisecond'
-       AND e.ts <= timestamptz 'epoch' + r.hi * interval '1 millisecond'
-     ORDER BY e.user_id, e.ts, e.event_id`,
+    `SELECT x.* FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS r(user_id, lo, hi)
+     CROSS JOIN LATERAL (
+       SELECT e.event_id, e.user_id, e.name, (extract(epoch FROM e.ts) * 1000)::float8 AS ts, e.channel_id, e.value,
+              ${ATTRIBUTION_SQL} AS attribution, ${filterSql} AS filter_values
+       FROM events e
+       WHERE e.user_id = r.user_id
+         AND e.ts >= timestamptz 'epoch' + r.lo * interval '1 millisecond'
+         AND e.ts <= timestamptz 'epoch' + r.hi * interval '1 millisecond'
+       OFFSET 0) AS x
+     ORDER BY x.user_id, x.ts, x.event_id`,
     pgArray(ranges.map((r) => r.userId)),
     pgArray(ranges.map((r) => Math.floor(r.fromTs))),
     pgArray(ranges.map((r) => Math.ceil(r.toTs))),

@@ -137,7 +137,13 @@ export async function deleteSessions(db: Db, ids: readonly string[]): Promise<vo
   await db.$executeRawUnsafe(`DELETE FROM sessions WHERE id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb))::uuid[])`, JSON.stringify(ids));
 }
 
-/** Stored sessions overlapping each user's range (startedAt <= toTs, endedAt >= fromTs), in one statement. */
+/**
+ * Stored sessions overlapping each user's range (startedAt <= toTs, endedAt
+ * >= fromTs), in one statement: one lookup per range on the (user_id,
+ * definition, started_at) index, whatever the planner's statistics (see
+ * loadRangeEvents: without the OFFSET 0 fence, stale statistics made it scan
+ * a whole definition once per range, 140 ms for 150 users of 14,000 sessions).
+ */
 export async function loadRangeSessions(
   db: Db,
   ranges: readonly UserRange[],
@@ -147,16 +153,22 @@ export async function loadRangeSessions(
   const out = new Map<string, SessionSnapshot[]>();
   if (ranges.length === 0) return out;
   const rows = await db.$queryRawUnsafe<SnapshotRow[]>(
-    `SELECT ${SNAPSHOT_COLUMNS} FROM sessions WHERE id IN (
-       SELECT s.id FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS r(u, lo, hi)
-       JOIN sessions s ON s.user_id = r.u AND s.definition = $4 AND s.started_at <= ${TS('r.hi')} AND s.ended_at >= ${TS('r.lo')})
-     ORDER BY user_id, started_at, id`,
+    `SELECT s.* FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS r(u, lo, hi)
+     CROSS JOIN LATERAL (
+       SELECT ${SNAPSHOT_COLUMNS} FROM sessions
+       WHERE sessions.user_id = r.u AND sessions.definition = $4
+         AND sessions.started_at <= ${TS('r.hi')} AND sessions.ended_at >= ${TS('r.lo')}
+       OFFSET 0) AS s
+     ORDER BY s.user_id, s.started_at, s.id`,
     pgArray(ranges.map((r) => r.userId)),
     pgArray(ranges.map((r) => Math.floor(r.fromTs))),
     pgArray(ranges.map((r) => Math.ceil(r.toTs))),
     definitionKey,
   );
+  const seen = new Set<string>();
   for (const row of rows) {
+    if (seen.has(row.id)) continue; // two ranges of one user may both reach a session
+    seen.add(row.id);
     const snapshot = snapshotFromRow(row, gapMs);
     const list = out.get(snapshot.userId);
     if (list === undefined) out.set(snapshot.userId, [snapshot]);
