@@ -66,7 +66,8 @@ export async function ensureSettings(prisma: PrismaClient, wanted: WantedSetting
       await tx.$executeRawUnsafe(`UPDATE sessions SET partition = sessions_partition_of(user_id, $1::int) WHERE partition IS NULL`, stored.partitions);
     }
     return { partitions: stored.partitions, secret: stored.secret };
-  });
+    // Long: the first start on a database from before the cluster writes every stored session's partition (1M sessions: about 20 s).
+  }, { timeout: 600_000, maxWait: 30_000 });
 }
 
 /**
