@@ -19,6 +19,7 @@
  */
 import os from 'node:os';
 import pg from 'pg';
+import { DEFAULT_PARTITIONS } from '../src/cluster/partition.ts';
 import { createTestDatabase } from '../test/helpers/database.ts';
 import { gqlData } from '../test/helpers/graphql.ts';
 import { SESSION_FIELDS } from '../test/helpers/events.ts';
@@ -47,7 +48,7 @@ const FILL = `
 INSERT INTO sessions (id, user_id, status, started_at, ended_at, closes_at, duration_seconds, event_count,
   event_counts, channels, top_channel, total_value, converted, engaged, bounced, first_event_name, last_event_name,
   first_event_id, last_event_id, started_by_cut, close_reason, closed_at, close_seq, version, updated_at,
-  channel_group, utm_source, referrer_domain, entry_url, exit_url)
+  channel_group, utm_source, referrer_domain, entry_url, exit_url, partition)
 SELECT gen_random_uuid(), 'user-' || u, status::"SessionStatus", started, ended, ended + interval '${GAP_SECONDS} seconds',
   dur, ec,
   jsonb_strip_nulls(jsonb_build_object('page_view', nullif(ec - clicks - msgs - buys, 0), 'click', nullif(clicks, 0),
@@ -74,7 +75,8 @@ SELECT gen_random_uuid(), 'user-' || u, status::"SessionStatus", started, ended,
   (ARRAY['Direct', 'Organic Search', 'Paid Search', 'Organic Social', 'Paid Social', 'Email', 'Affiliates', 'Display', 'Referral', 'Other'])[1 + c1 % 10],
   CASE WHEN c1 % 10 IN (2, 4, 5, 6, 7) THEN 'src' || (c1 % 13) END,
   CASE WHEN c1 % 10 IN (1, 3, 8) THEN 'site' || (c1 % 17) || '.example' END,
-  'https://shop.example/p/' || ((i::bigint * 7919) % 500), 'https://shop.example/p/' || ((i::bigint * 104729) % 500)
+  'https://shop.example/p/' || ((i::bigint * 7919) % 500), 'https://shop.example/p/' || ((i::bigint * 104729) % 500),
+  sessions_partition_of('user-' || u, ${DEFAULT_PARTITIONS})
 FROM (
   SELECT i, u, started, ec, dur, clicks, msgs, buys, nch, c1, c2, c3, r_val,
     started + dur * interval '1 second' AS ended,
@@ -121,7 +123,9 @@ async function fill(url: string): Promise<{ fillSeconds: number; tableMb: number
     await client.query(
       `INSERT INTO service_state (id, max_event_ts) SELECT 1, (extract(epoch FROM max(ended_at)) * 1000)::bigint FROM sessions`,
     );
+    // What autovacuum does on a server that runs it (this machine's does not).
     await client.query('VACUUM ANALYZE sessions');
+    await client.query('VACUUM ANALYZE session_facts');
     const size = await client.query<{ mb: number }>(`SELECT pg_total_relation_size('sessions') / 1048576 AS mb`);
     return { fillSeconds: Math.round((performance.now() - t0) / 100) / 10, tableMb: Number(size.rows[0]?.mb ?? 0) };
   } finally {

@@ -1,0 +1,269 @@
+// engagementStats, engagementSeries, topChannels and topUsers read the CLOSED
+// sessions from session_facts (a narrow copy kept by triggers) and the OPEN
+// ones from sessions. After in-order ingest, late events that merge and
+// extend stored sessions, and with sessions still open, in two definitions:
+// - session_facts holds exactly the CLOSED sessions' columns;
+// - every answer equals a computation written here in plain TypeScript over
+//   the sessions the API lists (percentiles interpolated as percentile_cont,
+//   hour buckets of a +05:30 zone).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { INGEST } from '../helpers/events.ts';
+import { gqlData } from '../helpers/graphql.ts';
+import { rng } from '../helpers/random.ts';
+import { allSessions } from '../helpers/sessions.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+
+const HOUR = 3_600_000;
+const MINUTE = 60_000;
+/** Asia/Kolkata: +05:30 all year. */
+const KOLKATA_OFFSET = 5.5 * HOUR;
+const DEFINITIONS = ['default', 'short'] as const;
+
+type Session = Record<string, any>;
+
+/** percentile_cont over sorted values (0 when there are none). */
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  const pos = p * (sorted.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return (sorted[lo] as number) + ((sorted[hi] as number) - (sorted[lo] as number)) * (pos - lo);
+}
+
+const mean = (values: readonly number[]): number => (values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length);
+const share = (list: readonly Session[], key: string): number => mean(list.map((s) => (s[key] ? 1 : 0)));
+const sum = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0);
+
+function expectedStats(list: readonly Session[]): Record<string, number> {
+  const durations = list.map((s) => s['durationSeconds'] as number).sort((a, b) => a - b);
+  const users = new Set(list.map((s) => s['userId'])).size;
+  return {
+    sessions: list.length,
+    users,
+    events: sum(list.map((s) => s['eventCount'])),
+    avgDurationSeconds: mean(durations),
+    medianDurationSeconds: percentile(durations, 0.5),
+    p90DurationSeconds: percentile(durations, 0.9),
+    avgEventsPerSession: mean(list.map((s) => s['eventCount'])),
+    sessionsPerUser: users === 0 ? 0 : list.length / users,
+    bounceRate: share(list, 'bounced'),
+    engagementRate: share(list, 'engaged'),
+    conversionRate: share(list, 'converted'),
+    totalValue: sum(list.map((s) => s['totalValue'])),
+  };
+}
+
+function expectedSeries(list: readonly Session[], from: number, to: number): Array<Record<string, number | string>> {
+  const bucketOf = (t: number) => Math.floor((t + KOLKATA_OFFSET) / HOUR) * HOUR - KOLKATA_OFFSET;
+  const out: Array<Record<string, number | string>> = [];
+  for (let start = bucketOf(from); start < to; start += HOUR) {
+    const inBucket = list.filter((s) => bucketOf(Date.parse(s['startedAt'])) === start);
+    const stats = expectedStats(inBucket);
+    out.push({
+      start: new Date(start).toISOString(),
+      sessions: stats['sessions'] as number,
+      users: stats['users'] as number,
+      events: stats['events'] as number,
+      avgDurationSeconds: stats['avgDurationSeconds'] as number,
+      bounceRate: stats['bounceRate'] as number,
+      engagementRate: stats['engagementRate'] as number,
+      conversionRate: stats['conversionRate'] as number,
+      totalValue: stats['totalValue'] as number,
+    });
+  }
+  return out;
+}
+
+function expectedTopUsers(list: readonly Session[], by: 'sessions' | 'events' | 'totalValue'): Array<Record<string, unknown>> {
+  const byUser = new Map<string, { userId: string; sessions: number; events: number; totalValue: number }>();
+  for (const s of list) {
+    const row = byUser.get(s['userId']) ?? { userId: s['userId'], sessions: 0, events: 0, totalValue: 0 };
+    row.sessions += 1;
+    row.events += s['eventCount'];
+    row.totalValue += s['totalValue'];
+    byUser.set(s['userId'], row);
+  }
+  return [...byUser.values()].sort((a, b) => b[by] - a[by] || (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
+}
+
+function expectedTopChannels(list: readonly Session[]): Array<Record<string, unknown>> {
+  const byChannel = new Map<string, { channelId: string; sessions: number; events: number }>();
+  for (const s of list) {
+    for (const c of s['channels'] as Array<{ channelId: string; count: number }>) {
+      const row = byChannel.get(c.channelId) ?? { channelId: c.channelId, sessions: 0, events: 0 };
+      row.events += c.count;
+      if (s['topChannel'] === c.channelId) row.sessions += 1;
+      byChannel.set(c.channelId, row);
+    }
+  }
+  return [...byChannel.values()].sort(
+    (a, b) => b.sessions - a.sessions || b.events - a.events || (a.channelId < b.channelId ? -1 : a.channelId > b.channelId ? 1 : 0),
+  );
+}
+
+/** Numbers rounded, so that float sums in another order compare equal. */
+const rounded = (value: unknown): unknown =>
+  Array.isArray(value)
+    ? value.map(rounded)
+    : value !== null && typeof value === 'object'
+      ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, rounded(v)]))
+      : typeof value === 'number'
+        ? Math.round(value * 1e6) / 1e6
+        : value;
+
+describe('analytics over session_facts and the open sessions', () => {
+  let db: TestDatabase;
+  let server: TestServer;
+  let dir: string;
+  let base: number;
+  let end: number;
+  let sessionsBeforeLate = 0;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    dir = mkdtempSync(path.join(tmpdir(), 'analytics-facts-'));
+    const file = path.join(dir, 'definitions.json');
+    writeFileSync(file, JSON.stringify({ definitions: [{ name: 'default' }, { name: 'short', gap: '3m' }] }));
+    server = await startTestServer(db.url, { SESSION_GAP: '10m', ALLOWED_LATENESS: '0s', SESSION_DEFINITIONS: file });
+
+    // Recent event times, so that the last sessions are still open when the answers are compared.
+    end = Date.now() - 2 * MINUTE;
+    base = end - 4 * HOUR;
+    const random = rng(1307);
+    const pick = <T,>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
+    const inOrder: Array<Record<string, unknown>> = [];
+    const late: Array<Record<string, unknown>> = [];
+    const event = (user: number, i: number, ts: number) => {
+      const name = pick(['page_view', 'page_view', 'click', 'purchase']);
+      return {
+        eventId: `af-${user}-${i}`,
+        userId: `af-user-${user}`,
+        name,
+        timestamp: new Date(ts).toISOString(),
+        channelId: pick(['web', 'ios', 'android', null]),
+        ...(name === 'purchase' ? { value: Math.round(random() * 5000) / 100 } : {}),
+      };
+    };
+    for (let user = 0; user < 30; user++) {
+      let ts = base + Math.floor(random() * HOUR);
+      for (let i = 0; ts < end; i++) {
+        inOrder.push(event(user, i, ts));
+        // One gap in four is 20 minutes: two default sessions, which a late event at its middle joins.
+        const step = random() < 0.25 ? 20 * MINUTE : Math.floor(random() * 4 * MINUTE) + 1_000;
+        if (step === 20 * MINUTE && ts + step < end && random() < 0.5) late.push(event(user, 10_000 + i, ts + 10 * MINUTE));
+        ts += step;
+      }
+    }
+    inOrder.sort((a, b) => Date.parse(a['timestamp'] as string) - Date.parse(b['timestamp'] as string));
+    for (let i = 0; i < inOrder.length; i += 100) {
+      const batch = inOrder.slice(i, i + 100);
+      expect((await gqlData(server.url, INGEST, { events: batch }))['ingestEvents']).toMatchObject({ accepted: batch.length, rejected: [] });
+    }
+    sessionsBeforeLate = (await allSessions(server.url)).length;
+    expect(late.length).toBeGreaterThan(10);
+    for (let i = 0; i < late.length; i += 7) {
+      const batch = late.slice(i, i + 7);
+      expect((await gqlData(server.url, INGEST, { events: batch }))['ingestEvents']).toMatchObject({ accepted: batch.length, rejected: [] });
+    }
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await db?.drop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('merged sessions away with the late events, and keeps some sessions open', async () => {
+    const sessions = await allSessions(server.url);
+    expect(sessions.length).toBeLessThan(sessionsBeforeLate);
+    expect(sessions.some((s) => s['status'] === 'OPEN')).toBe(true);
+    expect(sessions.filter((s) => s['status'] === 'CLOSED').length).toBeGreaterThan(50);
+  });
+
+  it('keeps in session_facts exactly the CLOSED sessions of every definition build', async () => {
+    const columns = `id::text, definition, user_id, started_at, duration_seconds, event_count, total_value, bounced, engaged,
+      converted, top_channel, channels`;
+    const facts = await server.service.database.prisma.$queryRawUnsafe<unknown[]>(`SELECT ${columns} FROM session_facts ORDER BY id`);
+    const closed = await server.service.database.prisma.$queryRawUnsafe<unknown[]>(
+      `SELECT ${columns} FROM sessions WHERE status = 'CLOSED' ORDER BY id`,
+    );
+    expect(closed.length).toBeGreaterThan(50);
+    expect(facts).toEqual(closed);
+  });
+
+  describe.each(DEFINITIONS)('definition %s', (definition) => {
+    let sessions: Session[] = [];
+    const ranges = () => [
+      { from: null, to: null },
+      { from: base + HOUR + 17 * MINUTE, to: base + 3 * HOUR + 5 * MINUTE },
+    ];
+    const within = (range: { from: number | null; to: number | null }) =>
+      sessions.filter((s) => (range.from === null || Date.parse(s['startedAt']) >= range.from) && (range.to === null || Date.parse(s['startedAt']) < range.to));
+    const vars = (range: { from: number | null; to: number | null }) => ({
+      definition,
+      from: range.from === null ? null : new Date(range.from).toISOString(),
+      to: range.to === null ? null : new Date(range.to).toISOString(),
+    });
+
+    beforeAll(async () => {
+      sessions = await allSessions(server.url, {}, definition);
+    });
+
+    it('engagementStats equals the sessions listed', async () => {
+      for (const range of ranges()) {
+        const data = await gqlData(
+          server.url,
+          `query($definition: String, $from: DateTime, $to: DateTime) { engagementStats(definition: $definition, from: $from, to: $to) {
+            sessions users events avgDurationSeconds medianDurationSeconds p90DurationSeconds avgEventsPerSession sessionsPerUser
+            bounceRate engagementRate conversionRate totalValue } }`,
+          vars(range),
+        );
+        const expected = expectedStats(within(range));
+        expect(expected['sessions']).toBeGreaterThan(10);
+        expect(rounded(data['engagementStats'])).toEqual(rounded(expected));
+      }
+    });
+
+    it('engagementSeries (hours of a +05:30 zone) equals the sessions listed', async () => {
+      const range = { from: base - HOUR, to: end + HOUR };
+      const data = await gqlData(
+        server.url,
+        `query($definition: String, $from: DateTime!, $to: DateTime!) { engagementSeries(definition: $definition, from: $from, to: $to, interval: HOUR, timeZone: "Asia/Kolkata") {
+          start sessions users events avgDurationSeconds bounceRate engagementRate conversionRate totalValue } }`,
+        vars(range),
+      );
+      const series = (data['engagementSeries'] as Session[]).map((b) => ({ ...b, start: new Date(b['start']).toISOString() }));
+      expect(rounded(series)).toEqual(rounded(expectedSeries(within(range), range.from, range.to)));
+    });
+
+    it('topUsers by each ranking equals the sessions listed', async () => {
+      for (const range of ranges()) {
+        for (const [by, key] of [['SESSIONS', 'sessions'], ['EVENTS', 'events'], ['VALUE', 'totalValue']] as const) {
+          const data = await gqlData(
+            server.url,
+            `query($definition: String, $from: DateTime, $to: DateTime, $by: UserRanking) { topUsers(definition: $definition, from: $from, to: $to, by: $by, limit: 100) {
+              userId sessions events totalValue } }`,
+            { ...vars(range), by },
+          );
+          expect(rounded(data['topUsers'])).toEqual(rounded(expectedTopUsers(within(range), key)));
+        }
+      }
+    });
+
+    it('topChannels equals the sessions listed', async () => {
+      for (const range of ranges()) {
+        const data = await gqlData(
+          server.url,
+          `query($definition: String, $from: DateTime, $to: DateTime) { topChannels(definition: $definition, from: $from, to: $to, limit: 100) { channelId sessions events } }`,
+          vars(range),
+        );
+        const expected = expectedTopChannels(within(range));
+        expect(expected.length).toBeGreaterThan(1);
+        expect(data['topChannels']).toEqual(expected);
+      }
+    });
+  });
+});
