@@ -7,7 +7,11 @@
  * generate_series, in startedAt order as a live service would write them):
  * about 100k users with a skewed spread (a few heavy users, a long tail), four
  * months of startedAt, a third bounced, varied durations, event counts,
- * channels and values, in the shapes src/store/session-store.ts stores. Then
+ * channels and values, in the shapes src/store/session-store.ts stores, each
+ * with its cluster partition (as the service writes it: otherwise the first
+ * start rewrites every row to fill it in, and the table the queries read is
+ * twice its size until a VACUUM FULL; that bloat made every aggregate about
+ * twice as slow in the runs before 2026-12-07 12:00). Then
  * it starts the service as a child process and times, one call at a time:
  * - sessions(userId, first: 20) for random users (target p95 < 10 ms);
  * - engagementStats(from, to) over one month (target p95 < 300 ms);
@@ -123,9 +127,7 @@ async function fill(url: string): Promise<{ fillSeconds: number; tableMb: number
     await client.query(
       `INSERT INTO service_state (id, max_event_ts) SELECT 1, (extract(epoch FROM max(ended_at)) * 1000)::bigint FROM sessions`,
     );
-    // What autovacuum does on a server that runs it (this machine's does not).
     await client.query('VACUUM ANALYZE sessions');
-    await client.query('VACUUM ANALYZE session_facts');
     const size = await client.query<{ mb: number }>(`SELECT pg_total_relation_size('sessions') / 1048576 AS mb`);
     return { fillSeconds: Math.round((performance.now() - t0) / 100) / 10, tableMb: Number(size.rows[0]?.mb ?? 0) };
   } finally {

@@ -27,8 +27,8 @@ const SNAPSHOT_COLUMNS = `id::text AS id, user_id, status::text AS status,
   ${DEFINITION_NAME_SQL} AS definition_name`;
 
 /** SQL condition: the row belongs to the build the API shows of the definition named by parameter `param`. */
-export const activeBuildOf = (param: string, column = 'definition'): string =>
-  `${column} = (SELECT d.active_key FROM session_definitions d WHERE d.name = ${param})`;
+export const activeBuildOf = (param: string): string =>
+  `definition = (SELECT d.active_key FROM session_definitions d WHERE d.name = ${param})`;
 
 /** SQL condition: the row belongs to the build the API shows of some definition. */
 export const IN_ACTIVE_BUILD = `definition IN (SELECT d.active_key FROM session_definitions d WHERE d.active_key IS NOT NULL)`;

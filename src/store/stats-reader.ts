@@ -63,56 +63,29 @@ const INTERVAL_UNITS: Record<Interval, string> = { HOUR: 'hour', DAY: 'day', WEE
 /** ORDER BY columns of the rankings. */
 const USER_ORDERS: Record<UserRanking, string> = { SESSIONS: 'sessions', VALUE: '"totalValue"', EVENTS: 'events' };
 
-/** Parameter references ($n) of the conditions on the sessions an aggregate reads (null: no condition). */
-interface ScopeParams {
-  readonly definition: string;
-  readonly from: string | null;
-  readonly to: string | null;
-  readonly userId: string | null;
-}
-
-/** Numbers the parameters of a StatsScope (and user): $1 the definition, then the bounds and the user present. */
-function scopeParams(range: StatsScope, userId: string | null = null): { refs: ScopeParams; params: unknown[] } {
+/** Builds `WHERE` conditions on the definition, startedAt (and userId) with numbered parameters. */
+function whereClause(range: StatsScope, userId: string | null = null): { sql: string; params: unknown[] } {
   const params: unknown[] = [range.definition];
-  const next = (value: unknown): string => `$${params.push(value)}`;
-  const from = range.from === null ? null : next(new Date(range.from).toISOString());
-  const to = range.to === null ? null : next(new Date(range.to).toISOString());
-  const user = userId === null ? null : next(userId);
-  return { refs: { definition: '$1', from, to, userId: user }, params };
-}
-
-/**
- * The sessions an aggregate reads, as a FROM item `s` with `columns`: with a
- * user, that user's sessions (the user index); otherwise the CLOSED ones from
- * session_facts (a narrow copy kept by triggers, migration
- * 20261207150000_session_facts: a month of history is a few MB there instead
- * of a few hundred) and the OPEN ones from sessions, in one statement, so
- * from one snapshot: a session is in exactly one of the two. The OPEN part
- * compares computed values (`definition || ''`, `started_at + interval '0'`)
- * so that only the status index can serve it: with stale statistics the
- * planner otherwise took the (definition, started_at) index and read every
- * session of the range from the wide table. `wide`: read sessions alone (for
- * the columns session_facts does not have).
- */
-function sessionsOf(refs: ScopeParams, columns: string, wide = false): string {
-  const where = (definition: string, startedAt: string): string => {
-    const conditions = [activeBuildOf(refs.definition, definition)];
-    if (refs.from !== null) conditions.push(`${startedAt} >= ${refs.from}::timestamptz`);
-    if (refs.to !== null) conditions.push(`${startedAt} < ${refs.to}::timestamptz`);
-    if (refs.userId !== null) conditions.push(`user_id = ${refs.userId}`);
-    return conditions.join(' AND ');
-  };
-  if (refs.userId !== null || wide) return `(SELECT ${columns} FROM sessions WHERE ${where('definition', 'started_at')}) AS s`;
-  return `(SELECT ${columns} FROM session_facts WHERE ${where('definition', 'started_at')}
-    UNION ALL SELECT ${columns} FROM sessions WHERE ${where("definition || ''", "started_at + interval '0'")} AND status = 'OPEN') AS s`;
+  const conditions: string[] = [activeBuildOf('$1')];
+  if (range.from !== null) {
+    params.push(new Date(range.from).toISOString());
+    conditions.push(`started_at >= $${params.length}::timestamptz`);
+  }
+  if (range.to !== null) {
+    params.push(new Date(range.to).toISOString());
+    conditions.push(`started_at < $${params.length}::timestamptz`);
+  }
+  if (userId !== null) {
+    params.push(userId);
+    conditions.push(`user_id = $${params.length}`);
+  }
+  return { sql: conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`, params };
 }
 
 // Rates are over sessions; an empty range answers zeros rather than nulls.
 // Distinct users compare bytes (COLLATE "C"): equality is the same under any
 // deterministic collation, and the sort skips strcoll (engagementSeries over a
 // month of 1M sessions: 10-25% faster).
-/** The columns BUCKET_METRICS reads (with started_at, for the buckets). */
-const METRIC_COLUMNS = 'started_at, user_id, event_count, duration_seconds, bounced, engaged, converted, total_value';
 const BUCKET_METRICS = `
   count(*)::int AS sessions,
   count(DISTINCT user_id COLLATE "C")::int AS users,
@@ -162,7 +135,7 @@ export class StatsReader {
    * sessions, same settings); in parallel they take about the longer one.
    */
   async engagementStats(range: StatsScope, userId: string | null): Promise<EngagementStats> {
-    const { refs, params } = scopeParams(range, userId);
+    const where = whereClause(range, userId);
     const [totals, distinct] = await Promise.all([
       this.query<Omit<EngagementStats, 'users' | 'sessionsPerUser'>>(
         `SELECT sessions, events, "avgDurationSeconds", coalesce(pct[1], 0)::float8 AS "medianDurationSeconds",
@@ -178,13 +151,13 @@ export class StatsReader {
              coalesce(avg(converted::int), 0)::float8 AS "conversionRate",
              coalesce(sum(total_value), 0)::float8 AS "totalValue",
              percentile_cont(ARRAY[0.5, 0.9]::float8[]) WITHIN GROUP (ORDER BY duration_seconds) AS pct
-           FROM ${sessionsOf(refs, 'duration_seconds, event_count, bounced, engaged, converted, total_value')}
+           FROM sessions ${where.sql}
          ) AS t`,
-        ...params,
+        ...where.params,
       ),
       this.query<{ users: number }>(
-        `SELECT count(*)::int AS users FROM (SELECT DISTINCT user_id FROM ${sessionsOf(refs, 'user_id')}) AS d`,
-        ...params,
+        `SELECT count(*)::int AS users FROM (SELECT DISTINCT user_id FROM sessions ${where.sql}) AS d`,
+        ...where.params,
       ),
     ]);
     const row = totals[0];
@@ -219,7 +192,8 @@ export class StatsReader {
       `WITH buckets AS (${series}),
        stats AS (
          SELECT ${bucketOf('started_at')} AS start, ${BUCKET_METRICS}
-         FROM ${sessionsOf({ definition: '$4', from: '$1', to: '$2', userId: null }, METRIC_COLUMNS)}
+         FROM sessions
+         WHERE ${activeBuildOf('$4')} AND started_at >= $1::timestamptz AND started_at < $2::timestamptz
          GROUP BY 1
        )
        SELECT b.start,
@@ -246,16 +220,17 @@ export class StatsReader {
    * channels, so "sessions topped" is a filtered count of the same rows.
    */
   async topChannels(range: StatsScope, limit: number): Promise<Array<{ channelId: string; sessions: number; events: number }>> {
-    const { refs, params } = scopeParams(range);
-    const limitRef = `$${params.push(limit)}`;
+    const where = whereClause(range);
+    where.params.push(limit);
     return this.query(
       `SELECT c."channelId", (count(*) FILTER (WHERE c."channelId" = s.top_channel))::int AS sessions,
          sum(c.count)::int AS events
-       FROM ${sessionsOf(refs, 'channels, top_channel')} CROSS JOIN LATERAL jsonb_to_recordset(s.channels) AS c("channelId" text, count int)
+       FROM sessions AS s CROSS JOIN LATERAL jsonb_to_recordset(s.channels) AS c("channelId" text, count int)
+       ${where.sql}
        GROUP BY 1
        ORDER BY sessions DESC, events DESC, "channelId"
-       LIMIT ${limitRef}`,
-      ...params,
+       LIMIT $${where.params.length}`,
+      ...where.params,
     );
   }
 
@@ -268,15 +243,15 @@ export class StatsReader {
     // The column is interpolated: only names from the fixed map may reach the SQL.
     if (!Object.prototype.hasOwnProperty.call(DIMENSION_COLUMNS, dimension)) throw new Error(`unknown dimension ${String(dimension)}`);
     const column = DIMENSION_COLUMNS[dimension];
-    const { refs, params } = scopeParams(range);
-    const limitRef = `$${params.push(limit)}`;
+    const where = whereClause(range);
+    where.params.push(limit);
     return this.query(
       `SELECT ${column} AS value, ${BUCKET_METRICS}
-       FROM ${sessionsOf(refs, `${column}, ${METRIC_COLUMNS}`, true)}
+       FROM sessions ${where.sql}
        GROUP BY 1
        ORDER BY sessions DESC, ${column} COLLATE "C" NULLS LAST
-       LIMIT ${limitRef}`,
-      ...params,
+       LIMIT $${where.params.length}`,
+      ...where.params,
     );
   }
 
@@ -286,19 +261,19 @@ export class StatsReader {
     by: UserRanking,
     limit: number,
   ): Promise<Array<{ userId: string; sessions: number; events: number; totalValue: number }>> {
-    const { refs, params } = scopeParams(range);
-    const limitRef = `$${params.push(limit)}`;
+    const where = whereClause(range);
+    where.params.push(limit);
     // Interpolated into the SQL: only the three known orders may reach it.
     if (!Object.prototype.hasOwnProperty.call(USER_ORDERS, by)) throw new Error(`unknown ranking ${String(by)}`);
     const order = USER_ORDERS[by];
     return this.query(
       `SELECT user_id AS "userId", count(*)::int AS sessions, sum(event_count)::float8 AS events,
               coalesce(sum(total_value), 0)::float8 AS "totalValue"
-       FROM ${sessionsOf(refs, 'user_id, event_count, total_value')}
+       FROM sessions ${where.sql}
        GROUP BY user_id
        ORDER BY ${order} DESC, "userId"
-       LIMIT ${limitRef}`,
-      ...params,
+       LIMIT $${where.params.length}`,
+      ...where.params,
     );
   }
 }
