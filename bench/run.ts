@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** In the order they run: the pure core first, then the ones that need Postgres. */
-const BENCHMARKS = ['sessionizer', 'cli', 'ingest', 'queries', 'fanout', 'cluster', 'load'] as const;
+const BENCHMARKS = ['sessionizer', 'cli', 'ingest', 'late', 'queries', 'fanout', 'cluster', 'load'] as const;
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const wanted = process.argv.slice(2);
