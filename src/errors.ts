@@ -42,3 +42,30 @@ export enum RejectCode {
   InvalidField = 'INVALID_FIELD',
   PropertiesTooLarge = 'PROPERTIES_TOO_LARGE',
 }
+
+/**
+ * An expected failure with a public code and a message meant for clients,
+ * raised below the API layers (ingest, store, cluster), which know no
+ * GraphQL. `extensions` holds the code and any extra fields as the GraphQL
+ * API shows them: graphql-js copies the `extensions` of an error a resolver
+ * throws into the GraphQL error it makes, src/server/error-masking.ts lets it
+ * through unmasked, and the HTTP and Segment edges answer with its code.
+ */
+export class CodedError extends Error {
+  readonly extensions: Readonly<Record<string, unknown>>;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'CodedError';
+    this.extensions = { code, ...extra };
+  }
+}
+
+/** The public code of a coded error, or null for any other error. */
+export function codeOf(error: unknown): ErrorCode | null {
+  return error instanceof CodedError ? error.code : null;
+}

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import express, { type Request, type Response } from 'express';
-import { ErrorCode, ServiceError } from '../graphql/errors.ts';
+import { CodedError, ErrorCode } from '../errors.ts';
 import { AdmissionRefused } from '../ingest/admission.ts';
 import type { ValidEvent } from '../ingest/validate.ts';
 import type { Writer } from '../ingest/writer.ts';
@@ -56,11 +56,11 @@ function refuse(res: Response, error: unknown, logger: Logger): void {
     res.json({ code: ErrorCode.Unavailable, message: error.message, retryAfterMs: error.retryAfterMs });
     return;
   }
-  if (error instanceof FencedError || (error instanceof ServiceError && error.extensions['code'] === ErrorCode.ShuttingDown)) {
+  if (error instanceof FencedError || (error instanceof CodedError && error.code === ErrorCode.ShuttingDown)) {
     res.status(409).json({ code: 'MOVED', message: error.message });
     return;
   }
-  if (error instanceof ServiceError && error.extensions['code'] === ErrorCode.Unavailable) {
+  if (error instanceof CodedError && error.code === ErrorCode.Unavailable) {
     res.status(503).json({ code: ErrorCode.Unavailable, message: error.message });
     return;
   }

@@ -1,5 +1,5 @@
 import type { IngestPort } from '../graphql/context.ts';
-import { ErrorCode, ServiceError } from '../graphql/errors.ts';
+import { CodedError, codeOf, ErrorCode } from '../errors.ts';
 import { isAdmissionRefusal } from '../ingest/admission.ts';
 import type { ValidEvent } from '../ingest/validate.ts';
 import type { Writer } from '../ingest/writer.ts';
@@ -33,8 +33,8 @@ interface Part {
   readonly events: ValidEvent[];
 }
 
-function unavailable(): ServiceError {
-  return new ServiceError(ErrorCode.Unavailable, 'the owner of some of these users could not be reached; what was not saved can be sent again (retries are idempotent)');
+function unavailable(): CodedError {
+  return new CodedError(ErrorCode.Unavailable, 'the owner of some of these users could not be reached; what was not saved can be sent again (retries are idempotent)');
 }
 
 /**
@@ -150,6 +150,6 @@ export class ClusterIngest implements IngestPort {
 function retryable(error: unknown): boolean {
   if (isAdmissionRefusal(error)) return false;
   if (error instanceof RetryElsewhere || error instanceof FencedError) return true;
-  const code = error instanceof ServiceError ? error.extensions['code'] : null;
+  const code = codeOf(error);
   return code === ErrorCode.ShuttingDown || code === ErrorCode.Unavailable;
 }

@@ -1,9 +1,13 @@
 import { GraphQLError } from 'graphql';
-import { ErrorCode } from '../errors.ts';
+import { CodedError, ErrorCode } from '../errors.ts';
 
 export { ErrorCode, RejectCode } from '../errors.ts';
 
-/** An expected failure shown to the client with its code and message. */
+/**
+ * An expected failure of the GraphQL layer (arguments, scalars, keys, the
+ * WebSocket checks) shown to the client with its code and message. The
+ * layers below raise CodedError instead.
+ */
 export class ServiceError extends GraphQLError {
   constructor(code: ErrorCode, message: string, extra: Record<string, unknown> = {}) {
     super(message, { extensions: { code, ...extra } });
@@ -12,5 +16,5 @@ export class ServiceError extends GraphQLError {
 
 /** True for errors whose message is meant for clients (everything else is masked). */
 export function isPublicError(error: unknown): boolean {
-  return error instanceof ServiceError;
+  return error instanceof ServiceError || error instanceof CodedError;
 }

@@ -1,4 +1,4 @@
-import { ErrorCode, ServiceError } from '../graphql/errors.ts';
+import { CodedError, ErrorCode } from '../errors.ts';
 
 /** `extensions.reason` of an admission refusal: the instance is overloaded, not failing. */
 export const OVERLOADED = 'OVERLOADED';
@@ -19,7 +19,7 @@ const SMOOTHING = 0.3;
  * passes it to the client instead of retrying it itself: retrying inside the
  * instance would hold the request (and its memory) the bound exists to shed.
  */
-export class AdmissionRefused extends ServiceError {
+export class AdmissionRefused extends CodedError {
   override readonly name = 'AdmissionRefused';
 
   constructor(
@@ -39,8 +39,8 @@ export class AdmissionRefused extends ServiceError {
 }
 
 /** True for an admission refusal, as thrown here or rebuilt from another instance's answer. */
-export function isAdmissionRefusal(error: unknown): error is ServiceError {
-  return error instanceof ServiceError && error.extensions['reason'] === OVERLOADED;
+export function isAdmissionRefusal(error: unknown): error is CodedError {
+  return error instanceof CodedError && error.extensions['reason'] === OVERLOADED;
 }
 
 /**

@@ -3,7 +3,7 @@
  * endpoints): batch bound, validation, the single writer, and the report
  * that metrics hear. Callers check the caller's role first.
  */
-import { ErrorCode, ServiceError } from '../graphql/errors.ts';
+import { CodedError, codeOf, ErrorCode } from '../errors.ts';
 import { validateEvents, type EventInput, type Rejection, type ValidEvent } from './validate.ts';
 
 /** How one ingest request ended, as an {@link IngestObserver} sees it. */
@@ -42,8 +42,7 @@ export interface SubmitResult {
 }
 
 function errorCode(error: unknown): string {
-  const code = error instanceof ServiceError ? error.extensions['code'] : undefined;
-  return typeof code === 'string' ? code : ErrorCode.Internal;
+  return codeOf(error) ?? ErrorCode.Internal;
 }
 
 /**
@@ -55,7 +54,7 @@ function errorCode(error: unknown): string {
 export async function submitEvents(inputs: readonly EventInput[], ctx: SubmitContext, observer: IngestObserver): Promise<SubmitResult> {
   if (inputs.length > ctx.maxBatchSize) {
     observer.ingested({ events: inputs.length, accepted: 0, duplicates: 0, rejected: [], failure: ErrorCode.BatchTooLarge });
-    throw new ServiceError(
+    throw new CodedError(
       ErrorCode.BatchTooLarge,
       `a batch holds at most ${ctx.maxBatchSize} events (MAX_BATCH_SIZE); this one has ${inputs.length}`,
       { maxBatchSize: ctx.maxBatchSize },

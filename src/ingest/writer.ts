@@ -1,7 +1,7 @@
 import type { FencedError } from '../cluster/cluster-store.ts';
 import type { Logger } from '../logger.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
-import { ErrorCode, ServiceError } from '../graphql/errors.ts';
+import { CodedError, ErrorCode } from '../errors.ts';
 import type { SessionEvent } from '../sessionizer/types.ts';
 import type { Db } from '../store/event-store.ts';
 import { PgSessionStore, type CommittedChange } from '../store/pg-session-store.ts';
@@ -49,13 +49,13 @@ interface Settle<T> {
  */
 const MAX_TIMER_MS = 2_147_483_647;
 
-function unavailable(): ServiceError {
-  return new ServiceError(ErrorCode.Unavailable, 'the database is unavailable; nothing of this request was saved, retry later');
+function unavailable(): CodedError {
+  return new CodedError(ErrorCode.Unavailable, 'the database is unavailable; nothing of this request was saved, retry later');
 }
 
 /** The answer of the one mutation a fault was isolated to. */
-function faulted(): ServiceError {
-  return new ServiceError(
+function faulted(): CodedError {
+  return new CodedError(
     ErrorCode.Internal,
     'this request could not be processed because of an internal error (logged on the server); nothing of it was saved, and sending it unchanged will fail again',
   );
@@ -320,7 +320,7 @@ export class Writer {
       return;
     }
     if (this.phase.name !== 'running' && job.kind !== 'tick' && job.kind !== 'build') {
-      job.done.reject(new ServiceError(ErrorCode.ShuttingDown, 'the service is shutting down; retry on another instance'));
+      job.done.reject(new CodedError(ErrorCode.ShuttingDown, 'the service is shutting down; retry on another instance'));
       return;
     }
     if (this.recovering && job.kind !== 'tick' && job.kind !== 'build') {

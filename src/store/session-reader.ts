@@ -1,5 +1,5 @@
 import type { PrismaClient } from '../generated/prisma/client.ts';
-import { ErrorCode, ServiceError } from '../graphql/errors.ts';
+import { CodedError, ErrorCode } from '../errors.ts';
 import {
   ATTRIBUTION_COLUMNS,
   attributionFromRow,
@@ -61,7 +61,7 @@ export function decodeSessionCursor(cursor: string): { startedAt: number; id: st
   const startedAt = Number(match?.[1]);
   // A forged time past the Date range (±8.64e15 ms) would otherwise fail later, as an internal error.
   if (!match || Number.isNaN(new Date(startedAt).getTime())) {
-    throw new ServiceError(ErrorCode.InvalidCursor, 'the cursor (`after` or `before`) is not one this API returned');
+    throw new CodedError(ErrorCode.InvalidCursor, 'the cursor (`after` or `before`) is not one this API returned');
   }
   return { startedAt, id: match[2] ?? '' };
 }

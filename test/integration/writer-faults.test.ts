@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createTestDatabase, openTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { createLogger } from '../../src/logger.ts';
-import { ServiceError } from '../../src/graphql/errors.ts';
+import type { CodedError } from '../../src/errors.ts';
 import { AdmissionRefused } from '../../src/ingest/admission.ts';
 import type { ValidEvent } from '../../src/ingest/validate.ts';
 import { Writer, type WriterObserver, type WriterOptions } from '../../src/ingest/writer.ts';
@@ -164,7 +164,7 @@ describe('the writer under faults', () => {
       (error: unknown) => error,
     );
     expect(refusal).toBeInstanceOf(AdmissionRefused);
-    expect((refusal as ServiceError).extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', reason: 'OVERLOADED' });
+    expect((refusal as CodedError).extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', reason: 'OVERLOADED' });
     expect((refusal as AdmissionRefused).retryAfterMs).toBeGreaterThan(0);
     expect(counts.refused).toBe(1);
     held.open();
@@ -197,7 +197,7 @@ describe('the writer under faults', () => {
     expect(results.slice(0, 7).map((r) => r.status)).toEqual(Array(7).fill('fulfilled'));
     const failure = results[7];
     expect(failure?.status).toBe('rejected');
-    expect(((failure as PromiseRejectedResult).reason as ServiceError).extensions['code']).toBe('INTERNAL_SERVER_ERROR');
+    expect(((failure as PromiseRejectedResult).reason as CodedError).extensions['code']).toBe('INTERNAL_SERVER_ERROR');
     expect(await stored('fault-ok')).toBe(18);
     expect(await stored('fault-open')).toBe(1);
     expect(await stored('fault-bad')).toBe(0);
@@ -209,7 +209,7 @@ describe('the writer under faults', () => {
     const before = counts.rebuilds;
     const again = await w.ingest([{ ...events('fault-bad', 1, 'y')[0]!, eventId: 'poison-1' }]).then(
       () => null,
-      (error: unknown) => error as ServiceError,
+      (error: unknown) => error as CodedError,
     );
     expect(again?.extensions['code']).toBe('INTERNAL_SERVER_ERROR');
     // No loop: the next commit (queued behind the rebuild of the second failure) costs no further rebuild.
@@ -237,7 +237,7 @@ describe('the writer under faults', () => {
     });
     const refused = await w.ingest([{ ...events('gone', 1, 'gone-x')[0]!, eventId: 'gone-1' }]).then(
       () => null,
-      (error: unknown) => error as ServiceError,
+      (error: unknown) => error as CodedError,
     );
     expect(refused?.extensions['code']).toBe('SERVICE_UNAVAILABLE');
     // It keeps trying to rebuild (refusing ingest meanwhile) until the database answers.

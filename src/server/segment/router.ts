@@ -8,7 +8,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { Authenticator } from '../../graphql/auth.ts';
 import type { Services } from '../../graphql/context.ts';
-import { ErrorCode, ServiceError } from '../../graphql/errors.ts';
+import { codeOf, ErrorCode } from '../../errors.ts';
 import { submitEvents, type IngestObserver } from '../../ingest/submit.ts';
 import type { Logger } from '../../logger.ts';
 import { requestLogger } from '../request-log.ts';
@@ -148,7 +148,7 @@ export function segmentRouter(options: SegmentRouterOptions): Router {
       observer.segmentRequest(endpoint, 'ok');
       res.json({ success: true, accepted: result.accepted, duplicates: result.duplicates, acknowledged: sorted.acknowledged, rejected });
     } catch (error) {
-      const code = error instanceof ServiceError ? (error.extensions['code'] as string) : ErrorCode.Internal;
+      const code = codeOf(error) ?? ErrorCode.Internal;
       observer.segmentRequest(endpoint, code);
       if (code === ErrorCode.BatchTooLarge) {
         refuse(res, 400, code, (error as Error).message);
