@@ -1,7 +1,7 @@
 /**
  * Late events on real-looking files, end to end: a day of traffic in the
- * shapes of bench/cli-files.ts, sent with `sessions ingest` (the CLI, 8
- * mutations in flight) to the service on a fresh database, once in arrival
+ * shapes of bench/cli-files.ts, sent with `sessions ingest` (the CLI, by
+ * default 8 mutations of 1000 events in flight) to the service on a fresh database, once in arrival
  * order and once with every twentieth line (5%) delivered 5 minutes to 3
  * hours of event time later, far beyond ALLOWED_LATENESS (5 s), as a device
  * that was offline sends them. Both runs in the same process, one after the
@@ -10,7 +10,8 @@
  * end, events, top channel): the final sessions may not depend on the
  * arrival order.
  *
- * Env: BENCH_LATE_LINES (default 300000), BENCH_LATE_SHAPES (default seed,export,nested).
+ * Env: BENCH_LATE_LINES (default 300000), BENCH_LATE_SHAPES (default seed,export,nested),
+ * BENCH_LATE_CONCURRENCY (mutations in flight, default 8), BENCH_LATE_BATCH (events per mutation, default 1000).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,6 +25,8 @@ import { rng } from '../test/helpers/random.ts';
 
 const LINES = Number(process.env['BENCH_LATE_LINES'] ?? 300_000);
 const WANTED = (process.env['BENCH_LATE_SHAPES'] ?? 'seed,export,nested').split(',');
+const CONCURRENCY = process.env['BENCH_LATE_CONCURRENCY'] ?? '8';
+const BATCH = process.env['BENCH_LATE_BATCH'] ?? '1000';
 const MINUTE = 60_000;
 
 /** The event time (ms) of a line of any shape of bench/cli-files.ts. */
@@ -51,7 +54,7 @@ async function ingest(file: string): Promise<{ seconds: number; sessions: string
     const started = performance.now();
     try {
       await new Promise<void>((resolve, reject) => {
-        const child = spawn(process.execPath, ['bin/sessions.js', 'ingest', file, '--url', service.url, '--concurrency', '8'], {
+        const child = spawn(process.execPath, ['bin/sessions.js', 'ingest', file, '--url', service.url, '--concurrency', CONCURRENCY, '--batch', BATCH], {
           stdio: ['ignore', 'ignore', 'pipe'],
         });
         let stderr = '';
@@ -96,6 +99,8 @@ async function benchShape(shape: Shape, dir: string): Promise<Record<string, unk
     ratio: Number((a.seconds / b.seconds).toFixed(2)),
     sessions: a.sessions.length,
     sameSessions: same,
+    concurrency: Number(CONCURRENCY),
+    batch: Number(BATCH),
     cpus: os.cpus().length,
   };
 }
