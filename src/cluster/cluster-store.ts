@@ -38,6 +38,13 @@ export class ClusterSettingsError extends Error {
 }
 
 /**
+ * Limits of ensureSettings' transaction: the first start on a database from
+ * before the cluster writes every stored session's partition in it (1M
+ * sessions: about 20 s, where Prisma's default gives up after 5).
+ */
+const SETTINGS_TRANSACTION = { timeout: 600_000, maxWait: 30_000 } as const;
+
+/**
  * Stores the settings on the first start (and one partition row each), or
  * reads those stored. A CLUSTER_PARTITIONS that differs from the stored count
  * is refused: users were already placed by it.
@@ -66,8 +73,7 @@ export async function ensureSettings(prisma: PrismaClient, wanted: WantedSetting
       await tx.$executeRawUnsafe(`UPDATE sessions SET partition = sessions_partition_of(user_id, $1::int) WHERE partition IS NULL`, stored.partitions);
     }
     return { partitions: stored.partitions, secret: stored.secret };
-    // Long: the first start on a database from before the cluster writes every stored session's partition (1M sessions: about 20 s).
-  }, { timeout: 600_000, maxWait: 30_000 });
+  }, SETTINGS_TRANSACTION);
 }
 
 /**
