@@ -176,14 +176,12 @@ export class StatsReader {
     // Interpolated into the SQL: only the three known units may reach it, whatever the caller passed.
     if (!Object.prototype.hasOwnProperty.call(INTERVAL_UNITS, interval)) throw new Error(`unknown interval ${String(interval)}`);
     const unit = INTERVAL_UNITS[interval];
-    // Bucket start as a UTC instant, for a timestamptz expression `t` (the first bucket's, from `from`).
-    const bucketOf = (t: string): string =>
-      interval === 'HOUR'
-        ? `(date_trunc('hour', ${t} AT TIME ZONE $3) - ((${t} AT TIME ZONE $3) - (${t} AT TIME ZONE 'UTC'))) AT TIME ZONE 'UTC'`
-        : `date_trunc('${unit}', ${t} AT TIME ZONE $3) AT TIME ZONE $3`;
+    // The bucket starts as UTC instants. Hours: real hours from the local hour that holds `from`.
     const series =
       interval === 'HOUR'
-        ? `SELECT generate_series(${bucketOf('$1::timestamptz')}, $2::timestamptz - interval '1 microsecond', interval '1 hour') AS start`
+        ? `SELECT generate_series(
+             (date_trunc('hour', $1::timestamptz AT TIME ZONE $3) - (($1::timestamptz AT TIME ZONE $3) - ($1::timestamptz AT TIME ZONE 'UTC'))) AT TIME ZONE 'UTC',
+             $2::timestamptz - interval '1 microsecond', interval '1 hour') AS start`
         : `SELECT local AT TIME ZONE $3 AS start FROM generate_series(
              date_trunc('${unit}', $1::timestamptz AT TIME ZONE $3),
              ($2::timestamptz - interval '1 microsecond') AT TIME ZONE $3,
