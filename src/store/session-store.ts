@@ -139,8 +139,9 @@ export async function deleteSessions(db: Db, ids: readonly string[]): Promise<vo
 
 /**
  * Stored sessions overlapping each user's range (startedAt <= toTs, endedAt
- * >= fromTs), in one statement: one lookup per range on the (user_id,
- * definition, started_at) index, whatever the planner's statistics (see
+ * >= fromTs; one range per user, as corrections ask), in one statement: one
+ * lookup per range on the (user_id, definition, started_at) index, whatever
+ * the planner's statistics (see
  * loadRangeEvents: without the OFFSET 0 fence, stale statistics made it scan
  * a whole definition once per range, 140 ms for 150 users of 14,000 sessions).
  */
@@ -165,10 +166,7 @@ export async function loadRangeSessions(
     pgArray(ranges.map((r) => Math.ceil(r.toTs))),
     definitionKey,
   );
-  const seen = new Set<string>();
   for (const row of rows) {
-    if (seen.has(row.id)) continue; // two ranges of one user may both reach a session
-    seen.add(row.id);
     const snapshot = snapshotFromRow(row, gapMs);
     const list = out.get(snapshot.userId);
     if (list === undefined) out.set(snapshot.userId, [snapshot]);
