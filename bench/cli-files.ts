@@ -65,6 +65,19 @@ export const SHAPES: readonly Shape[] = [
     sql: { ts: 'ts', name: 'event_type', user: 'user_id', channel: 'channel_id' },
   },
   {
+    // A web analytics export (Segment-like keys): properties and context that
+    // differ on every line (page URL, title, request id), as real exports
+    // have them, so no cache of repeated properties text helps.
+    name: 'pages',
+    users: 20_000,
+    unitMs: 1,
+    line: (e) =>
+      `{"type":"track","event":"${e.name}","userId":"user-${e.user}","channel_id":"c${e.channel}","timestamp":"${iso(e.ts)}",` +
+      `"properties":{"url":"https://shop.example/p/${e.n}?ref=c${e.channel}","title":"Item ${e.n} \\u2013 Caf\\u00e9","price":${(e.n % 1000) / 10}},` +
+      `"context":{"ip":"10.0.${e.user % 256}.${e.n % 256}","requestId":"r-${e.n}"},"messageId":"m-${e.n}"}\n`,
+    sql: { ts: 'epoch_ms(CAST("timestamp" AS TIMESTAMPTZ))', name: '"event"', user: '"userId"', channel: 'channel_id' },
+  },
+  {
     // Epoch seconds with fractions, optional and extra keys, ids mixed.
     name: 'seconds',
     users: 10_000,

@@ -147,4 +147,27 @@ describe('the line scanner', () => {
       expect(got).toEqual(general(text));
     }
   });
+
+  it('leaves lines with other members to the general path while their properties differ on every line, and takes them again later', () => {
+    const line = (n: number): string =>
+      `{"event":"view","userId":"u${n % 50}","timestamp":"2016-11-08T14:09:57.${String(n % 1000).padStart(3, '0')}Z","properties":{"url":"/p/${n}"}}`;
+    const mappedOnly = '{"event_name": "send_message", "timestamp": "2016-11-08T14:09:57Z", "user_id": "1", "channel_id": "1"}';
+    // Well over one window of lookups, nearly none of them a hit: the cache pauses.
+    for (let n = 0; n < 10_000; n++) scanned(line(n));
+    for (const n of [10_001, 10_002]) {
+      expect(scanned(line(n))).toBe('left');
+      expect(general(line(n))).toMatchObject({ event: { properties: `{"properties":{"url":"/p/${n}"}}` } });
+    }
+    expect(scanned(mappedOnly)).toEqual(general(mappedOnly)); // lines without other members: still scanned
+    // The pause ends: repeated properties are taken (and remembered) again, with the general path's outcome.
+    let taken = 0;
+    for (let n = 0; n < 200_000; n++) {
+      const text = line(n % 20);
+      const got = scanned(text);
+      if (got === 'left') continue;
+      taken++;
+      if (taken < 50) expect(got).toEqual(general(text));
+    }
+    expect(taken).toBeGreaterThan(100_000);
+  });
 });
