@@ -25,7 +25,8 @@
  *
  * Env: BENCH_INGEST_EVENTS (default 300000 per shape), BENCH_INGEST_CLIENTS (8),
  * BENCH_INGEST_SHAPES (comma-separated; default all), BENCH_INGEST_DEFINITIONS
- * (1 or 3; default 1), BENCH_INGEST_REBUILD (0 or 1; default 0).
+ * (1 or 3; default 1), BENCH_INGEST_REBUILD (0 or 1; default 0),
+ * BENCH_INGEST_PROPERTIES (1: every event carries Segment-like properties).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -38,6 +39,8 @@ const TOTAL = Number(process.env['BENCH_INGEST_EVENTS'] ?? 300_000);
 const CLIENTS = Number(process.env['BENCH_INGEST_CLIENTS'] ?? 8);
 const DEFINITIONS = Number(process.env['BENCH_INGEST_DEFINITIONS'] ?? 1);
 const REBUILD = process.env['BENCH_INGEST_REBUILD'] === '1';
+/** Every event with Segment-like properties (bench/traffic.ts propertiesOf). */
+const PROPERTIES = process.env['BENCH_INGEST_PROPERTIES'] === '1';
 const THREE = [{ name: 'default' }, { name: 'purchases', filter: { names: ['purchase'] } }, { name: 'long', gap: '2h' }];
 
 /** A definitions file in a fresh folder (null: none, the single `default`). */
@@ -92,10 +95,10 @@ async function benchShape(shape: Shape): Promise<Record<string, unknown>> {
   try {
     const baseMs = Date.now() - 2 * 86_400_000;
     const bodies: string[] = [];
-    for (let start = 0; start < TOTAL; start += BATCH) bodies.push(batchBody(shape, start, baseMs, 'u'));
+    for (let start = 0; start < TOTAL; start += BATCH) bodies.push(batchBody(shape, start, baseMs, 'u', PROPERTIES));
     // Warm-up on other users, earlier in event time (a later timestamp would
     // move the watermark past the measured events and make them all late).
-    for (let w = 0; w < 5; w++) await post(service.url, batchBody(shape, w * BATCH, baseMs - 60_000, 'warm'));
+    for (let w = 0; w < 5; w++) await post(service.url, batchBody(shape, w * BATCH, baseMs - 60_000, 'warm', PROPERTIES));
     const logsBefore = service.logs.length;
     let next = 0;
     const latencies: number[] = [];
@@ -124,6 +127,7 @@ async function benchShape(shape: Shape): Promise<Record<string, unknown>> {
       bench: 'ingest',
       shape,
       definitions: definitions?.length ?? 1,
+      ...(PROPERTIES ? { properties: true } : {}),
       eventsPerSec: Math.round(TOTAL / seconds),
       events: TOTAL,
       batch: BATCH,

@@ -25,8 +25,26 @@ function place(shape: Shape, i: number): { user: number; offsetMs: number } {
   return { user, offsetMs: i };
 }
 
-/** The body of the mutation holding events start .. start + BATCH - 1 of a shape (ids and users carry `prefix`). */
-export function batchBody(shape: Shape, start: number, baseMs: number, prefix: string): string {
+/**
+ * Properties as a web analytics SDK sends them with a page or track call
+ * (Segment's page properties and campaign context), different on every event.
+ */
+function propertiesOf(i: number, user: number): Record<string, unknown> {
+  return {
+    url: `https://shop.example/p/${i}?ref=c${user % 5}`,
+    title: `Item ${i} \u2013 Caf\u00e9`,
+    referrer: 'https://search.example/?q=shoes',
+    price: (i % 1000) / 10,
+    context: { campaign: { source: 'news', medium: 'email', name: `w${i % 52}` }, userAgent: 'Mozilla/5.0 (X11; Linux x86_64)' },
+  };
+}
+
+/**
+ * The body of the mutation holding events start .. start + BATCH - 1 of a
+ * shape (ids and users carry `prefix`); `properties`: each event with
+ * propertiesOf's.
+ */
+export function batchBody(shape: Shape, start: number, baseMs: number, prefix: string, properties = false): string {
   const events = [];
   for (let i = start; i < start + BATCH; i++) {
     const { user, offsetMs } = place(shape, i);
@@ -38,6 +56,7 @@ export function batchBody(shape: Shape, start: number, baseMs: number, prefix: s
       // A user stays on one channel (web, ios, ...), as most sessions do.
       channelId: `c${user % 5}`,
       value: i % 17 === 0 ? 9.99 : null,
+      ...(properties ? { properties: propertiesOf(i, user) } : {}),
     });
   }
   return JSON.stringify({ query: INGEST, variables: { events } });

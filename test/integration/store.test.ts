@@ -90,6 +90,34 @@ describe('set-based writes', () => {
     expect([...again]).toEqual(['fresh']);
   });
 
+  it('stores every event\'s properties as sent, none where there were none, in the order of the batch', async () => {
+    const t0 = Date.UTC(2026, 0, 3, 12);
+    const sent: unknown[] = [
+      ...AWKWARD.map((text) => ({ [text]: text, nested: { list: [text, 1.5, null, true] } })),
+      null,
+      'just text "quoted" \\ 😀',
+      42,
+      [1, 'two', { three: 3 }],
+      {},
+      null,
+    ];
+    const events = sent.map((p, i) => ({
+      eventId: `props-${i}`,
+      userId: 'props-user',
+      name: 'view',
+      ts: t0 + i,
+      channelId: null,
+      value: null,
+      properties: p === null ? null : JSON.stringify(p),
+    }));
+    await insertEvents(database.prisma, events);
+    const rows = await database.prisma.$queryRawUnsafe<Array<{ event_id: string; properties: unknown }>>(
+      `SELECT event_id, properties FROM events WHERE user_id = 'props-user' ORDER BY ts`,
+    );
+    expect(rows.map((r) => r.event_id)).toEqual(events.map((e) => e.eventId));
+    expect(rows.map((r) => r.properties)).toEqual(sent);
+  });
+
   it('reads back the attribution properties of stored events, nested Segment context included', async () => {
     const t0 = Date.UTC(2026, 0, 5, 12);
     const properties = {
