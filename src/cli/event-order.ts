@@ -131,6 +131,12 @@ export class EventOrder {
   private releaseGroup(first: FileEvent): void {
     const group = [first];
     while (this.heap.peekKey() === first.ts) group.push(this.heap.pop() as FileEvent);
+    // Usually every event of the group is another user's (files in whole
+    // seconds put a dozen users in each second): nothing to order then.
+    if (!hasRepeatedUser(group)) {
+      for (const e of group) this.put(e);
+      return;
+    }
     group.sort(byUser);
     for (let i = 0; i < group.length; ) {
       let j = i + 1;
@@ -170,6 +176,18 @@ export class EventOrder {
 
 function sharedKey(e: FileEvent): string {
   return `${e.userId}\u0000${e.eventId}`;
+}
+
+/** Largest group checked pair by pair; a larger one goes through a Set. */
+const PAIRWISE_MAX = 32;
+
+function hasRepeatedUser(group: readonly FileEvent[]): boolean {
+  if (group.length > PAIRWISE_MAX) return new Set(group.map((e) => e.userId)).size < group.length;
+  for (let i = 1; i < group.length; i++) {
+    const user = (group[i] as FileEvent).userId;
+    for (let j = 0; j < i; j++) if ((group[j] as FileEvent).userId === user) return true;
+  }
+  return false;
 }
 
 function byUser(a: FileEvent, b: FileEvent): number {
