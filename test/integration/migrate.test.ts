@@ -61,15 +61,13 @@ async function migrationsWithBrokenOne(): Promise<string> {
 
 type Query = (sql: string, params?: unknown[]) => Promise<Record<string, unknown>[]>;
 
-/** The checks shared by both backends. */
+/**
+ * The checks shared by both backends; `open` gives a new empty database on
+ * each call, so that every test stands alone (in any order).
+ */
 function migrationSuite(open: () => Promise<{ factory: () => SqlMigrationAwareDriverAdapterFactory; query: Query }>) {
-  let factory: () => SqlMigrationAwareDriverAdapterFactory;
-  let query: Query;
-  beforeAll(async () => {
-    ({ factory, query } = await open());
-  });
-
   it('applies every migration of prisma/migrations to an empty database', async () => {
+    const { factory, query } = await open();
     const expected = await expectedMigrations();
     expect(expected.size).toBeGreaterThan(0);
 
@@ -95,6 +93,10 @@ function migrationSuite(open: () => Promise<{ factory: () => SqlMigrationAwareDr
   });
 
   it('applies nothing the second time, with or without the engine', async () => {
+    const { factory, query } = await open();
+    const expected = await expectedMigrations();
+    expect((await applyMigrations(factory())).applied).toEqual([...expected.keys()]);
+
     const quick = await applyMigrations(factory());
     expect(quick).toEqual({ applied: [], skippedEngine: true });
 
@@ -102,7 +104,7 @@ function migrationSuite(open: () => Promise<{ factory: () => SqlMigrationAwareDr
     expect(engine).toEqual({ applied: [], skippedEngine: false });
 
     const rows = await query('SELECT count(*)::int AS n FROM _prisma_migrations');
-    expect(rows[0]?.['n']).toBe((await expectedMigrations()).size);
+    expect(rows[0]?.['n']).toBe(expected.size);
   });
 }
 
@@ -135,16 +137,28 @@ describe.skipIf(!hasServer)('migrations on Postgres', () => {
     await admin.end().catch(() => undefined);
   });
 
-  migrationSuite(async () => ({
-    factory: () => new PrismaPg({ connectionString: url }),
-    query: async (sql, params) => (await client.query(sql, params)).rows as Record<string, unknown>[],
-  }));
+  const clients: pg.Client[] = [];
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+  });
+  migrationSuite(async () => {
+    const name = `sessions_migrate_test_${randomBytes(6).toString('hex')}`;
+    scratch.push(name);
+    const freshUrl = await createDb(name);
+    const c = new pg.Client({ connectionString: freshUrl });
+    clients.push(c);
+    await c.connect();
+    return {
+      factory: () => new PrismaPg({ connectionString: freshUrl }),
+      query: async (sql, params) => (await c.query(sql, params)).rows as Record<string, unknown>[],
+    };
+  });
 
   it('leaves no connection and no advisory lock behind, even on a shared pool', async () => {
     const pool = new pg.Pool({ connectionString: url, max: 2 });
     try {
       const result = await applyMigrations(new PrismaPg(pool), { force: true });
-      expect(result.applied).toEqual([]);
+      expect(result.applied).toEqual([...(await expectedMigrations()).keys()]); // this test's own database, empty until now
       await pool.query('SELECT 1'); // the application's pool keeps working
     } finally {
       await pool.end();
