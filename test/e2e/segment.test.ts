@@ -33,35 +33,45 @@ function client(host: string, writeKey = WRITE_KEY): { analytics: Analytics; sta
   return { analytics, statuses, errors };
 }
 
-/** The calls of the test app; the same messageIds every time. */
-function sendTraffic(analytics: Analytics): void {
+/**
+ * The calls of the test app; the same messageIds every time for one `p`.
+ * Each test takes its own prefix of users and messageIds, so that none
+ * depends on another having run before it.
+ */
+function sendTraffic(analytics: Analytics, p = 'seg'): void {
   analytics.page({
-    userId: 'seg-u1',
-    messageId: 'm-u1-page',
+    userId: `${p}-u1`,
+    messageId: `${p}-m-u1-page`,
     name: 'Home',
     timestamp: at(0),
     properties: { url: 'https://shop.example/?utm_source=google&utm_medium=cpc&utm_campaign=spring', referrer: 'https://www.google.com/' },
   });
-  analytics.track({ userId: 'seg-u1', messageId: 'm-u1-order', event: 'Order Completed', timestamp: at(2), properties: { revenue: 42.5, url: 'https://shop.example/thanks' } });
-  analytics.identify({ userId: 'seg-u1', messageId: 'm-u1-identify', traits: { plan: 'pro' } });
+  analytics.track({ userId: `${p}-u1`, messageId: `${p}-m-u1-order`, event: 'Order Completed', timestamp: at(2), properties: { revenue: 42.5, url: 'https://shop.example/thanks' } });
+  analytics.identify({ userId: `${p}-u1`, messageId: `${p}-m-u1-identify`, traits: { plan: 'pro' } });
   // Anonymous visitor: anonymousId is the user; url and referrer in Segment's context.page.
-  analytics.page({ anonymousId: 'seg-anon-2', messageId: 'm-a2-page', timestamp: at(0), context: { page: { url: 'https://shop.example/blog', referrer: 'https://m.facebook.com/' } } });
-  analytics.screen({ anonymousId: 'seg-anon-2', messageId: 'm-a2-screen', name: 'Settings', timestamp: at(3) });
-  analytics.track({ anonymousId: 'seg-anon-2', messageId: 'm-a2-signup', event: 'Signed Up', timestamp: at(45) });
+  analytics.page({ anonymousId: `${p}-anon-2`, messageId: `${p}-m-a2-page`, timestamp: at(0), context: { page: { url: 'https://shop.example/blog', referrer: 'https://m.facebook.com/' } } });
+  analytics.screen({ anonymousId: `${p}-anon-2`, messageId: `${p}-m-a2-screen`, name: 'Settings', timestamp: at(3) });
+  analytics.track({ anonymousId: `${p}-anon-2`, messageId: `${p}-m-a2-signup`, event: 'Signed Up', timestamp: at(45) });
   // Campaign in context.campaign; value from properties.value.
   analytics.track({
-    userId: 'seg-u3',
-    messageId: 'm-u3-purchase',
+    userId: `${p}-u3`,
+    messageId: `${p}-m-u3-purchase`,
     event: 'purchase',
     timestamp: at(1),
     properties: { value: 10 },
     context: { campaign: { source: 'newsletter', medium: 'email', name: 'december' } },
   });
-  analytics.group({ userId: 'seg-u3', messageId: 'm-u3-group', groupId: 'acme' });
-  analytics.alias({ userId: 'seg-u3', previousId: 'seg-anon-3', messageId: 'm-u3-alias' });
+  analytics.group({ userId: `${p}-u3`, messageId: `${p}-m-u3-group`, groupId: 'acme' });
+  analytics.alias({ userId: `${p}-u3`, previousId: `${p}-anon-3`, messageId: `${p}-m-u3-alias` });
 }
 
 const base = (server: TestServer): string => new URL(server.url).origin;
+
+/** The value of sessions_segment_messages_total{type, result} in a /metrics text (0 when absent). */
+function segmentCount(metrics: string, type: string, result: string): number {
+  const m = new RegExp(`^sessions_segment_messages_total\\{type="${type}",result="${result}"\\} (\\d+)$`, 'm').exec(metrics);
+  return m === null ? 0 : Number(m[1]);
+}
 
 async function post(server: TestServer, path: string, body: unknown, headers: Record<string, string> = { authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` }) {
   const response = await fetch(`${base(server)}${path}`, {
@@ -87,6 +97,7 @@ describe('Segment-compatible ingest', () => {
 
   it('turns track, page, screen and identify calls of the real client into events and sessions', async () => {
     const { analytics, statuses, errors } = client(base(server));
+    const metricsBefore = await (await fetch(`${base(server)}/metrics`)).text();
     sendTraffic(analytics);
     await analytics.closeAndFlush({ timeout: 20_000 });
     expect(errors).toEqual([]);
@@ -130,22 +141,27 @@ describe('Segment-compatible ingest', () => {
       { eventCount: 1, totalValue: 10, converted: true, utmSource: 'newsletter', utmMedium: 'email', utmCampaign: 'december', channelGroup: 'Email' },
     ]);
 
+    // Counted as they came (differences: other tests of this file send messages too).
     const metrics = await (await fetch(`${base(server)}/metrics`)).text();
-    expect(metrics).toMatch(/sessions_segment_messages_total\{type="identify",result="acknowledged"\} 1\n/);
-    expect(metrics).toMatch(/sessions_segment_messages_total\{type="alias",result="acknowledged"\} 1\n/);
-    expect(metrics).toMatch(/sessions_segment_messages_total\{type="track",result="ingested"\} 3\n/);
+    const added = (type: string, result: string): number => segmentCount(metrics, type, result) - segmentCount(metricsBefore, type, result);
+    expect([added('identify', 'acknowledged'), added('alias', 'acknowledged'), added('track', 'ingested')]).toEqual([1, 1, 3]);
   });
 
   it('changes nothing when the same messageIds are sent again', async () => {
-    const before = await Promise.all(['seg-u1', 'seg-anon-2', 'seg-u3'].map((u) => sessionsOf(server.url, u)));
+    const users = ['dup-u1', 'dup-anon-2', 'dup-u3'];
+    const first = client(base(server));
+    sendTraffic(first.analytics, 'dup');
+    await first.analytics.closeAndFlush({ timeout: 20_000 });
+    const before = await Promise.all(users.map((u) => sessionsOf(server.url, u)));
+    expect(before.map((sessions) => sessions.length)).toEqual([1, 2, 1]);
     const { analytics, statuses, errors } = client(base(server));
-    sendTraffic(analytics);
+    sendTraffic(analytics, 'dup');
     await analytics.closeAndFlush({ timeout: 20_000 });
     expect(errors).toEqual([]);
     expect(statuses.every((s) => s === 200)).toBe(true);
-    const after = await Promise.all(['seg-u1', 'seg-anon-2', 'seg-u3'].map((u) => sessionsOf(server.url, u)));
+    const after = await Promise.all(users.map((u) => sessionsOf(server.url, u)));
     expect(after).toEqual(before);
-    const raw = await post(server, '/v1/track', { userId: 'seg-u1', messageId: 'm-u1-order', event: 'Order Completed', timestamp: at(2).toISOString() });
+    const raw = await post(server, '/v1/track', { userId: 'dup-u1', messageId: 'dup-m-u1-order', event: 'Order Completed', timestamp: at(2).toISOString() });
     expect(raw.body).toEqual({ success: true, accepted: 0, duplicates: 1, acknowledged: 0, rejected: [] });
   });
 
