@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   checkFence,
   claim,
@@ -34,6 +34,10 @@ describe('cluster store: ownership and fencing on Postgres', () => {
     await other?.close();
     await db?.close();
     await test?.drop();
+  });
+  // Each test starts with no live instance: the partitions an earlier test's instances own are free.
+  beforeEach(async () => {
+    await db.prisma.$executeRawUnsafe(`UPDATE cluster_instances SET lease_until = now() - interval '1 second'`);
   });
 
   it('keeps the first partition count and refuses a different explicit one', async () => {
