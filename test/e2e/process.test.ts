@@ -14,7 +14,7 @@ describe('the service process', () => {
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    // An empty database: the service must create the schema itself.
+    // An empty database: the service must create the schema itself (npm start's test).
     db = await createTestDatabase({ migrate: false });
     dataDir = mkdtempSync(path.join(tmpdir(), 'sessions-process-'));
     env = db.url === null ? { DATA_DIR: dataDir } : { DATABASE_URL: db.url };
@@ -47,6 +47,18 @@ describe('the service process', () => {
   });
 
   it('creates the schema on an empty database, applies nothing on a second start, and stops on SIGTERM with exit code 0', async () => {
+    // A database of its own: the other tests of this file start the service on theirs, which creates the schema.
+    const empty = await createTestDatabase({ migrate: false });
+    const emptyDir = mkdtempSync(path.join(tmpdir(), 'sessions-process-empty-'));
+    try {
+      await createsSchemaThenStops(empty.url === null ? { DATA_DIR: emptyDir } : { DATABASE_URL: empty.url });
+    } finally {
+      await empty.drop();
+      rmSync(emptyDir, { recursive: true, force: true });
+    }
+  });
+
+  async function createsSchemaThenStops(env: Record<string, string>): Promise<void> {
     const first = await startProcess(env);
     const applied = first.logs.find((l) => l['msg'] === 'applied migrations');
     expect(applied?.['applied']).toEqual(expect.arrayContaining([expect.stringMatching(/_init$/)]));
@@ -57,7 +69,7 @@ describe('the service process', () => {
     const second = await startProcess(env);
     expect(second.logs.find((l) => l['msg'] === 'database schema is up to date')?.['applied']).toEqual([]);
     expect(await second.stop('SIGINT')).toBe(0);
-  });
+  }
 
   it('runs under `npm start`, and SIGTERM to npm stops the service with exit code 0', async () => {
     const child = spawn('npm', ['start', '--silent'], {
