@@ -175,10 +175,11 @@ const TOO_DEEP: Failure = {
  * Postgres cannot store (UNSTORABLE, in a key or a string), or larger than
  * `maxBytes` of UTF-8; in that order when several apply.
  *
- * Judged on the text JSON.stringify writes (one scan, and only when a native
- * search finds a reason for it): nesting is the brackets outside strings, and JSON.stringify writes a NUL as \u0000 and an
- * unpaired surrogate as \udXXX (the only \u escapes it writes besides the
- * other control characters, \u00XX), so both show as escapes there. A
+ * Judged on the text JSON.stringify writes (one scan, and only when a
+ * native search finds a reason for it): nesting is the brackets outside
+ * strings, and JSON.stringify writes a NUL as \u0000 and an unpaired
+ * surrogate as \udXXX (the only \u escapes it writes besides the other
+ * control characters, \u00XX), so both show as escapes there. A
  * document nested too deep for JSON.stringify itself (thousands of levels)
  * fails it with a RangeError: too deep as well. Walking the value instead
  * (a stack of entries per object) cost more than the stringify itself:
@@ -230,7 +231,7 @@ function refusalOf(json: string): Failure | null {
       depth--;
     } else if (c === QUOTE) {
       // A string (or key): only its escapes matter.
-      for (i++; json.charCodeAt(i) !== QUOTE; i++) {
+      for (i++; i < json.length && json.charCodeAt(i) !== QUOTE; i++) {
         if (json.charCodeAt(i) !== BACKSLASH) continue;
         i++;
         if (json.charCodeAt(i) !== LOWER_U) continue;
