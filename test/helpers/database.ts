@@ -77,7 +77,13 @@ export async function createTestDatabase(options: { migrate?: boolean } = {}): P
   };
 }
 
-/** Opens a Prisma client on a test database (Postgres URL, or in-memory PGlite when null). */
-export function openTestDatabase(url: string | null): Promise<Database> {
-  return openDatabase({ databaseUrl: url, dataDir: null, poolSize: 4 });
+/**
+ * Opens a Prisma client on a test database: the Postgres URL, or when null a
+ * new in-memory PGlite with the migrations applied (as createTestDatabase
+ * applies them on the server).
+ */
+export async function openTestDatabase(url: string | null): Promise<Database> {
+  const db = await openDatabase({ databaseUrl: url, dataDir: null, poolSize: 4 });
+  if (url === null) await applyMigrations(db.adapterFactory);
+  return db;
 }
