@@ -163,6 +163,9 @@ const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACE = 0x7d;
 const CLOSE_BRACKET = 0x5d;
 
+/** What opens a nesting level of JSON. */
+const OPENERS = ['{', '['] as const;
+
 const TOO_DEEP: Failure = {
   ok: false,
   code: RejectCode.PropertiesTooLarge,
@@ -211,7 +214,7 @@ function propertiesText(value: unknown, maxBytes: number): { ok: true; text: str
 function mayBeRefused(json: string): boolean {
   if (json.includes('\\u')) return true;
   let openers = 0;
-  for (const bracket of ['{', '[']) {
+  for (const bracket of OPENERS) {
     for (let i = json.indexOf(bracket); i >= 0; i = json.indexOf(bracket, i + 1)) {
       if (++openers > MAX_PROPERTIES_DEPTH) return true;
     }
