@@ -11,7 +11,8 @@
  * with its cluster partition (as the service writes it: otherwise the first
  * start rewrites every row to fill it in, and the table the queries read is
  * twice its size until a VACUUM FULL; that bloat made every aggregate about
- * twice as slow in the runs before 2026-12-07 12:00). Then
+ * twice as slow in the runs before 2026-12-07 12:00), and the start of the
+ * user's previous session (prev_started_at, as session-writes.ts keeps it). Then
  * it starts the service as a child process and times, one call at a time:
  * - sessions(userId, first: 20) for random users (target p95 < 10 ms);
  * - engagementStats(from, to) over one month (target p95 < 300 ms);
@@ -52,7 +53,7 @@ const FILL = `
 INSERT INTO sessions (id, user_id, status, started_at, ended_at, closes_at, duration_seconds, event_count,
   event_counts, channels, top_channel, total_value, converted, engaged, bounced, first_event_name, last_event_name,
   first_event_id, last_event_id, started_by_cut, close_reason, closed_at, close_seq, version, updated_at,
-  channel_group, utm_source, referrer_domain, entry_url, exit_url, partition)
+  channel_group, utm_source, referrer_domain, entry_url, exit_url, partition, prev_started_at)
 SELECT gen_random_uuid(), 'user-' || u, status::"SessionStatus", started, ended, ended + interval '${GAP_SECONDS} seconds',
   dur, ec,
   jsonb_strip_nulls(jsonb_build_object('page_view', nullif(ec - clicks - msgs - buys, 0), 'click', nullif(clicks, 0),
@@ -80,9 +81,10 @@ SELECT gen_random_uuid(), 'user-' || u, status::"SessionStatus", started, ended,
   CASE WHEN c1 % 10 IN (2, 4, 5, 6, 7) THEN 'src' || (c1 % 13) END,
   CASE WHEN c1 % 10 IN (1, 3, 8) THEN 'site' || (c1 % 17) || '.example' END,
   'https://shop.example/p/' || ((i::bigint * 7919) % 500), 'https://shop.example/p/' || ((i::bigint * 104729) % 500),
-  sessions_partition_of('user-' || u, ${DEFAULT_PARTITIONS})
+  sessions_partition_of('user-' || u, ${DEFAULT_PARTITIONS}), prev
 FROM (
   SELECT i, u, started, ec, dur, clicks, msgs, buys, nch, c1, c2, c3, r_val,
+    lag(started) OVER (PARTITION BY u ORDER BY started, i) AS prev,
     started + dur * interval '1 second' AS ended,
     (extract(epoch FROM started) * 1000)::bigint AS sms,
     CASE WHEN started + dur * interval '1 second' > $2::timestamptz - interval '${GAP_SECONDS} seconds' THEN 'OPEN' ELSE 'CLOSED' END AS status
@@ -103,7 +105,8 @@ FROM (
       FROM generate_series(1, $3::int) AS i
     ) base
   ) shaped
-) rows`;
+) rows
+ORDER BY started, i`;
 
 type Timings = number[];
 

@@ -108,15 +108,13 @@ export class PgSessionStore implements SessionStorePort {
         removed.delete(change.session.id);
       }
     }
-    await deleteSessions(this.db, [...removed]);
-    const seqs = await writeSessions(
-      this.db,
-      [...latest.values()],
-      (id) => !fresh.has(id),
-      [...closing].filter((id) => latest.get(id)?.status === 'CLOSED'),
-      this.partitions,
-      this.lane.key,
-    );
+    const deleted = await deleteSessions(this.db, [...removed]);
+    const seqs = await writeSessions(this.db, [...latest.values()], (id) => !fresh.has(id), {
+      closing: [...closing].filter((id) => latest.get(id)?.status === 'CLOSED'),
+      partitions: this.partitions,
+      definitionKey: this.lane.key,
+      removed: deleted,
+    });
     const { name, announce } = this.lane;
     for (const change of changes) this.saved.push({ change, closeSeq: seqs.get(change.session.id) ?? null, definition: name, announce });
   }

@@ -11,7 +11,7 @@ import { pgArray } from './pg-array.ts';
 import type { AttributionRow, SessionView, StoredChannel } from './session-view.ts';
 import { ATTRIBUTION_COLUMNS, attributionFromRow, attributionView, channelList, eventCountList } from './session-view.ts';
 
-const MS = (column: string): string => `(extract(epoch FROM ${column}) * 1000)::float8`;
+export const MS = (column: string): string => `(extract(epoch FROM ${column}) * 1000)::float8`;
 /** SQL for a timestamptz from an expression in ms since the epoch. */
 export const TS = (expr: string): string => `(timestamptz 'epoch' + (${expr})::bigint * interval '1 millisecond')`;
 
@@ -131,10 +131,15 @@ export function viewFromSnapshot(s: SessionSnapshot, closeSeq: string | null, de
   };
 }
 
-/** Deletes sessions merged away by a correction. */
-export async function deleteSessions(db: Db, ids: readonly string[]): Promise<void> {
-  if (ids.length === 0) return;
-  await db.$executeRawUnsafe(`DELETE FROM sessions WHERE id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb))::uuid[])`, JSON.stringify(ids));
+/** Deletes sessions merged away by a correction; returns their stored users and starts (ms). */
+export async function deleteSessions(db: Db, ids: readonly string[]): Promise<Array<{ userId: string; startedAt: number }>> {
+  if (ids.length === 0) return [];
+  const rows = await db.$queryRawUnsafe<Array<{ user_id: string; started_at: number }>>(
+    `DELETE FROM sessions WHERE id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb))::uuid[])
+     RETURNING user_id, ${MS('started_at')} AS started_at`,
+    JSON.stringify(ids),
+  );
+  return rows.map((r) => ({ userId: r.user_id, startedAt: Number(r.started_at) }));
 }
 
 /**

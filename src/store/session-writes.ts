@@ -8,7 +8,7 @@ import { DEFAULT_DEFINITION } from '../definitions/definitions.ts';
 import type { SessionSnapshot } from '../sessionizer/types.ts';
 import type { Db } from './event-store.ts';
 import { pgArray, type ArrayElement } from './pg-array.ts';
-import { storedChannels, TS } from './session-store.ts';
+import { MS, storedChannels, TS } from './session-store.ts';
 
 /** The next close cursor (migration 20261122190826_close_cursor_sequence). */
 const NEXT_CLOSE_SEQ = "nextval('session_close_seq')";
@@ -146,17 +146,78 @@ function updateSet(sent: string, of: (name: SessionColumn) => string): string {
 /** The parameter of the definition key: one value for every row of a statement (a lane writes one definition). */
 const DEFINITION_PARAM = `$${ARRAY_COLUMNS.length + JSON_COLUMNS.length + 1}::text`;
 
+/**
+ * prev_started_at of row x of a statement: the latest start before x's among
+ * the user's other sessions of the build, as the statement sees the table
+ * (rows written by the same statement are not visible; linkPreviousStarts
+ * settles those afterwards).
+ */
+const prevStartOf = (definition: string): string =>
+  `(SELECT max(q.started_at) FROM sessions AS q
+    WHERE q.user_id = x.user_id AND q.definition = ${definition} AND q.started_at < ${TS('x.started_at')} AND q.id <> x.id)`;
+
 // definition is set on insert only: a session never moves to another definition.
-const INSERT_SQL = `INSERT INTO sessions AS s (${SESSION_COLUMNS.map(([name]) => name).join(', ')}, definition, updated_at)
-  SELECT ${SESSION_COLUMNS.map(([name]) => SESSION_VALUES[name]).join(', ')}, ${DEFINITION_PARAM}, now()
+const INSERT_SQL = `INSERT INTO sessions AS s (${SESSION_COLUMNS.map(([name]) => name).join(', ')}, definition, prev_started_at, updated_at)
+  SELECT ${SESSION_COLUMNS.map(([name]) => SESSION_VALUES[name]).join(', ')}, ${DEFINITION_PARAM}, ${prevStartOf(DEFINITION_PARAM)}, now()
   FROM ${SESSION_ARRAYS}
-  ON CONFLICT (id) DO UPDATE SET ${updateSet('EXCLUDED', (name) => `EXCLUDED.${name}`)}, updated_at = now()
+  ON CONFLICT (id) DO UPDATE SET ${updateSet('EXCLUDED', (name) => `EXCLUDED.${name}`)},
+    prev_started_at = EXCLUDED.prev_started_at, updated_at = now()
   RETURNING id::text AS id, close_seq::text AS close_seq`;
 
-const UPDATE_SQL = `UPDATE sessions AS s SET ${updateSet('x', (name) => SESSION_VALUES[name])}, updated_at = now()
-  FROM ${SESSION_ARRAYS}
-  WHERE s.id = x.id
-  RETURNING s.id::text AS id, s.close_seq::text AS close_seq`;
+/**
+ * The stored row before the update is read a second time (o, by primary
+ * key): in SET, s is the old row, but RETURNING sees only the new one, and a
+ * session whose start moved is an anchor of linkPreviousStarts at both its
+ * old and its new start. A row whose start did not move keeps its
+ * prev_started_at (the common case: open sessions growing at their end).
+ */
+const UPDATE_SQL = `UPDATE sessions AS s SET ${updateSet('x', (name) => SESSION_VALUES[name])},
+    prev_started_at = CASE WHEN s.started_at = ${TS('x.started_at')} THEN s.prev_started_at ELSE ${prevStartOf('s.definition')} END,
+    updated_at = now()
+  FROM ${SESSION_ARRAYS}, sessions AS o
+  WHERE s.id = x.id AND o.id = x.id
+  RETURNING s.id::text AS id, s.close_seq::text AS close_seq,
+    CASE WHEN o.started_at <> s.started_at THEN ${MS('o.started_at')} END AS moved_from`;
+
+/** A user's session start (ms) around which prev_started_at may have changed. */
+export interface StartAnchor {
+  readonly userId: string;
+  readonly startedAt: number;
+}
+
+/**
+ * Sets prev_started_at right for every session whose predecessor may have
+ * changed: the first two sessions of the user at or after each anchor (the
+ * session at the anchor, if any, and the one after it). Anchors are the
+ * starts of inserted sessions, the old and new starts of sessions whose start
+ * moved, and the stored starts of deleted ones: a session's predecessor
+ * changes only when a start appears, disappears or moves between it and its
+ * old predecessor, and then that start is an anchor whose first two
+ * sessions include it. Only rows whose value differs are rewritten.
+ */
+const LINK_SQL = `UPDATE sessions AS s SET prev_started_at = t.prev
+  FROM (
+    SELECT n.id,
+      (SELECT max(q.started_at) FROM sessions AS q
+        WHERE q.user_id = n.user_id AND q.definition = $3 AND q.started_at < n.started_at) AS prev
+    FROM (SELECT DISTINCT user_id, started_at FROM unnest($1::text[], $2::bigint[]) AS a(user_id, started_at)) AS a
+    CROSS JOIN LATERAL (
+      SELECT q.id, q.user_id, q.started_at FROM sessions AS q
+      WHERE q.user_id = a.user_id AND q.definition = $3 AND q.started_at >= ${TS('a.started_at')}
+      ORDER BY q.started_at LIMIT 2
+    ) AS n
+  ) AS t
+  WHERE s.id = t.id AND s.prev_started_at IS DISTINCT FROM t.prev`;
+
+async function linkPreviousStarts(db: Db, definitionKey: string, anchors: readonly StartAnchor[]): Promise<void> {
+  if (anchors.length === 0) return;
+  await db.$executeRawUnsafe(
+    LINK_SQL,
+    pgArray(anchors.map((a) => a.userId)),
+    pgArray(anchors.map((a) => a.startedAt)),
+    definitionKey,
+  );
+}
 
 /**
  * The parameters of INSERT_SQL and UPDATE_SQL: one array literal per array
@@ -212,10 +273,22 @@ function sessionParams(sessions: readonly SessionSnapshot[], cursors: ReadonlyMa
   ];
 }
 
+export interface WriteOptions {
+  /** CLOSED sessions in the order their closures are announced; default: every CLOSED one, in order. */
+  readonly closing?: readonly string[];
+  readonly partitions?: number;
+  /** sessions.definition of new rows: the key of the definition build they belong to. */
+  readonly definitionKey?: string;
+  /** Stored starts of the sessions the same transaction deleted (deleteSessions). */
+  readonly removed?: readonly StartAnchor[];
+}
+
 /**
  * Writes the latest state of each session, set-based: sessions already stored
  * (`stored`) with one UPDATE, new ones with one INSERT (an UPDATE is about
- * half the cost of INSERT ... ON CONFLICT DO UPDATE on this table).
+ * half the cost of INSERT ... ON CONFLICT DO UPDATE on this table), then
+ * settles prev_started_at around every start that appeared, moved or went
+ * (linkPreviousStarts).
  *
  * A session stored CLOSED for the first time gets its close cursor (the
  * resume position of sessionClosed). `closing` lists the CLOSED ones in the
@@ -228,18 +301,33 @@ export async function writeSessions(
   db: Db,
   sessions: readonly SessionSnapshot[],
   stored: (id: string) => boolean,
-  closing: readonly string[] = sessions.filter((s) => s.status === 'CLOSED').map((s) => s.id),
-  partitions: number = DEFAULT_PARTITIONS,
-  /** sessions.definition of new rows: the key of the definition build they belong to. */
-  definitionKey: string = DEFAULT_DEFINITION,
+  options: WriteOptions = {},
 ): Promise<Map<string, string | null>> {
+  const {
+    closing = sessions.filter((s) => s.status === 'CLOSED').map((s) => s.id),
+    partitions = DEFAULT_PARTITIONS,
+    definitionKey = DEFAULT_DEFINITION,
+    removed = [],
+  } = options;
   const seqs = new Map<string, string | null>();
+  const anchors: StartAnchor[] = [...removed];
   const cursors = await reserveCloseCursors(db, closing);
   const updates = sessions.filter((s) => stored(s.id));
   let inserts = sessions.filter((s) => !stored(s.id));
   if (updates.length > 0) {
-    const rows = await db.$queryRawUnsafe<Array<{ id: string; close_seq: string | null }>>(UPDATE_SQL, ...sessionParams(updates, cursors, partitions));
-    for (const r of rows) seqs.set(r.id, r.close_seq);
+    const rows = await db.$queryRawUnsafe<Array<{ id: string; close_seq: string | null; moved_from: number | null }>>(
+      UPDATE_SQL,
+      ...sessionParams(updates, cursors, partitions),
+    );
+    const moved = new Map<string, number>();
+    for (const r of rows) {
+      seqs.set(r.id, r.close_seq);
+      if (r.moved_from !== null) moved.set(r.id, Number(r.moved_from));
+    }
+    for (const s of updates) {
+      const from = moved.get(s.id);
+      if (from !== undefined) anchors.push({ userId: s.userId, startedAt: from }, { userId: s.userId, startedAt: s.startedAt });
+    }
     // Not there after all (cannot happen while memory follows the database): insert it.
     if (rows.length < updates.length) inserts = inserts.concat(updates.filter((s) => !seqs.has(s.id)));
   }
@@ -250,7 +338,9 @@ export async function writeSessions(
       definitionKey,
     );
     for (const r of rows) seqs.set(r.id, r.close_seq);
+    for (const s of inserts) anchors.push({ userId: s.userId, startedAt: s.startedAt });
   }
+  await linkPreviousStarts(db, definitionKey, anchors);
   return seqs;
 }
 

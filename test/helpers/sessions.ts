@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { gqlData } from './graphql.ts';
 import { SESSION_FIELDS } from './events.ts';
 import type { RefSession } from './reference.ts';
@@ -48,4 +49,35 @@ export function sortSessions<T extends { userId: string; startedAt: number }>(se
 /** Rounds float sums so that addition order does not matter. */
 export function roundValues(sessions: RefSession[]): RefSession[] {
   return sessions.map((s) => ({ ...s, totalValue: Math.round(s.totalValue * 100) / 100 }));
+}
+
+/**
+ * Sessions whose stored prev_started_at is not the start of the user's
+ * previous session in the same build, computed here from the stored starts
+ * (empty when every row is right). Reads the table over a plain connection.
+ */
+export async function prevStartMismatches(databaseUrl: string): Promise<Array<{ id: string; stored: number | null; expected: number | null }>> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ id: string; key: string; started: string; prev: string | null }>(
+      `SELECT id::text, definition || '/' || user_id AS key, (extract(epoch FROM started_at) * 1000)::bigint::text AS started,
+         (extract(epoch FROM prev_started_at) * 1000)::bigint::text AS prev
+       FROM sessions`,
+    );
+    const byKey = new Map<string, typeof rows>();
+    for (const r of rows) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r]);
+    const out: Array<{ id: string; stored: number | null; expected: number | null }> = [];
+    for (const list of byKey.values()) {
+      list.sort((a, b) => Number(a.started) - Number(b.started));
+      list.forEach((r, i) => {
+        const expected = i === 0 ? null : Number((list[i - 1] as (typeof list)[number]).started);
+        const stored = r.prev === null ? null : Number(r.prev);
+        if (stored !== expected) out.push({ id: r.id, stored, expected });
+      });
+    }
+    return out;
+  } finally {
+    await client.end();
+  }
 }

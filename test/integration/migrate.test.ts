@@ -16,6 +16,8 @@ import { DEFAULT_MIGRATIONS_DIR, applyMigrations, diffMigration } from '../../sr
 
 const ADMIN_URL = process.env['TEST_DATABASE_URL'] ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const TABLES = ['_prisma_migrations', 'events', 'service_state', 'sessions'];
+/** The migration that added and filled sessions.prev_started_at. */
+const PREV_START_MIGRATION = '20261207150000_session_prev_start';
 
 async function serverAnswers(): Promise<boolean> {
   const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 2_000 });
@@ -89,6 +91,47 @@ function migrationSuite(open: () => Promise<{ factory: () => SqlMigrationAwareDr
       expect(row['finished_at']).not.toBeNull();
       expect(row['rolled_back_at']).toBeNull();
       expect(Number(row['applied_steps_count'])).toBe(1);
+    }
+  });
+
+  it('links the sessions stored before prev_started_at existed to their predecessors', async () => {
+    const { factory, query } = await open();
+    const dir = await mkdtemp(path.join(tmpdir(), 'migrate-prev-'));
+    try {
+      await cp(DEFAULT_MIGRATIONS_DIR, dir, { recursive: true });
+      await rm(path.join(dir, PREV_START_MIGRATION), { recursive: true });
+      await applyMigrations(factory(), { migrationsDir: dir });
+      // Two users, two builds; inserted out of start order.
+      const rows: Array<[string, string, string, string]> = [
+        ['00000000-0000-4000-8000-000000000003', 'u1', 'default', '2026-07-01T12:00:00Z'],
+        ['00000000-0000-4000-8000-000000000001', 'u1', 'default', '2026-07-01T10:00:00Z'],
+        ['00000000-0000-4000-8000-000000000002', 'u1', 'default', '2026-07-01T11:00:00Z'],
+        ['00000000-0000-4000-8000-000000000004', 'u2', 'default', '2026-07-01T10:30:00Z'],
+        ['00000000-0000-4000-8000-000000000005', 'u1', 'short', '2026-07-01T11:30:00Z'],
+        ['00000000-0000-4000-8000-000000000006', 'u1', 'short', '2026-07-01T10:15:00Z'],
+      ];
+      for (const [id, user, definition, start] of rows) {
+        await query(
+          `INSERT INTO sessions (id, user_id, status, started_at, ended_at, closes_at, duration_seconds, event_count, event_counts,
+             channels, total_value, converted, engaged, bounced, first_event_name, last_event_name, first_event_id, last_event_id,
+             version, definition)
+           VALUES ($1::uuid, $2, 'CLOSED', $3::timestamptz, $3::timestamptz, $3::timestamptz, 0, 1, '{}', '[]', 0, false, false, true,
+             'a', 'a', 'e', 'e', 1, $4)`,
+          [id, user, start, definition],
+        );
+      }
+      await applyMigrations(factory());
+      const linked = await query(`SELECT id::text AS id, to_char(prev_started_at AT TIME ZONE 'UTC', 'HH24:MI') AS prev FROM sessions ORDER BY id`);
+      expect(linked).toEqual([
+        { id: '00000000-0000-4000-8000-000000000001', prev: null },
+        { id: '00000000-0000-4000-8000-000000000002', prev: '10:00' },
+        { id: '00000000-0000-4000-8000-000000000003', prev: '11:00' },
+        { id: '00000000-0000-4000-8000-000000000004', prev: null },
+        { id: '00000000-0000-4000-8000-000000000005', prev: '10:15' },
+        { id: '00000000-0000-4000-8000-000000000006', prev: null },
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
