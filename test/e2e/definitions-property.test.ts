@@ -11,7 +11,7 @@ import { generateEvents, INGEST, randomBatches, shuffle, shuffleWithin } from '.
 import { gqlData } from '../helpers/graphql.ts';
 import { referenceSessions, rng, type RefEvent, type RefRules } from '../helpers/reference.ts';
 import { startTestServer } from '../helpers/server.ts';
-import { allSessions, comparable, prevStartMismatches, roundValues, sortSessions } from '../helpers/sessions.ts';
+import { allSessions, comparable, prevStartMismatches, roundValues, sessionFacts, sortSessions } from '../helpers/sessions.ts';
 
 const GAP_MS = 60_000;
 const DEFAULT_RULES: RefRules = { gapMs: GAP_MS, maxDurationMs: 600_000, conversionEvents: ['purchase'], engagedMinDurationMs: 10_000, engagedMinEvents: 2 };
@@ -109,7 +109,13 @@ describe('random overlapping definitions equal the reference per definition', ()
         expect({ definition: definition.name, sessions: stored }).toEqual({ definition: definition.name, sessions: expected });
       }
       // Each session of each build links to its user's previous one (the analytics count users by it).
-      if (db.url !== null) expect(await prevStartMismatches(db.url)).toEqual([]);
+      if (db.url !== null) {
+        expect(await prevStartMismatches(db.url)).toEqual([]);
+        // The analytics' copy holds exactly the closed sessions, with their values.
+        const facts = await sessionFacts(db.url);
+        expect(facts.expected.length).toBeGreaterThan(0);
+        expect(facts.stored).toEqual(facts.expected);
+      }
     } finally {
       await server.stop();
       await db.drop();

@@ -4,7 +4,7 @@ import { generateEvents, INGEST, randomBatches, shuffle, toInput } from '../help
 import { gqlData } from '../helpers/graphql.ts';
 import { referenceSessions, rng, type RefEvent } from '../helpers/reference.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { allSessions, comparable, prevStartMismatches, roundValues, sortSessions } from '../helpers/sessions.ts';
+import { allSessions, comparable, prevStartMismatches, roundValues, sessionFacts, sortSessions } from '../helpers/sessions.ts';
 
 const RULES = { gapMs: 300_000, maxDurationMs: 3_600_000, conversionEvents: ['purchase'], engagedMinDurationMs: 10_000, engagedMinEvents: 2 };
 const SEEDS = [21, 22, 23];
@@ -49,6 +49,12 @@ describe('late events of many users in one commit (corrections as sets)', () => 
     expect(roundValues(sortSessions(stored.map(comparable)))).toEqual(roundValues(referenceSessions(all, RULES)));
     // Every row links to its user's previous session after the merges and moved starts of the corrections.
     // (On the PGlite fallback the service's database is in its own process: nothing to read.)
-    if (db.url !== null) expect(await prevStartMismatches(db.url)).toEqual([]);
+    if (db.url !== null) {
+      expect(await prevStartMismatches(db.url)).toEqual([]);
+      // The analytics' copy holds exactly the closed sessions, with their values.
+      const facts = await sessionFacts(db.url);
+      expect(facts.expected.length).toBeGreaterThan(0);
+      expect(facts.stored).toEqual(facts.expected);
+    }
   }, 240_000);
 });

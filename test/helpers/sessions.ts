@@ -81,3 +81,26 @@ export async function prevStartMismatches(databaseUrl: string): Promise<Array<{ 
     await client.end();
   }
 }
+
+/**
+ * session_facts as stored, and as it should be: one row per CLOSED session
+ * with its values, built here from the sessions rows. Both sorted by id.
+ */
+export async function sessionFacts(databaseUrl: string): Promise<{ stored: unknown[]; expected: unknown[] }> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const columns = `id::text, definition, user_id, started_at::text, prev_started_at::text, duration_seconds, event_count, total_value,
+      converted, engaged, bounced, top_channel`;
+    const facts = await client.query(`SELECT ${columns}, channel_ids, channel_counts FROM session_facts ORDER BY id`);
+    const closed = await client.query(`SELECT ${columns}, channels FROM sessions WHERE status = 'CLOSED' ORDER BY id`);
+    const expected = closed.rows.map(({ channels, ...row }: { channels: Array<{ channelId: string; count: number }> }) => ({
+      ...row,
+      channel_ids: channels.map((c) => c.channelId),
+      channel_counts: channels.map((c) => c.count),
+    }));
+    return { stored: facts.rows, expected };
+  } finally {
+    await client.end();
+  }
+}

@@ -94,12 +94,13 @@ function migrationSuite(open: () => Promise<{ factory: () => SqlMigrationAwareDr
     }
   });
 
-  it('links the sessions stored before prev_started_at existed to their predecessors', async () => {
+  it('links the sessions stored before prev_started_at existed to their predecessors, and copies the closed ones to session_facts', async () => {
     const { factory, query } = await open();
     const dir = await mkdtemp(path.join(tmpdir(), 'migrate-prev-'));
     try {
       await cp(DEFAULT_MIGRATIONS_DIR, dir, { recursive: true });
-      await rm(path.join(dir, PREV_START_MIGRATION), { recursive: true });
+      // The database as it was before: every migration from that one on is left out.
+      for (const name of await readdir(dir)) if (name >= PREV_START_MIGRATION) await rm(path.join(dir, name), { recursive: true });
       await applyMigrations(factory(), { migrationsDir: dir });
       // Two users, two builds; inserted out of start order.
       const rows: Array<[string, string, string, string]> = [
@@ -130,6 +131,9 @@ function migrationSuite(open: () => Promise<{ factory: () => SqlMigrationAwareDr
         { id: '00000000-0000-4000-8000-000000000005', prev: '10:15' },
         { id: '00000000-0000-4000-8000-000000000006', prev: null },
       ]);
+      // The analytics' copy of the closed sessions (all of these) carries the same links.
+      const facts = await query(`SELECT id::text AS id, to_char(prev_started_at AT TIME ZONE 'UTC', 'HH24:MI') AS prev FROM session_facts ORDER BY id`);
+      expect(facts).toEqual(linked);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
