@@ -162,7 +162,9 @@ const INSERT_SQL = `INSERT INTO sessions AS s (${SESSION_COLUMNS.map(([name]) =>
   FROM ${SESSION_ARRAYS}
   ON CONFLICT (id) DO UPDATE SET ${updateSet('EXCLUDED', (name) => `EXCLUDED.${name}`)},
     prev_started_at = EXCLUDED.prev_started_at, updated_at = now()
-  RETURNING id::text AS id, close_seq::text AS close_seq`;
+  RETURNING id::text AS id, close_seq::text AS close_seq,
+    EXISTS (SELECT 1 FROM sessions AS q
+      WHERE q.user_id = s.user_id AND q.definition = s.definition AND q.started_at > s.started_at AND q.id <> s.id) AS followed`;
 
 /**
  * The stored row before the update is read a second time (o, by primary
@@ -189,7 +191,9 @@ export interface StartAnchor {
  * Sets prev_started_at right for every session whose predecessor may have
  * changed: the first two sessions of the user at or after each anchor (the
  * session at the anchor, if any, and the one after it). Anchors are the
- * starts of inserted sessions, the old and new starts of sessions whose start
+ * starts of inserted sessions (those that are not their user's latest, or
+ * not the statement's only new one of the user: any other got its value
+ * right in the INSERT), the old and new starts of sessions whose start
  * moved, and the stored starts of deleted ones: a session's predecessor
  * changes only when a start appears, disappears or moves between it and its
  * old predecessor, and then that start is an anchor whose first two
@@ -332,13 +336,25 @@ export async function writeSessions(
     if (rows.length < updates.length) inserts = inserts.concat(updates.filter((s) => !seqs.has(s.id)));
   }
   if (inserts.length > 0) {
-    const rows = await db.$queryRawUnsafe<Array<{ id: string; close_seq: string | null }>>(
+    const rows = await db.$queryRawUnsafe<Array<{ id: string; close_seq: string | null; followed: boolean }>>(
       INSERT_SQL,
       ...sessionParams(inserts, cursors, partitions),
       definitionKey,
     );
-    for (const r of rows) seqs.set(r.id, r.close_seq);
-    for (const s of inserts) anchors.push({ userId: s.userId, startedAt: s.startedAt });
+    // A new session is an anchor only when the user has a later session (its
+    // successor's predecessor changed) or another new one in this statement
+    // (which the statement's own prev_started_at could not see). In-order
+    // traffic has neither, and writes no link statement at all.
+    const followed = new Set<string>();
+    for (const r of rows) {
+      seqs.set(r.id, r.close_seq);
+      if (r.followed) followed.add(r.id);
+    }
+    const perUser = new Map<string, number>();
+    for (const s of inserts) perUser.set(s.userId, (perUser.get(s.userId) ?? 0) + 1);
+    for (const s of inserts) {
+      if (followed.has(s.id) || (perUser.get(s.userId) ?? 0) > 1) anchors.push({ userId: s.userId, startedAt: s.startedAt });
+    }
   }
   await linkPreviousStarts(db, definitionKey, anchors);
   return seqs;

@@ -12,7 +12,7 @@ import { INGEST, randomBatches, shuffleWithin } from '../helpers/events.ts';
 import { collect, gql, gqlData, wsClient } from '../helpers/graphql.ts';
 import { referenceSessions, rng, type RefEvent, type RefRules } from '../helpers/reference.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { allSessions, comparable, roundValues, sortSessions } from '../helpers/sessions.ts';
+import { allSessions, comparable, roundValues, sessionFacts, sortSessions } from '../helpers/sessions.ts';
 
 const START = Date.parse('2026-06-01T00:00:00Z');
 const ENV = { SESSION_GAP: '5m', SESSION_MAX_DURATION: '1h', ALLOWED_LATENESS: '30s', UPDATE_INTERVAL: '0s' };
@@ -228,6 +228,11 @@ describe('session definitions', () => {
       expect(await sessionsOf(server.url, 'forbidden')).toEqual(expected(everything.filter(isForbidden), forbiddenRules(30_000)));
       expect(await sessionsOf(server.url, 'default')).toEqual(expected(everything, DEFAULT_RULES));
       const final = await sessionsOf(server.url, 'forbidden');
+      // The replaced build's sessions are gone, and so are their facts (the analytics' copy).
+      if (db2.url !== null) {
+        const facts = await sessionFacts(db2.url);
+        expect(facts.stored).toEqual(facts.expected);
+      }
       await server.stop();
 
       // 4. Removed from the file: RETIRED, still readable, nothing new added.

@@ -26,7 +26,7 @@ CREATE INDEX "session_facts_started_idx" ON "session_facts"("definition", "start
 -- conditions keep the frequent updates of OPEN sessions from calling it.
 CREATE FUNCTION "session_facts_mirror"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP = 'DELETE' OR NEW.status <> 'CLOSED' THEN
+  IF NEW.status <> 'CLOSED' THEN
     DELETE FROM session_facts WHERE id = OLD.id;
     RETURN NULL;
   END IF;
@@ -49,8 +49,17 @@ CREATE TRIGGER "session_facts_on_insert" AFTER INSERT ON "sessions"
   FOR EACH ROW WHEN (NEW.status = 'CLOSED') EXECUTE FUNCTION "session_facts_mirror"();
 CREATE TRIGGER "session_facts_on_update" AFTER UPDATE ON "sessions"
   FOR EACH ROW WHEN (NEW.status = 'CLOSED' OR OLD.status = 'CLOSED') EXECUTE FUNCTION "session_facts_mirror"();
+-- Deletes, once per statement: merges delete a few sessions, but dropping a
+-- definition build deletes all of its sessions at once.
+CREATE FUNCTION "session_facts_forget"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM session_facts AS f USING gone WHERE f.id = gone.id;
+  RETURN NULL;
+END
+$$;
+
 CREATE TRIGGER "session_facts_on_delete" AFTER DELETE ON "sessions"
-  FOR EACH ROW WHEN (OLD.status = 'CLOSED') EXECUTE FUNCTION "session_facts_mirror"();
+  REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION "session_facts_forget"();
 
 -- The sessions closed before this migration, in start order.
 INSERT INTO "session_facts" (id, definition, user_id, started_at, prev_started_at, duration_seconds, event_count,
