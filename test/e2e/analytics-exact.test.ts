@@ -217,6 +217,24 @@ describe('analytics after late merges, with open sessions', () => {
       }
     });
 
+    it('engagementStats of one user equals that user\'s sessions listed', async () => {
+      const users = [...new Set(sessions.map((s) => s['userId'] as string))].sort().slice(0, 4);
+      expect(users.length).toBe(4);
+      for (const userId of users) {
+        for (const range of ranges()) {
+          const data = await gqlData(
+            server.url,
+            `query($definition: String, $from: DateTime, $to: DateTime, $userId: ID) {
+              engagementStats(definition: $definition, from: $from, to: $to, userId: $userId) {
+                sessions users events avgDurationSeconds medianDurationSeconds p90DurationSeconds avgEventsPerSession sessionsPerUser
+                bounceRate engagementRate conversionRate totalValue } }`,
+            { ...vars(range), userId },
+          );
+          expect(data['engagementStats']).toEqual(close(expectedStats(within(range).filter((s) => s['userId'] === userId))));
+        }
+      }
+    });
+
     it('engagementSeries (hours of a +05:30 zone) equals the sessions listed', async () => {
       const range = { from: base - HOUR, to: end + HOUR };
       const data = await gqlData(
