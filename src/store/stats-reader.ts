@@ -112,8 +112,8 @@ function rangeRows(where: { sql: string }, userId: string | null, extra: { facts
 
 /**
  * `select` over each table of rangeRows, as a UNION ALL of two statements
- * (one, sessions, with a user): each part is planned on its own, so an
- * aggregate in `select` reads the facts with parallel workers.
+ * (one, sessions, with a user): each part is planned and aggregated on
+ * its own, over its own index.
  */
 function rangeParts(where: { sql: string }, userId: string | null, select: string): string {
   if (userId !== null) return `SELECT ${select} FROM sessions ${where.sql}`;
@@ -153,14 +153,30 @@ const bucketMetrics = (users: string): string => `
 const ANALYTICS_SETTINGS = `SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true),
   set_config('random_page_cost', '1.1', true)`;
 
+/**
+ * Also no parallel workers, where they cost more than they give on two
+ * cores: a grouping by user (with workers, each hashed its share of the
+ * month's 84k users and the partial groups were sorted and merged again;
+ * Postgres has no statistics on a UNION's groups and expects 200): topUsers
+ * 523-623 ms, 372-386 ms without; and engagementStats's two statements, which
+ * already run side by side (medians 198 -> 179 ms in-process, a slow
+ * machine). topChannels and engagementSeries keep them (289 vs 503 ms, 327
+ * vs 371 ms).
+ */
+const SERIAL_ANALYTICS_SETTINGS = `${ANALYTICS_SETTINGS}, set_config('max_parallel_workers_per_gather', '0', true)`;
+
 /** Analytics computed in Postgres (never by loading session rows into Node). */
 export class StatsReader {
   constructor(private readonly prisma: PrismaClient) {}
 
   /** Runs one read-only statement with {@link ANALYTICS_SETTINGS}. */
   private async query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
+    return this.queryWith<T>(ANALYTICS_SETTINGS, sql, ...params);
+  }
+
+  private async queryWith<T>(settings: string, sql: string, ...params: unknown[]): Promise<T[]> {
     const [, rows] = await this.prisma.$transaction([
-      this.prisma.$queryRawUnsafe(ANALYTICS_SETTINGS),
+      this.prisma.$queryRawUnsafe(settings),
       this.prisma.$queryRawUnsafe<T[]>(sql, ...params),
     ]);
     return rows;
@@ -170,10 +186,9 @@ export class StatsReader {
    * engagementStats: medians and p90 are continuous percentiles (interpolated),
    * users a filtered count (whereClause). Two statements on two pooled
    * connections, in parallel: the counts and sums, aggregated per table
-   * (Postgres reads the facts with parallel workers) and added up; and the
-   * percentiles, one sort of the durations (an ordered-set aggregate, never
-   * parallel). A month of 250k sessions on a slow machine: 71-85 and
-   * 99-118 ms, where one statement with both took 264-282 ms.
+   * and added up; and the percentiles, one sort of the durations. A month of
+   * 250k sessions on a slow machine: 71-85 ms (with parallel workers) and
+   * 99-118 ms in psql, where one statement with both took 264-282 ms.
    */
   async engagementStats(range: StatsScope, userId: string | null): Promise<EngagementStats> {
     const where = whereClause(await this.activeKey(range.definition), range, userId);
@@ -181,7 +196,8 @@ export class StatsReader {
       sum(duration_seconds) AS duration, sum(bounced::int) AS bounced, sum(engaged::int) AS engaged,
       sum(converted::int) AS converted, sum(total_value) AS value`;
     const [totals, percentiles] = await Promise.all([
-      this.query<Omit<EngagementStats, 'medianDurationSeconds' | 'p90DurationSeconds' | 'sessionsPerUser'>>(
+      this.queryWith<Omit<EngagementStats, 'medianDurationSeconds' | 'p90DurationSeconds' | 'sessionsPerUser'>>(
+        SERIAL_ANALYTICS_SETTINGS,
         `SELECT sessions, users, events, "totalValue",
            CASE WHEN sessions = 0 THEN 0 ELSE duration / sessions END AS "avgDurationSeconds",
            CASE WHEN sessions = 0 THEN 0 ELSE events / sessions END AS "avgEventsPerSession",
@@ -197,7 +213,8 @@ export class StatsReader {
          ) AS t`,
         ...where.params,
       ),
-      this.query<{ pct: number[] | null }>(
+      this.queryWith<{ pct: number[] | null }>(
+        SERIAL_ANALYTICS_SETTINGS,
         `SELECT percentile_cont(ARRAY[0.5, 0.9]::float8[]) WITHIN GROUP (ORDER BY duration_seconds) AS pct
          FROM (${rangeParts(where, userId, 'duration_seconds')}) AS s`,
         ...where.params,
@@ -338,7 +355,8 @@ export class StatsReader {
     // Interpolated into the SQL: only the three known orders may reach it.
     if (!Object.prototype.hasOwnProperty.call(USER_ORDERS, by)) throw new Error(`unknown ranking ${String(by)}`);
     const order = USER_ORDERS[by];
-    return this.query(
+    return this.queryWith(
+      SERIAL_ANALYTICS_SETTINGS,
       `SELECT user_id AS "userId", count(*)::int AS sessions, sum(event_count)::float8 AS events,
               coalesce(sum(total_value), 0)::float8 AS "totalValue"
        FROM ${rangeRows(where, null)}
