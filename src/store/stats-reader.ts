@@ -350,11 +350,11 @@ export class StatsReader {
     by: UserRanking,
     limit: number,
   ): Promise<Array<{ userId: string; sessions: number; events: number; totalValue: number }>> {
-    const where = whereClause(await this.activeKey(range.definition), range);
-    where.params.push(limit);
     // Interpolated into the SQL: only the three known orders may reach it.
     if (!Object.prototype.hasOwnProperty.call(USER_ORDERS, by)) throw new Error(`unknown ranking ${String(by)}`);
     const order = USER_ORDERS[by];
+    const where = whereClause(await this.activeKey(range.definition), range);
+    where.params.push(limit);
     return this.queryWith(
       SERIAL_ANALYTICS_SETTINGS,
       `SELECT user_id AS "userId", count(*)::int AS sessions, sum(event_count)::float8 AS events,
