@@ -115,12 +115,27 @@ function rangeRows(where: { sql: string }, userId: string | null, extra: { facts
  * (one, sessions, with a user): each part is planned and aggregated on
  * its own, over its own index.
  */
-function rangeParts(where: { sql: string }, userId: string | null, select: string): string {
-  if (userId !== null) return `SELECT ${select} FROM sessions ${where.sql}`;
-  return `SELECT ${select} FROM session_facts ${where.sql}
+function rangeParts(where: { sql: string }, userId: string | null, select: string, groupBy = ''): string {
+  if (userId !== null) return `SELECT ${select} FROM sessions ${where.sql} ${groupBy}`;
+  return `SELECT ${select} FROM session_facts ${where.sql} ${groupBy}
     UNION ALL
-    SELECT ${select} FROM sessions ${where.sql} AND status = 'OPEN'`;
+    SELECT ${select} FROM sessions ${where.sql} AND status = 'OPEN' ${groupBy}`;
 }
+
+/** The sums of one part of a group (rangeParts); `users` is the condition on a user's first session in the group. */
+const partSums = (users: string): string => `count(*) AS n, count(*) FILTER (WHERE ${users}) AS users, sum(event_count) AS events,
+  sum(duration_seconds) AS duration, sum(bounced::int) AS bounced, sum(engaged::int) AS engaged,
+  sum(converted::int) AS converted, sum(total_value) AS value`;
+
+/** The metrics of a group from its parts' sums (partSums); rates are over sessions, zeros when there are none. */
+const COMBINED_METRICS = `coalesce(sum(n), 0)::int AS sessions, coalesce(sum(users), 0)::int AS users,
+  coalesce(sum(events), 0)::float8 AS events,
+  coalesce(sum(duration) / nullif(sum(n), 0), 0)::float8 AS "avgDurationSeconds",
+  coalesce(sum(events)::float8 / nullif(sum(n), 0), 0)::float8 AS "avgEventsPerSession",
+  coalesce(sum(bounced)::float8 / nullif(sum(n), 0), 0)::float8 AS "bounceRate",
+  coalesce(sum(engaged)::float8 / nullif(sum(n), 0), 0)::float8 AS "engagementRate",
+  coalesce(sum(converted)::float8 / nullif(sum(n), 0), 0)::float8 AS "conversionRate",
+  coalesce(sum(value), 0)::float8 AS "totalValue"`;
 
 // Rates are over sessions; an empty range answers zeros rather than nulls.
 // `users` is the distinct count of a group: a filtered count where the group
@@ -192,25 +207,10 @@ export class StatsReader {
    */
   async engagementStats(range: StatsScope, userId: string | null): Promise<EngagementStats> {
     const where = whereClause(await this.activeKey(range.definition), range, userId);
-    const part = `count(*) AS n, count(*) FILTER (WHERE ${where.firstOfUser}) AS users, sum(event_count) AS events,
-      sum(duration_seconds) AS duration, sum(bounced::int) AS bounced, sum(engaged::int) AS engaged,
-      sum(converted::int) AS converted, sum(total_value) AS value`;
     const [totals, percentiles] = await Promise.all([
       this.queryWith<Omit<EngagementStats, 'medianDurationSeconds' | 'p90DurationSeconds' | 'sessionsPerUser'>>(
         SERIAL_ANALYTICS_SETTINGS,
-        `SELECT sessions, users, events, "totalValue",
-           CASE WHEN sessions = 0 THEN 0 ELSE duration / sessions END AS "avgDurationSeconds",
-           CASE WHEN sessions = 0 THEN 0 ELSE events / sessions END AS "avgEventsPerSession",
-           CASE WHEN sessions = 0 THEN 0 ELSE bounced / sessions END AS "bounceRate",
-           CASE WHEN sessions = 0 THEN 0 ELSE engaged / sessions END AS "engagementRate",
-           CASE WHEN sessions = 0 THEN 0 ELSE converted / sessions END AS "conversionRate"
-         FROM (
-           SELECT coalesce(sum(n), 0)::int AS sessions, coalesce(sum(users), 0)::int AS users,
-             coalesce(sum(events), 0)::float8 AS events, coalesce(sum(duration), 0)::float8 AS duration,
-             coalesce(sum(bounced), 0)::float8 AS bounced, coalesce(sum(engaged), 0)::float8 AS engaged,
-             coalesce(sum(converted), 0)::float8 AS converted, coalesce(sum(value), 0)::float8 AS "totalValue"
-           FROM (${rangeParts(where, userId, part)}) AS parts
-         ) AS t`,
+        `SELECT ${COMBINED_METRICS} FROM (${rangeParts(where, userId, partSums(where.firstOfUser))}) AS parts`,
         ...where.params,
       ),
       this.queryWith<{ pct: number[] | null }>(
@@ -268,11 +268,14 @@ export class StatsReader {
       `WITH buckets AS (SELECT start, row_number() OVER (ORDER BY start) AS i FROM (${series}) AS series),
        starts AS (SELECT array_agg(start ORDER BY start) AS list FROM buckets),
        stats AS (
-         SELECT i, ${bucketMetrics('count(*) FILTER (WHERE prev_started_at IS NULL OR prev_started_at < starts.list[i])')}
-         FROM (
-           SELECT width_bucket(started_at, (SELECT list FROM starts)) AS i, *
-           FROM ${rangeRows({ sql: `WHERE definition = $4::text AND started_at >= $1::timestamptz AND started_at < $2::timestamptz` }, null)}
-         ) AS s, starts
+         SELECT i, ${COMBINED_METRICS}
+         FROM (${rangeParts(
+           { sql: `WHERE definition = $4::text AND started_at >= $1::timestamptz AND started_at < $2::timestamptz` },
+           null,
+           `width_bucket(started_at, (SELECT list FROM starts)) AS i,
+             ${partSums('prev_started_at IS NULL OR prev_started_at < (SELECT list FROM starts)[width_bucket(started_at, (SELECT list FROM starts))]')}`,
+           'GROUP BY 1',
+         )}) AS parts
          GROUP BY i
        )
        SELECT b.start,
