@@ -162,7 +162,7 @@ const INSERT_SQL = `INSERT INTO sessions AS s (${SESSION_COLUMNS.map(([name]) =>
   FROM ${SESSION_ARRAYS}
   ON CONFLICT (id) DO UPDATE SET ${updateSet('EXCLUDED', (name) => `EXCLUDED.${name}`)},
     prev_started_at = EXCLUDED.prev_started_at, updated_at = now()
-  RETURNING id::text AS id, close_seq::text AS close_seq,
+  RETURNING id::text AS id, close_seq::text AS close_seq, user_id, ${MS('started_at')} AS started_at,
     EXISTS (SELECT 1 FROM sessions AS q
       WHERE q.user_id = s.user_id AND q.definition = s.definition AND q.started_at > s.started_at AND q.id <> s.id) AS followed`;
 
@@ -178,7 +178,7 @@ const UPDATE_SQL = `UPDATE sessions AS s SET ${updateSet('x', (name) => SESSION_
     updated_at = now()
   FROM ${SESSION_ARRAYS}, sessions AS o
   WHERE s.id = x.id AND o.id = x.id
-  RETURNING s.id::text AS id, s.close_seq::text AS close_seq,
+  RETURNING s.id::text AS id, s.close_seq::text AS close_seq, s.user_id, ${MS('s.started_at')} AS started_at,
     CASE WHEN o.started_at <> s.started_at THEN ${MS('o.started_at')} END AS moved_from`;
 
 /** A user's session start (ms) around which prev_started_at may have changed. */
@@ -277,6 +277,14 @@ function sessionParams(sessions: readonly SessionSnapshot[], cursors: ReadonlyMa
   ];
 }
 
+/** What INSERT_SQL and UPDATE_SQL return of each row they wrote (times in ms). */
+interface WrittenRow {
+  readonly id: string;
+  readonly close_seq: string | null;
+  readonly user_id: string;
+  readonly started_at: number;
+}
+
 export interface WriteOptions {
   /** CLOSED sessions in the order their closures are announced; default: every CLOSED one, in order. */
   readonly closing?: readonly string[];
@@ -319,41 +327,25 @@ export async function writeSessions(
   const updates = sessions.filter((s) => stored(s.id));
   let inserts = sessions.filter((s) => !stored(s.id));
   if (updates.length > 0) {
-    const rows = await db.$queryRawUnsafe<Array<{ id: string; close_seq: string | null; moved_from: number | null }>>(
-      UPDATE_SQL,
-      ...sessionParams(updates, cursors, partitions),
-    );
-    const moved = new Map<string, number>();
+    const rows = await db.$queryRawUnsafe<Array<WrittenRow & { moved_from: number | null }>>(UPDATE_SQL, ...sessionParams(updates, cursors, partitions));
     for (const r of rows) {
       seqs.set(r.id, r.close_seq);
-      if (r.moved_from !== null) moved.set(r.id, Number(r.moved_from));
-    }
-    for (const s of updates) {
-      const from = moved.get(s.id);
-      if (from !== undefined) anchors.push({ userId: s.userId, startedAt: from }, { userId: s.userId, startedAt: s.startedAt });
+      if (r.moved_from !== null) anchors.push({ userId: r.user_id, startedAt: Number(r.moved_from) }, { userId: r.user_id, startedAt: Number(r.started_at) });
     }
     // Not there after all (cannot happen while memory follows the database): insert it.
     if (rows.length < updates.length) inserts = inserts.concat(updates.filter((s) => !seqs.has(s.id)));
   }
   if (inserts.length > 0) {
-    const rows = await db.$queryRawUnsafe<Array<{ id: string; close_seq: string | null; followed: boolean }>>(
-      INSERT_SQL,
-      ...sessionParams(inserts, cursors, partitions),
-      definitionKey,
-    );
+    const rows = await db.$queryRawUnsafe<Array<WrittenRow & { followed: boolean }>>(INSERT_SQL, ...sessionParams(inserts, cursors, partitions), definitionKey);
     // A new session is an anchor only when the user has a later session (its
     // successor's predecessor changed) or another new one in this statement
     // (which the statement's own prev_started_at could not see). In-order
     // traffic has neither, and writes no link statement at all.
-    const followed = new Set<string>();
-    for (const r of rows) {
-      seqs.set(r.id, r.close_seq);
-      if (r.followed) followed.add(r.id);
-    }
     const perUser = new Map<string, number>();
     for (const s of inserts) perUser.set(s.userId, (perUser.get(s.userId) ?? 0) + 1);
-    for (const s of inserts) {
-      if (followed.has(s.id) || (perUser.get(s.userId) ?? 0) > 1) anchors.push({ userId: s.userId, startedAt: s.startedAt });
+    for (const r of rows) {
+      seqs.set(r.id, r.close_seq);
+      if (r.followed || (perUser.get(r.user_id) ?? 0) > 1) anchors.push({ userId: r.user_id, startedAt: Number(r.started_at) });
     }
   }
   await linkPreviousStarts(db, definitionKey, anchors);

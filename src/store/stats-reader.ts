@@ -93,27 +93,12 @@ function whereClause(key: string | null, range: TimeRange, userId: string | null
   return { sql: conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`, params, firstOfUser };
 }
 
-/** Columns the aggregates read, in both session_facts and sessions. */
-const FACT_COLUMNS = `user_id, started_at, prev_started_at, duration_seconds, event_count, total_value, converted, engaged, bounced, top_channel`;
-
 /**
- * The sessions of a scope as one row source: the CLOSED ones from
- * session_facts (narrow rows: a month of them stays in shared buffers), the
- * OPEN ones from sessions (few, by its status index). A scope with a user
- * reads sessions alone, by the user's index. `extra` adds columns: per table,
- * the same names.
- */
-function rangeRows(where: { sql: string }, userId: string | null, extra: { facts: string; open: string } | null = null): string {
-  if (userId !== null) return `(SELECT ${FACT_COLUMNS}${extra === null ? '' : `, ${extra.open}`} FROM sessions ${where.sql}) AS s`;
-  return `(SELECT ${FACT_COLUMNS}${extra === null ? '' : `, ${extra.facts}`} FROM session_facts ${where.sql}
-    UNION ALL
-    SELECT ${FACT_COLUMNS}${extra === null ? '' : `, ${extra.open}`} FROM sessions ${where.sql} AND status = 'OPEN') AS s`;
-}
-
-/**
- * `select` over each table of rangeRows, as a UNION ALL of two statements
- * (one, sessions, with a user): each part is planned and aggregated on
- * its own, over its own index.
+ * `select` over the sessions of a scope: the CLOSED ones from session_facts
+ * (narrow rows: a month of them stays in shared buffers), the OPEN ones from
+ * sessions (few, by its status index), as a UNION ALL in which each part is
+ * planned and aggregated on its own; a scope with a user reads sessions
+ * alone, by the user's index.
  */
 function rangeParts(where: { sql: string }, userId: string | null, select: string, groupBy = ''): string {
   if (userId !== null) return `SELECT ${select} FROM sessions ${where.sql} ${groupBy}`;
@@ -137,14 +122,14 @@ const COMBINED_METRICS = `coalesce(sum(n), 0)::int AS sessions, coalesce(sum(use
   coalesce(sum(converted)::float8 / nullif(sum(n), 0), 0)::float8 AS "conversionRate",
   coalesce(sum(value), 0)::float8 AS "totalValue"`;
 
-// Rates are over sessions; an empty range answers zeros rather than nulls.
-// `users` is the distinct count of a group: a filtered count where the group
-// is a time range (whereClause's firstOfUser), a count(DISTINCT) otherwise,
-// comparing bytes (COLLATE "C": equality is the same under any deterministic
-// collation, and the sort skips strcoll).
-const bucketMetrics = (users: string): string => `
+// The metrics of a breakdown row (a group that is not a time range, so users
+// is a count(DISTINCT)). Rates are over sessions; an empty range answers
+// zeros rather than nulls. Distinct users compare bytes (COLLATE "C":
+// equality is the same under any deterministic collation, and the sort skips
+// strcoll).
+const BREAKDOWN_METRICS = `
   count(*)::int AS sessions,
-  ${users}::int AS users,
+  count(DISTINCT user_id COLLATE "C")::int AS users,
   coalesce(sum(event_count), 0)::float8 AS events,
   coalesce(avg(duration_seconds), 0)::float8 AS "avgDurationSeconds",
   coalesce(avg(bounced::int), 0)::float8 AS "bounceRate",
@@ -202,8 +187,8 @@ export class StatsReader {
    * users a filtered count (whereClause). Two statements on two pooled
    * connections, in parallel: the counts and sums, aggregated per table
    * and added up; and the percentiles, one sort of the durations. A month of
-   * 250k sessions on a slow machine: 71-85 ms (with parallel workers) and
-   * 99-118 ms in psql, where one statement with both took 264-282 ms.
+   * 250k sessions on a slow machine, in psql: 71-85 and 99-118 ms, where one
+   * statement with both took 264-282 ms.
    */
   async engagementStats(range: StatsScope, userId: string | null): Promise<EngagementStats> {
     const where = whereClause(await this.activeKey(range.definition), range, userId);
@@ -338,7 +323,7 @@ export class StatsReader {
     const where = whereClause(await this.activeKey(range.definition), range);
     where.params.push(limit);
     return this.query(
-      `SELECT ${column} AS value, ${bucketMetrics('count(DISTINCT user_id COLLATE "C")')}
+      `SELECT ${column} AS value, ${BREAKDOWN_METRICS}
        FROM sessions ${where.sql}
        GROUP BY 1
        ORDER BY sessions DESC, ${column} COLLATE "C" NULLS LAST
@@ -362,7 +347,7 @@ export class StatsReader {
       SERIAL_ANALYTICS_SETTINGS,
       `SELECT user_id AS "userId", count(*)::int AS sessions, sum(event_count)::float8 AS events,
               coalesce(sum(total_value), 0)::float8 AS "totalValue"
-       FROM ${rangeRows(where, null)}
+       FROM (${rangeParts(where, null, 'user_id, event_count, total_value')}) AS s
        GROUP BY user_id
        ORDER BY ${order} DESC, "userId"
        LIMIT $${where.params.length}`,
