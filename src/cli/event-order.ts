@@ -21,7 +21,7 @@ import type { LineRefusal } from './line-events.ts';
 export interface FileEvent extends SessionEvent {
   eventId: string;
   readonly own: boolean;
-  /** JSON text of its properties (what a derived id hashes), or null. */
+  /** JSON text of its properties as the line had it (line-scanner.ts), or null; a derived id hashes its canonical form. */
   readonly properties: string | null;
 }
 
@@ -148,7 +148,9 @@ export class EventOrder {
   }
 
   private putSameKey(events: FileEvent[]): void {
-    for (const e of events) if (!e.own) e.eventId = deriveEventId(e);
+    for (const e of events) {
+      if (!e.own) e.eventId = deriveEventId(e.properties === null ? e : { ...e, properties: JSON.stringify(JSON.parse(e.properties)) });
+    }
     events.sort(byEventId);
     let last: string | null = null;
     for (const e of events) {

@@ -12,18 +12,16 @@
  * answer false and the caller runs the general path, so such a line gets
  * the same event or the same coded refusal and message either way.
  *
- * The other members become `properties`. Their raw text is parsed with
- * JSON.parse (which also judges whether it is valid JSON) and checked by
- * checkEvent; the outcome for a given text is then remembered (a bounded
- * cache), because exports repeat the same properties on many lines: a
- * later line with the same text is checked by checkEvent without them and
- * gets the remembered canonical text. That is exact: checkEvent judges the
- * properties last, and by themselves. Where properties differ on every line
- * (a page URL, a request id: most real exports) the cache only costs
- * (hashing and keeping the texts: 6.0 -> 7.8 s to parse 1M such lines), so
- * whenever few lookups hit, such lines go to the general path for a while.
+ * The other members become `properties`, as their text: the scanner
+ * checks that it is JSON the service's checks take as it is (valueEnd), so
+ * nothing parses it or writes it again. Its text may differ from the
+ * canonical JSON the service stores (whitespace, escapes, a repeated key):
+ * where that matters (a derived event id, sending it to the service), the
+ * caller parses it. Properties the scanner cannot vouch for (nested deep,
+ * NUL or surrogate escapes, numbers with exponents, large) go to the
+ * general path, which judges them exactly.
  */
-import { checkEvent, type CheckedEvent, type ValidationLimits } from '../ingest/validate.ts';
+import { checkEvent, MAX_PROPERTIES_BYTES, MAX_PROPERTIES_DEPTH, type ValidationLimits } from '../ingest/validate.ts';
 import { ALIAS_LIMIT, ALIASES_BY_LENGTH, beginFields, fieldsInput, offerField } from './event-line.ts';
 import type { LineSink } from './line-events.ts';
 
@@ -44,48 +42,6 @@ const LEFT_BRACKET = 91;
 const RIGHT_BRACKET = 93;
 const LOWER_N = 110;
 
-/** What checkEvent made of a properties text that passed: its canonical JSON and attribution. */
-type CheckedProperties = Pick<CheckedEvent, 'properties' | 'attribution'>;
-
-/** Distinct properties texts remembered; the cache starts over when full. */
-const CACHE_ENTRIES = 16_384;
-/** Longer properties texts are not remembered (nearly always unique, and large). */
-const CACHE_KEY_CHARS = 2_048;
-const checkedProperties = new Map<string, CheckedProperties>();
-/** Lookups per judgement of the cache, and the hits it needs to stay in use. */
-const CACHE_WINDOW = 4_096;
-const CACHE_MIN_HITS = CACHE_WINDOW / 8;
-/** Lines with other members left to the general path after a window with too few hits. */
-const CACHE_PAUSE = 16 * CACHE_WINDOW;
-const cacheUse = { lookups: 0, hits: 0, paused: 0 };
-
-/**
- * Whether to scan a line that has other members: not while the cache is
- * paused. Without the cache, JSON.parse of the whole line (the general
- * path) is faster than scanning it and then parsing its other members
- * (1M lines of a web analytics export: 4.6 against 5.7 s).
- */
-function scanOtherMembers(): boolean {
-  if (cacheUse.paused === 0) return true;
-  cacheUse.paused--;
-  return false;
-}
-
-/** The remembered outcome for a properties text, if any; judges the cache after each window of lookups. */
-function lookUp(members: string): CheckedProperties | undefined {
-  const known = checkedProperties.get(members);
-  if (known !== undefined) cacheUse.hits++;
-  if (++cacheUse.lookups === CACHE_WINDOW) {
-    if (cacheUse.hits < CACHE_MIN_HITS) {
-      cacheUse.paused = CACHE_PAUSE;
-      checkedProperties.clear();
-    }
-    cacheUse.lookups = 0;
-    cacheUse.hits = 0;
-  }
-  return known;
-}
-
 /** Per line: the last line at which each alias was seen (a repeated key goes to the general path). */
 const seenAt = new Float64Array(ALIAS_LIMIT).fill(-1);
 let lineStamp = 0;
@@ -103,17 +59,6 @@ function skipWhitespace(text: string, i: number, end: number): number {
 
 function isDigit(c: number): boolean {
   return c >= ZERO && c <= NINE;
-}
-
-/** The end of the string whose opening quote is at i (after its closing quote), or -1. */
-function stringEnd(text: string, i: number, end: number): number {
-  for (i++; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (c === QUOTE) return i + 1;
-    if (c === BACKSLASH) i++;
-    else if (c < 0x20) return -1;
-  }
-  return -1;
 }
 
 /** The end of a JSON number at i (RFC 8259 grammar), or -1. */
@@ -140,32 +85,85 @@ function numberEnd(text: string, i: number, end: number): number {
 }
 
 /**
- * The end of the value at i, not judged (JSON.parse of the properties
- * does): a string, a bracketed value with its nesting, or a scalar up to
- * the next delimiter. -1 when it does not end in the line.
+ * The end of the JSON value at i, or -1 when it is not one this scanner
+ * vouches for: invalid JSON, nested deeper than MAX_PROPERTIES_DEPTH
+ * (`depth` is the nesting it sits in), a number with an exponent, a NUL or
+ * a surrogate escape, or an unpaired surrogate (the general path then
+ * judges the line exactly). A value it vouches for is JSON that the
+ * service's checks take as it is: within the nesting, nothing unstorable,
+ * and at most 3 bytes of canonical JSON per character of its text (a
+ * character is at most 3 bytes of UTF-8, escapes only shrink, and a number
+ * without an exponent gains at most one digit).
  */
-function valueEnd(text: string, i: number, end: number): number {
+function valueEnd(text: string, i: number, end: number, depth: number): number {
   const c = text.charCodeAt(i);
-  if (c === QUOTE) return stringEnd(text, i, end);
-  if (c === LEFT_BRACE || c === LEFT_BRACKET) {
-    let depth = 0;
-    for (; i < end; i++) {
-      const d = text.charCodeAt(i);
-      if (d === QUOTE) {
-        i = stringEnd(text, i, end) - 1;
-        if (i < 0) return -1;
-      } else if (d === LEFT_BRACE || d === LEFT_BRACKET) depth++;
-      else if ((d === RIGHT_BRACE || d === RIGHT_BRACKET) && --depth === 0) return i + 1;
+  if (c === QUOTE) return propertyStringEnd(text, i, end);
+  if (c === MINUS || isDigit(c)) {
+    const e = numberEnd(text, i, end);
+    for (let k = i; k < e; k++) {
+      const d = text.charCodeAt(k);
+      if (d === LOWER_E || d === UPPER_E) return -1;
     }
-    return -1;
+    return e;
   }
-  const from = i;
-  for (; i < end; i++) {
-    const d = text.charCodeAt(i);
-    if (d === COMMA || d === RIGHT_BRACE || d === RIGHT_BRACKET || isWhitespace(d)) break;
+  if (c === LEFT_BRACE || c === LEFT_BRACKET) {
+    if (depth >= MAX_PROPERTIES_DEPTH) return -1;
+    const object = c === LEFT_BRACE;
+    const close = object ? RIGHT_BRACE : RIGHT_BRACKET;
+    i = skipWhitespace(text, i + 1, end);
+    if (text.charCodeAt(i) === close) return i + 1;
+    for (;;) {
+      if (object) {
+        if (text.charCodeAt(i) !== QUOTE) return -1;
+        i = skipWhitespace(text, propertyStringEnd(text, i, end), end);
+        if (i < 0 || text.charCodeAt(i) !== COLON) return -1;
+        i = skipWhitespace(text, i + 1, end);
+      }
+      const e = valueEnd(text, i, end, depth + 1);
+      if (e < 0) return -1;
+      i = skipWhitespace(text, e, end);
+      const d = text.charCodeAt(i);
+      if (d === close) return i + 1;
+      if (d !== COMMA) return -1;
+      i = skipWhitespace(text, i + 1, end);
+    }
   }
-  return i > from ? i : -1;
+  for (const literal of LITERALS) if (text.startsWith(literal, i)) return i + literal.length <= end ? i + literal.length : -1;
+  return -1;
 }
+
+const LITERALS = ['true', 'false', 'null'] as const;
+const LOWER_U = 117;
+
+/** The end of the JSON string at i (after its closing quote), or -1: see valueEnd. */
+function propertyStringEnd(text: string, i: number, end: number): number {
+  for (i++; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) return i + 1;
+    if (c < 0x20) return -1;
+    if (c === BACKSLASH) {
+      const e = text.charCodeAt(++i);
+      if (e === LOWER_U) {
+        const hex = text.slice(i + 1, i + 5);
+        if (!HEX4.test(hex)) return -1;
+        const code = Number.parseInt(hex, 16);
+        if (code === 0 || (code >= 0xd800 && code <= 0xdfff)) return -1;
+        i += 4;
+      } else if (!SIMPLE_ESCAPES.includes(e)) {
+        return -1;
+      }
+    } else if (c >= 0xd800 && c <= 0xdfff) {
+      const next = text.charCodeAt(i + 1);
+      if (c > 0xdbff || !(next >= 0xdc00 && next <= 0xdfff)) return -1;
+      i++;
+    }
+  }
+  return -1;
+}
+
+const HEX4 = /^[0-9a-fA-F]{4}$/;
+/** The characters after a backslash that JSON allows, but u: " \ / b f n r t. */
+const SIMPLE_ESCAPES = [QUOTE, BACKSLASH, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74];
 
 /** The alias of the key text[from, to), or -1 when it is not one of the mapping's keys. */
 function aliasAt(text: string, from: number, to: number): number {
@@ -197,7 +195,7 @@ export function scanLine(text: string, from: number, to: number, line: number, l
       for (; k < to; k++) {
         const c = text.charCodeAt(k);
         if (c === QUOTE) break;
-        if (c === BACKSLASH || c < 0x20) return false;
+        if (c === BACKSLASH || c < 0x20 || (c >= 0xd800 && c <= 0xdfff)) return false;
       }
       if (k >= to) return false;
       const alias = aliasAt(text, i + 1, k);
@@ -205,8 +203,7 @@ export function scanLine(text: string, from: number, to: number, line: number, l
       if (text.charCodeAt(i) !== COLON) return false;
       i = skipWhitespace(text, i + 1, to);
       if (alias < 0) {
-        if (!scanOtherMembers()) return false;
-        const end = valueEnd(text, i, to);
+        const end = valueEnd(text, i, to, 1);
         if (end < 0) return false;
         spans.push(keyStart, end);
         i = end;
@@ -273,32 +270,19 @@ export function scanLine(text: string, from: number, to: number, line: number, l
   return withProperties(text, line, limits, sink);
 }
 
-/** The rest of scanLine for a line with other members: their text is the properties'. */
+/**
+ * The rest of scanLine for a line with other members: their text, as it
+ * is, is the properties' JSON. valueEnd vouched for each value, so the
+ * service's checks would take them unless they are too large; within
+ * maxBytes / 3 characters they cannot be (see valueEnd), larger ones go to
+ * the general path.
+ */
 function withProperties(text: string, line: number, limits: ValidationLimits, sink: LineSink): boolean {
   let members = text.slice(spans[0], spans[1]);
   for (let s = 2; s < spans.length; s += 2) members += `,${text.slice(spans[s], spans[s + 1])}`;
-  const known = lookUp(members);
-  if (known !== undefined) {
-    const outcome = checkEvent(fieldsInput(undefined), limits);
-    if (outcome.ok) sink.event({ ...outcome.event, properties: known.properties, attribution: known.attribution }, line);
-    else sink.refuse({ line, code: outcome.code, message: outcome.message });
-    return true;
-  }
-  let properties: unknown;
-  try {
-    properties = JSON.parse(`{${members}}`);
-  } catch {
-    return false;
-  }
-  const outcome = checkEvent(fieldsInput(properties), limits);
-  if (!outcome.ok) {
-    sink.refuse({ line, code: outcome.code, message: outcome.message });
-    return true;
-  }
-  if (cacheUse.paused === 0 && members.length <= CACHE_KEY_CHARS) {
-    if (checkedProperties.size >= CACHE_ENTRIES) checkedProperties.clear();
-    checkedProperties.set(members, { properties: outcome.event.properties, attribution: outcome.event.attribution });
-  }
-  sink.event(outcome.event, line);
+  if ((members.length + 2) * 3 > (limits.maxPropertiesBytes ?? MAX_PROPERTIES_BYTES)) return false;
+  const outcome = checkEvent(fieldsInput(undefined), limits);
+  if (outcome.ok) sink.event({ ...outcome.event, properties: `{${members}}` }, line);
+  else sink.refuse({ line, code: outcome.code, message: outcome.message });
   return true;
 }

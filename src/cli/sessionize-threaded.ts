@@ -22,6 +22,12 @@ import type { ChunkTask, WorkerMessage, WorkerSetup } from './sessionize-worker.
 const CHUNK_BYTES = 2 * 1024 * 1024;
 /** Chunks handed out and not yet through both cutters. */
 const IN_FLIGHT = 6;
+/**
+ * Each worker's young generation (V8's default is a third of this): the
+ * events and sessions of a few chunks live in it, so fewer survive into the
+ * old generation. 1M lines: 9-17% less wall time (paired runs), 30 MB more.
+ */
+const YOUNG_GENERATION_MB = 96;
 
 /**
  * Starts a worker. Bundled (dist/cli, bin/sessions.js), this module is
@@ -30,7 +36,7 @@ const IN_FLIGHT = 6;
  * bin/sessions.js does for this thread (a worker does not inherit it).
  */
 function startWorker(setup: WorkerSetup): Worker {
-  const options = { workerData: setup, transferList: [setup.peer] };
+  const options = { workerData: setup, transferList: [setup.peer], resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } };
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./sessionize-worker.js', import.meta.url), options);
   const loader = import.meta.resolve('tsx/esm/api');
   const entry = new URL('./sessionize-worker.ts', import.meta.url).href;

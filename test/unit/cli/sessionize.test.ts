@@ -79,9 +79,13 @@ function line(fields: Array<[string, unknown]>, e: Source, idKey: string): strin
   return json({ ...obj, ...e.extra });
 }
 
+const seed: Shape = (e) =>
+  line([['event_name', e.name], ['timestamp', iso(e.ts)], ['user_id', e.userId], ['channel_id', e.channelId], ['purchase_value', e.value]], e, 'event_id');
+
 const SHAPES: Record<string, Shape> = {
-  seed: (e) =>
-    line([['event_name', e.name], ['timestamp', iso(e.ts)], ['user_id', e.userId], ['channel_id', e.channelId], ['purchase_value', e.value]], e, 'event_id'),
+  seed,
+  // Properties not in canonical form (spaces, escapes): derived ids still hash the canonical JSON, as the service's.
+  spaced: (e) => seed(e).replaceAll(',"', ' , "').replaceAll('é', '\\u00e9').replaceAll('[', '[ '),
   reordered: (e) =>
     line([['channelId', e.channelId], ['eventTime', 1], ['value', e.value], ['userId', e.userId], ['ts', iso(e.ts).replace('Z', '+00:00')], ['name', e.name]], e, 'eventId')
       .replace('"eventTime":1,', '') + '\r',
