@@ -30,10 +30,20 @@ const EVENT_ID = FIELDS.indexOf('eventId');
 const ALIAS = new Map<string, number>(
   FIELDS.flatMap((f, i) => FIELD_ALIASES[f].map((key, rank): [string, number] => [key, i * 8 + rank])),
 );
-/** Keys of the table by length, for a reader that matches them in its text without slicing (line-scanner.ts). */
-export const ALIASES_BY_LENGTH: ReadonlyArray<ReadonlyArray<readonly [key: string, alias: number]>> = (() => {
-  const out: Array<Array<[string, number]>> = [];
-  for (const [key, alias] of ALIAS) (out[key.length] ??= []).push([key, alias]);
+/** A key's hash as a reader computes it character by character (line-scanner.ts): h = h * 31 + c, from 0, in 32 bits. */
+export function keyHash(key: string): number {
+  let h = 0;
+  for (let i = 0; i < key.length; i++) h = (Math.imul(h, 31) + key.charCodeAt(i)) | 0;
+  return h;
+}
+
+/** The table's keys by keyHash, for a reader that matches them in its text without slicing (line-scanner.ts). */
+export const ALIAS_BY_HASH: ReadonlyMap<number, readonly [key: string, alias: number]> = (() => {
+  const out = new Map<number, readonly [string, number]>();
+  for (const [key, alias] of ALIAS) {
+    if (out.has(keyHash(key))) throw new Error(`internal error: two keys of the mapping share a hash (${key})`);
+    out.set(keyHash(key), [key, alias]);
+  }
   return out;
 })();
 /** Distinct aliases (field index * 8 + precedence) are below this. */

@@ -22,7 +22,7 @@
  * general path, which judges them exactly.
  */
 import { checkEvent, MAX_PROPERTIES_BYTES, MAX_PROPERTIES_DEPTH, type ValidationLimits } from '../ingest/validate.ts';
-import { ALIAS_LIMIT, ALIASES_BY_LENGTH, beginFields, fieldsInput, offerField } from './event-line.ts';
+import { ALIAS_BY_HASH, ALIAS_LIMIT, beginFields, fieldsInput, offerField } from './event-line.ts';
 import type { LineSink } from './line-events.ts';
 
 const QUOTE = 34;
@@ -165,12 +165,10 @@ const HEX4 = /^[0-9a-fA-F]{4}$/;
 /** The characters after a backslash that JSON allows, but u: " \ / b f n r t. */
 const SIMPLE_ESCAPES = [QUOTE, BACKSLASH, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74];
 
-/** The alias of the key text[from, to), or -1 when it is not one of the mapping's keys. */
-function aliasAt(text: string, from: number, to: number): number {
-  const candidates = ALIASES_BY_LENGTH[to - from];
-  if (candidates === undefined) return -1;
-  for (const [key, alias] of candidates) if (text.startsWith(key, from)) return alias;
-  return -1;
+/** The alias of the key text[from, to) whose keyHash is `hash`, or -1 when it is not one of the mapping's keys. */
+function aliasAt(text: string, from: number, to: number, hash: number): number {
+  const entry = ALIAS_BY_HASH.get(hash);
+  return entry !== undefined && entry[0].length === to - from && text.startsWith(entry[0], from) ? entry[1] : -1;
 }
 
 /**
@@ -192,13 +190,15 @@ export function scanLine(text: string, from: number, to: number, line: number, l
       if (text.charCodeAt(i) !== QUOTE) return false;
       const keyStart = i;
       let k = i + 1;
+      let hash = 0;
       for (; k < to; k++) {
         const c = text.charCodeAt(k);
         if (c === QUOTE) break;
+        hash = (Math.imul(hash, 31) + c) | 0;
         if (c === BACKSLASH || c < 0x20 || (c >= 0xd800 && c <= 0xdfff)) return false;
       }
       if (k >= to) return false;
-      const alias = aliasAt(text, i + 1, k);
+      const alias = aliasAt(text, i + 1, k, hash);
       i = skipWhitespace(text, k + 1, to);
       if (text.charCodeAt(i) !== COLON) return false;
       i = skipWhitespace(text, i + 1, to);

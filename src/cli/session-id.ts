@@ -26,17 +26,31 @@ function fmix(h: number): number {
   return h ^ (h >>> 16);
 }
 
-/** Two lower-case hex digits per byte. */
-const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+/** Two lower-case hex digits (ASCII) per byte value. */
+const HEX_DIGITS = new Uint8Array(512);
+for (let b = 0; b < 256; b++) {
+  const text = b.toString(16).padStart(2, '0');
+  HEX_DIGITS[2 * b] = text.charCodeAt(0);
+  HEX_DIGITS[2 * b + 1] = text.charCodeAt(1);
+}
+const DASH = 0x2d;
 
-/** The low `digits` (4 or 8) hex digits of w. */
-function hex(w: number, digits: 4 | 8): string {
-  const low = (HEX[(w >>> 8) & 255] as string) + (HEX[w & 255] as string);
-  return digits === 4 ? low : (HEX[w >>> 24] as string) + (HEX[(w >>> 16) & 255] as string) + low;
+/** The low `bytes` (2 or 4) bytes of w as hex at p, most significant first; returns the position after them. */
+function hex(buf: Uint8Array, p: number, w: number, bytes: 2 | 4): number {
+  for (let shift = bytes * 8 - 8; shift >= 0; shift -= 8) {
+    const b = (w >>> shift) & 255;
+    buf[p++] = HEX_DIGITS[2 * b] as number;
+    buf[p++] = HEX_DIGITS[2 * b + 1] as number;
+  }
+  return p;
 }
 
-/** The id of the session of `userId` starting at `startedAt` (ms). */
-export function sessionId(userId: string, startedAt: number): string {
+/**
+ * Writes the id of the session of `userId` starting at `startedAt` (ms) as
+ * 36 ASCII bytes at `p` (the output writer puts it straight into its
+ * buffer); returns the position after it.
+ */
+export function writeSessionId(buf: Uint8Array, p: number, userId: string, startedAt: number): number {
   // Two independent hashes of the user's UTF-16 code units (FNV-1a and a multiply-xorshift).
   let a = 0x811c9dc5 | 0;
   let b = 0x9e3779b9 ^ userId.length;
@@ -55,7 +69,22 @@ export function sessionId(userId: string, startedAt: number): string {
   const w0 = fmix(x ^ Math.imul(y, 0x27d4eb2f));
   const w1 = fmix(y ^ Math.imul(w0, 0x165667b1));
   const w2 = fmix(w0 ^ w1 ^ 0x61c88647);
-  const version = hex(0x8000 | (w2 & 0x0fff), 4); // version 8
-  const variant = hex(0x8000 | ((w2 >>> 12) & 0x3fff), 4); // variant 10
-  return `${hex(w0, 8)}-${hex(w2 >>> 16, 4)}-${version}-${variant}-${hex(w1, 8)}${hex(fmix(w1 ^ w2), 4)}`;
+  p = hex(buf, p, w0, 4);
+  buf[p++] = DASH;
+  p = hex(buf, p, w2 >>> 16, 2);
+  buf[p++] = DASH;
+  p = hex(buf, p, 0x8000 | (w2 & 0x0fff), 2); // version 8
+  buf[p++] = DASH;
+  p = hex(buf, p, 0x8000 | ((w2 >>> 12) & 0x3fff), 2); // variant 10
+  buf[p++] = DASH;
+  p = hex(buf, p, w1, 4);
+  return hex(buf, p, fmix(w1 ^ w2), 2);
+}
+
+const scratch = new Uint8Array(36);
+
+/** The id of the session of `userId` starting at `startedAt` (ms), as text. */
+export function sessionId(userId: string, startedAt: number): string {
+  writeSessionId(scratch, 0, userId, startedAt);
+  return String.fromCharCode(...scratch);
 }

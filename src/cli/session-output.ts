@@ -7,7 +7,7 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { CHANNEL_STRIDE, NAME_STRIDE, type ClosedSession } from '../sessionizer/closed-session.ts';
-import { sessionId } from './session-id.ts';
+import { writeSessionId } from './session-id.ts';
 
 export type OutputFormat = 'json' | 'jsonl' | 'csv';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['json', 'jsonl', 'csv'];
@@ -86,15 +86,6 @@ export function outputStart(format: OutputFormat, tagged: boolean): string {
   return format === 'csv' ? `${columns.join(',')}\n` : format === 'json' ? '[' : '';
 }
 
-/**
- * The id of a session: derived from its user and start (session-id.ts), and
- * from its definition unless that is `default`, so that sessions of two
- * definitions never share an id and untagged output keeps its ids.
- */
-function idOf(s: ClosedSession, definition: string | null): string {
-  return sessionId(definition === null || definition === 'default' ? s.userId : `${definition}\u0000${s.userId}`, s.startedAt);
-}
-
 /** What an output of `count` sessions ends with. */
 export function outputEnd(format: OutputFormat, count: number): string {
   return format !== 'json' ? '' : count === 0 ? ']\n' : '\n]\n';
@@ -165,7 +156,7 @@ export class SessionWriter {
 
   private json(s: ClosedSession, definition: string | null): void {
     this.bytes(J_ID);
-    this.ascii(idOf(s, definition));
+    this.id(s, definition);
     if (definition !== null) {
       this.bytes(J_DEFINITION);
       this.ascii(definition);
@@ -205,7 +196,7 @@ export class SessionWriter {
   }
 
   private csv(s: ClosedSession, definition: string | null): void {
-    this.ascii(idOf(s, definition));
+    this.id(s, definition);
     this.byte(COMMA);
     if (definition !== null) {
       this.ascii(definition);
@@ -238,6 +229,17 @@ export class SessionWriter {
     this.cell(s.lastEventName);
     this.byte(COMMA);
     this.ascii(s.closeReason);
+  }
+
+  /**
+   * The session's id: derived from its user and start (session-id.ts), and
+   * from its definition unless that is `default`, so that sessions of two
+   * definitions never share an id and untagged output keeps its ids.
+   */
+  private id(s: ClosedSession, definition: string | null): void {
+    const user = definition === null || definition === 'default' ? s.userId : `${definition}\u0000${s.userId}`;
+    this.room(36);
+    this.pos = writeSessionId(this.buf, this.pos, user, s.startedAt);
   }
 
   /** {key: count, ...} from an interleaved list (`stride` entries per key, the count second); quote: `"`, or `""` inside a CSV cell. */
