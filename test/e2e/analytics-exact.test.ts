@@ -261,6 +261,33 @@ describe('analytics after late merges, with open sessions', () => {
       }
     });
 
+    it('analytics.daily_engagement (the BI view) equals the sessions listed, per UTC day', async () => {
+      const rows = await server.service.database.prisma.$queryRawUnsafe<Session[]>(
+        `SELECT to_char(day, 'YYYY-MM-DD') AS day, sessions, users, events::int AS events, avg_duration_seconds AS "avgDurationSeconds",
+           bounce_rate AS "bounceRate", engagement_rate AS "engagementRate", conversion_rate AS "conversionRate", total_value AS "totalValue"
+         FROM analytics.daily_engagement WHERE definition = $1 ORDER BY day`,
+        definition,
+      );
+      const days = [...new Set(sessions.map((s) => (s['startedAt'] as string).slice(0, 10)))].sort();
+      const expected = days.map((day) => {
+        const list = sessions.filter((s) => (s['startedAt'] as string).startsWith(day));
+        const e = expectedStats(list);
+        return {
+          day,
+          sessions: e['sessions'],
+          users: e['users'],
+          events: e['events'],
+          avgDurationSeconds: e['avgDurationSeconds'],
+          bounceRate: e['bounceRate'],
+          engagementRate: e['engagementRate'],
+          conversionRate: e['conversionRate'],
+          totalValue: e['totalValue'],
+        };
+      });
+      expect(expected.some((d) => (d.users as number) < (d.sessions as number))).toBe(true); // users with several sessions a day
+      expect(rows).toEqual(close(expected));
+    });
+
     it('topChannels equals the sessions listed', async () => {
       for (const range of ranges()) {
         const data = await gqlData(
