@@ -18,7 +18,9 @@
  * - engagementStats(from, to) over one month (target p95 < 300 ms);
  * - engagementSeries(DAY, Europe/Berlin), topChannels, topUsers(by: VALUE),
  *   breakdown(CHANNEL_GROUP) and breakdown(ENTRY_URL, 500 values) over the same month;
- * - a walk of sessions(status: CLOSED, first: 100, after) pages.
+ * - a walk of sessions(status: CLOSED, first: 100, after) pages;
+ * - the BI view analytics.daily_engagement for the same month, in SQL as
+ *   sessions_reader (what a BI tool's login sees).
  * Prints one JSON line. BENCH_SESSIONS sets the row count; BENCH_KEEP_DB=1
  * keeps the database (its URL goes to stderr) for EXPLAIN ANALYZE.
  */
@@ -37,7 +39,7 @@ const DAY_MS = 86_400_000;
 const SPAN_DAYS = 120;
 const GAP_SECONDS = 1_800;
 /** Calls per query kind (after warm-up). */
-const CALLS = { sessions: 1_000, stats: 30, series: 20, topChannels: 20, topUsers: 20, breakdown: 20, walkPages: 100, deepWalkPages: 100 } as const;
+const CALLS = { sessions: 1_000, stats: 30, series: 20, topChannels: 20, topUsers: 20, breakdown: 20, walkPages: 100, deepWalkPages: 100, dailyEngagement: 20 } as const;
 const WARMUP = 3;
 
 /** Fixed, so that every run reads the same data. */
@@ -227,6 +229,21 @@ export async function benchQueries(): Promise<Record<string, unknown>> {
         to: new Date(START_MS + 30 * DAY_MS).toISOString(),
       });
       const deepWalk = await timeCalls(CALLS.deepWalkPages, walkFrom(deep.sessions.pageInfo.endCursor));
+      const bi = new pg.Client({ connectionString: db.url });
+      await bi.connect();
+      let dailyEngagement: number[];
+      try {
+        await bi.query('SET ROLE sessions_reader');
+        dailyEngagement = await timeCalls(CALLS.dailyEngagement, async () => {
+          const { from, to } = month();
+          await bi.query(
+            `SELECT * FROM analytics.daily_engagement WHERE definition = 'default' AND day >= $1::date AND day < $2::date ORDER BY day`,
+            [from.slice(0, 10), to.slice(0, 10)],
+          );
+        });
+      } finally {
+        await bi.end();
+      }
       return {
         bench: 'queries',
         sessions: SESSIONS,
@@ -240,6 +257,7 @@ export async function benchQueries(): Promise<Record<string, unknown>> {
         breakdownEntryUrlP95Ms: p95(entryUrls),
         walkPageP95Ms: p95(walk),
         deepWalkPageP95Ms: p95(deepWalk),
+        dailyEngagementMonthP95Ms: p95(dailyEngagement),
         sessionsP50Ms: p50(sessions),
         statsP50Ms: p50(stats),
         avgSessionsPerPage: Math.round((rows / (CALLS.sessions + WARMUP)) * 10) / 10,
