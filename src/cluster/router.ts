@@ -1,4 +1,4 @@
-import type { IngestPort } from '../graphql/context.ts';
+import type { IngestPort } from '../ingest/port.ts';
 import { CodedError, codeOf, ErrorCode } from '../errors.ts';
 import { isAdmissionRefusal } from '../ingest/admission.ts';
 import type { ValidEvent } from '../ingest/validate.ts';

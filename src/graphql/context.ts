@@ -1,6 +1,7 @@
 import type { InstanceRow } from '../cluster/cluster-store.ts';
 import type { Config } from '../config.ts';
-import type { Rejection, ValidEvent } from '../ingest/validate.ts';
+import type { IngestPort } from '../ingest/port.ts';
+import type { Rejection } from '../ingest/validate.ts';
 import type { SessionBus } from '../realtime/session-bus.ts';
 import type { DefinitionInfo } from '../store/definition-catalog.ts';
 import type { SessionReader } from '../store/session-reader.ts';
@@ -13,14 +14,6 @@ export interface IngestOutcome {
   accepted: number;
   duplicates: number;
   rejected: Rejection[];
-}
-
-/** The write side the resolvers call: everything goes through the single writer. */
-export interface IngestPort {
-  /** Resolves once the events and the session changes they cause are committed. */
-  ingest(events: readonly ValidEvent[]): Promise<{ accepted: number; duplicates: number }>;
-  /** Closes OPEN sessions ended before `before` (all when null) with FLUSH; resolves with how many. */
-  flush(before: number | null): Promise<number>;
 }
 
 /** Replays closures committed after a cursor (sessionClosed with `after`). */
