@@ -7,6 +7,7 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { CHANNEL_STRIDE, NAME_STRIDE, type ClosedSession } from '../sessionizer/closed-session.ts';
+import type { CloseReason } from '../sessionizer/types.ts';
 import { writeSessionId } from './session-id.ts';
 
 export type OutputFormat = 'json' | 'jsonl' | 'csv';
@@ -66,9 +67,12 @@ const J_CHANNELS = bytesOf(',"channels":');
 const J_TOTAL_VALUE = bytesOf(',"totalValue":');
 const J_LAST_NAME = bytesOf(',"lastEventName":');
 /** The session's end, per close reason. */
-const J_CLOSE_REASON: Readonly<Record<string, Uint8Array>> = Object.fromEntries(
-  ['INACTIVITY', 'MAX_DURATION', 'FLUSH'].map((r) => [r, bytesOf(`,"closeReason":"${r}"}`)]),
-);
+const closeReasonEnd = (reason: CloseReason): Uint8Array => bytesOf(`,"closeReason":"${reason}"}`);
+const J_CLOSE_REASON: Readonly<Record<CloseReason, Uint8Array>> = {
+  INACTIVITY: closeReasonEnd('INACTIVITY'),
+  MAX_DURATION: closeReasonEnd('MAX_DURATION'),
+  FLUSH: closeReasonEnd('FLUSH'),
+};
 const C_STATUS = bytesOf(',CLOSED,');
 /** The three flags and the next key, in one piece per combination (index: converted 4, engaged 2, bounced 1). */
 const J_FLAGS = Array.from({ length: 8 }, (_, f) =>
@@ -186,7 +190,7 @@ export class SessionWriter {
     this.string(s.firstEventName, QUOTE);
     this.bytes(J_LAST_NAME);
     this.string(s.lastEventName, QUOTE);
-    this.bytes(J_CLOSE_REASON[s.closeReason] as Uint8Array);
+    this.bytes(J_CLOSE_REASON[s.closeReason]);
   }
 
   private csv(s: ClosedSession, definition: string | null): void {
