@@ -275,7 +275,9 @@ export function scanLine(text: string, from: number, to: number, line: number, l
  * is, is the properties' JSON. valueEnd vouched for each value, so the
  * service's checks would take them unless they are too large; within
  * maxBytes / 3 characters they cannot be (see valueEnd), larger ones go to
- * the general path.
+ * the general path. The event's attribution stays null: the file commands
+ * read none (docs/cli.md; `sessions ingest` sends the properties and the
+ * service derives it).
  */
 function withProperties(text: string, line: number, limits: ValidationLimits, sink: LineSink): boolean {
   let members = text.slice(spans[0], spans[1]);
