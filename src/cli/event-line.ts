@@ -30,10 +30,14 @@ const EVENT_ID = FIELDS.indexOf('eventId');
 const ALIAS = new Map<string, number>(
   FIELDS.flatMap((f, i) => FIELD_ALIASES[f].map((key, rank): [string, number] => [key, i * 8 + rank])),
 );
-/** A key's hash as a reader computes it character by character (line-scanner.ts): h = h * 31 + c, from 0, in 32 bits. */
-export function keyHash(key: string): number {
+/** One character of a key's hash (from 0, in 32 bits): a reader folds each character in as it reads the key (line-scanner.ts). */
+export function keyHashStep(h: number, c: number): number {
+  return (Math.imul(h, 31) + c) | 0;
+}
+
+function keyHash(key: string): number {
   let h = 0;
-  for (let i = 0; i < key.length; i++) h = (Math.imul(h, 31) + key.charCodeAt(i)) | 0;
+  for (let i = 0; i < key.length; i++) h = keyHashStep(h, key.charCodeAt(i));
   return h;
 }
 

@@ -22,7 +22,7 @@
  * general path, which judges them exactly.
  */
 import { checkEvent, MAX_PROPERTIES_BYTES, MAX_PROPERTIES_DEPTH, type ValidationLimits } from '../ingest/validate.ts';
-import { ALIAS_BY_HASH, ALIAS_LIMIT, beginFields, fieldsInput, offerField } from './event-line.ts';
+import { ALIAS_BY_HASH, ALIAS_LIMIT, beginFields, fieldsInput, keyHashStep, offerField } from './event-line.ts';
 import type { LineSink } from './line-events.ts';
 
 const QUOTE = 34;
@@ -144,10 +144,8 @@ function propertyStringEnd(text: string, i: number, end: number): number {
     if (c === BACKSLASH) {
       const e = text.charCodeAt(++i);
       if (e === LOWER_U) {
-        const hex = text.slice(i + 1, i + 5);
-        if (!HEX4.test(hex)) return -1;
-        const code = Number.parseInt(hex, 16);
-        if (code === 0 || (code >= 0xd800 && code <= 0xdfff)) return -1;
+        const code = hex4At(text, i + 1);
+        if (code <= 0 || (code >= 0xd800 && code <= 0xdfff)) return -1;
         i += 4;
       } else if (!SIMPLE_ESCAPES.includes(e)) {
         return -1;
@@ -161,11 +159,22 @@ function propertyStringEnd(text: string, i: number, end: number): number {
   return -1;
 }
 
-const HEX4 = /^[0-9a-fA-F]{4}$/;
+/** The value of the four hex digits at i, or -1 when they are not four hex digits. */
+function hex4At(text: string, i: number): number {
+  let v = 0;
+  for (let k = i; k < i + 4; k++) {
+    const c = text.charCodeAt(k);
+    const lower = c | 0x20;
+    const digit = c >= ZERO && c <= NINE ? c - ZERO : lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
+    if (digit < 0) return -1;
+    v = v * 16 + digit;
+  }
+  return v;
+}
 /** The characters after a backslash that JSON allows, but u: " \ / b f n r t. */
 const SIMPLE_ESCAPES = [QUOTE, BACKSLASH, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74];
 
-/** The alias of the key text[from, to) whose keyHash is `hash`, or -1 when it is not one of the mapping's keys. */
+/** The alias of the key text[from, to) whose hash (keyHashStep over its characters) is `hash`, or -1 when it is not one of the mapping's keys. */
 function aliasAt(text: string, from: number, to: number, hash: number): number {
   const entry = ALIAS_BY_HASH.get(hash);
   return entry !== undefined && entry[0].length === to - from && text.startsWith(entry[0], from) ? entry[1] : -1;
@@ -194,7 +203,7 @@ export function scanLine(text: string, from: number, to: number, line: number, l
       for (; k < to; k++) {
         const c = text.charCodeAt(k);
         if (c === QUOTE) break;
-        hash = (Math.imul(hash, 31) + c) | 0;
+        hash = keyHashStep(hash, c);
         if (c === BACKSLASH || c < 0x20 || (c >= 0xd800 && c <= 0xdfff)) return false;
       }
       if (k >= to) return false;
