@@ -13,6 +13,7 @@ import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MIGRATIONS_DIR, applyMigrations, diffMigration } from '../../src/store/migrate.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
 const ADMIN_URL = process.env['TEST_DATABASE_URL'] ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const TABLES = ['_prisma_migrations', 'events', 'service_state', 'sessions'];
@@ -210,16 +211,15 @@ describe.skipIf(!hasServer)('migrations on Postgres', () => {
     } finally {
       await pool.end();
     }
-    const locks = await admin.query(
-      "SELECT count(*)::int AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND d.datname = $1",
-      [dbName],
-    );
-    expect(locks.rows[0].n).toBe(0);
-    const conns = await admin.query(
-      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
-      [dbName],
-    );
-    expect(conns.rows[0].n).toBe(1); // our own test client
+    const count = async (sql: string): Promise<number> => ((await admin.query(sql, [dbName])).rows[0] as { n: number }).n;
+    const lockSql =
+      "SELECT count(*)::int AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND d.datname = $1";
+    const connSql = 'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()';
+    // The server ends the pool's backends after pool.end() resolves: wait for them to go (a leak never does).
+    let conns = -1;
+    await waitUntil(async () => (conns = await count(connSql)) <= 1, () => `the pool's connections to close (${conns} left)`, 10_000);
+    expect(await count(lockSql)).toBe(0);
+    expect(conns).toBe(1); // our own test client
   });
 
   it('rolls a failing migration back whole and records it as failed', async () => {
