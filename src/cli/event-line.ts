@@ -123,7 +123,40 @@ export function fieldsInput(properties: unknown): EventInput {
 
 /** Ids and names: numbers as their decimal text, the rest as it is. */
 function idText(v: unknown): string | null {
-  return typeof v === 'number' ? String(v) : (v as string);
+  if (typeof v !== 'number') return v as string;
+  if (Number.isInteger(v) && !Number.isSafeInteger(v)) throw new InexactId(v);
+  return String(v);
+}
+
+/** Fields whose numbers become their decimal text (ids and names), by alias. */
+export const NUMBER_AS_TEXT: Uint8Array = (() => {
+  const out = new Uint8Array(ALIAS_LIMIT);
+  for (const f of [NAME, USER, CHANNEL, EVENT_ID]) for (let rank = 0; rank < 8; rank++) out[f * 8 + rank] = 1;
+  return out;
+})();
+
+const INTEGER = /^-?\d+$/;
+
+/**
+ * The decimal text of a number literal of a line, for an id or a name: an
+ * integer as it is written, whatever its size (64-bit ids such as
+ * 1234567890123456789 stay exact and distinct; `-0` is `0`), any other
+ * number as JavaScript prints it (`1.50` is `1.5`, `1e2` is `100`).
+ */
+export function numberText(literal: string): string {
+  return INTEGER.test(literal) && literal !== '-0' ? literal : String(Number(literal));
+}
+
+/**
+ * An integer id beyond 2^53 that JSON.parse already rounded: the general
+ * path (line-events.ts) refuses the line rather than merge two ids. The
+ * scanner reads such ids exactly (numberText); only lines it leaves to
+ * JSON.parse (a repeated key, an escape in a key, ...) come here.
+ */
+export class InexactId extends Error {
+  constructor(readonly rounded: number) {
+    super(`an id or name is an integer beyond 2^53 (about ${rounded}) on a line read with JSON.parse, which rounds it; write it as a string`);
+  }
 }
 
 /** A value: a number, or a string holding one; a blank string is no value. */
@@ -147,10 +180,22 @@ export function timeOf(v: unknown): DateTimeInput {
     const utc = parseRfc3339(`${v}Z`);
     if (utc !== null) return utc;
   }
-  return EPOCH_TEXT.test(v) ? epoch(Number(v), v) : new InvalidDateTime(v);
+  if (EPOCH_TEXT.test(v)) return epoch(Number(v), v);
+  const iso = ISO_OFFSET.exec(v);
+  if (iso !== null) {
+    const utc = parseRfc3339(`${iso[1]}${iso[2] === undefined ? 'Z' : `${iso[2]}:${iso[3] ?? '00'}`}`);
+    if (utc !== null) return utc;
+  }
+  return new InvalidDateTime(v);
 }
 
 const EPOCH_TEXT = /^-?\d+(\.\d+)?$/;
+/**
+ * Offsets RFC 3339 lacks, as ISO 8601 and common exports write them: `+0200`
+ * and `+02` (as Python's datetime.fromisoformat reads them), and a trailing
+ * ` UTC` or `UTC` (BigQuery's and many logs' text).
+ */
+const ISO_OFFSET = /^(\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(?:\.\d+)?)(?: ?UTC|([+-]\d\d)(\d\d)?)$/;
 
 function epoch(n: number, raw: unknown): DateTimeInput {
   const ms = Math.round(Math.abs(n) < SECONDS_BELOW ? n * 1000 : n);

@@ -7,8 +7,9 @@
  * same event or refusal. Derived ids are left to the caller (event-order.ts
  * computes them only where they matter).
  */
-import { checkEvent, type CheckedEvent, type ValidationLimits } from '../ingest/validate.ts';
-import { eventInputOf, INVALID_JSON } from './event-line.ts';
+import { RejectCode } from '../errors.ts';
+import { checkEvent, type CheckedEvent, type EventInput, type ValidationLimits } from '../ingest/validate.ts';
+import { eventInputOf, InexactId, INVALID_JSON } from './event-line.ts';
 import { scanLine } from './line-scanner.ts';
 
 /** A refused line: its number (1-based), code and message. */
@@ -60,7 +61,15 @@ export function readLine(text: string, line: number, limits: ValidationLimits, s
     sink.refuse({ line, code: INVALID_JSON, message: 'the line is not a JSON object' });
     return;
   }
-  const outcome = checkEvent(eventInputOf(obj as Record<string, unknown>), limits);
+  let input: EventInput;
+  try {
+    input = eventInputOf(obj as Record<string, unknown>);
+  } catch (error) {
+    if (!(error instanceof InexactId)) throw error;
+    sink.refuse({ line, code: RejectCode.InvalidField, message: error.message });
+    return;
+  }
+  const outcome = checkEvent(input, limits);
   if (outcome.ok) sink.event(outcome.event, line);
   else sink.refuse({ line, code: outcome.code, message: outcome.message });
 }

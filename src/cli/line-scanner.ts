@@ -10,7 +10,10 @@
  * (a mapped key twice, a key with an escape, a mapped value that is an
  * object, an array or a boolean, anything that is not valid JSON) makes it
  * answer false and the caller runs the general path, so such a line gets
- * the same event or the same coded refusal and message either way.
+ * the same event or the same coded refusal and message either way. One
+ * exception, where JSON.parse loses what the line says: an integer id or
+ * name beyond 2^53 is taken as it is written (numberText), which the
+ * general path cannot do and refuses (event-line.ts InexactId).
  *
  * The other members become `properties`, as their text: the scanner
  * checks that it is JSON the service's checks take as it is (valueEnd), so
@@ -22,7 +25,7 @@
  * general path, which judges them exactly.
  */
 import { checkEvent, MAX_PROPERTIES_BYTES, MAX_PROPERTIES_DEPTH, type ValidationLimits } from '../ingest/validate.ts';
-import { ALIAS_BY_HASH, ALIAS_LIMIT, beginFields, fieldsInput, keyHashStep, offerField } from './event-line.ts';
+import { ALIAS_BY_HASH, ALIAS_LIMIT, beginFields, fieldsInput, keyHashStep, NUMBER_AS_TEXT, numberText, offerField } from './event-line.ts';
 import type { LineSink } from './line-events.ts';
 
 const QUOTE = 34;
@@ -246,7 +249,7 @@ export function scanLine(text: string, from: number, to: number, line: number, l
         } else if (c === MINUS || isDigit(c)) {
           const end = numberEnd(text, i, to);
           if (end < 0) return false;
-          value = Number(text.slice(i, end));
+          value = NUMBER_AS_TEXT[alias] === 1 ? numberText(text.slice(i, end)) : Number(text.slice(i, end));
           i = end;
         } else if (c === LOWER_N && text.startsWith('null', i)) {
           value = null;

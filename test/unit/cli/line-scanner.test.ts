@@ -166,6 +166,26 @@ describe('the line scanner', () => {
     }
   });
 
+  it('reads integer ids beyond 2^53 as they are written, where the general path refuses rather than round them', () => {
+    const text =
+      '{"user_id": 1234567890123456789, "event": 98765432109876543210, "channel_id": 9007199254740993, "event_id": -0, "ts": 1478614197000}';
+    const got = scanned(text);
+    expect(got).toMatchObject({
+      event: { userId: '1234567890123456789', name: '98765432109876543210', channelId: '9007199254740993', eventId: '0' },
+    });
+    // JSON.parse reads 1234567890123456789 as 1234567890123456800: the general path refuses the line.
+    expect(general(text)).toMatchObject({ refusal: { code: 'INVALID_FIELD' } });
+    // A line the scanner leaves (a repeated key) is refused, not merged into another user.
+    const repeated = '{"user_id": 1234567890123456789, "user_id": 1234567890123456789, "event": "a", "ts": 1478614197000}';
+    expect(scanned(repeated)).toBe('left');
+    expect(general(repeated)).toMatchObject({ refusal: { code: 'INVALID_FIELD' } });
+    // Within 2^53, and numbers that are not integers, both read the same.
+    for (const id of ['9007199254740991', '-42', '1.50', '1e2', '-0.0']) {
+      const line = `{"user_id": ${id}, "event": "a", "ts": 1478614197000}`;
+      expect(canonical(scanned(line))).toEqual(canonical(general(line)));
+    }
+  });
+
   it('leaves properties it cannot vouch for to the general path, which judges them', () => {
     const line = (members: string): string => `{"event":"view","userId":"u1","timestamp":"2016-11-08T14:09:57Z",${members}}`;
     // [members, what the general path says: an event (null) or the refusal's code]
