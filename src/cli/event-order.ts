@@ -21,9 +21,18 @@ import type { LineRefusal } from './line-events.ts';
 export interface FileEvent extends SessionEvent {
   eventId: string;
   readonly own: boolean;
-  /** JSON text of its properties as the line had it (line-scanner.ts), or null; a derived id hashes its canonical form. */
-  readonly properties: string | null;
+  /**
+   * JSON text of its properties as the line had it (line-scanner.ts), or
+   * null; a derived id hashes its canonical form. undefined: not at hand
+   * (another thread read the line): EventOrder's `recall` finds them by `at`.
+   */
+  readonly properties: string | null | undefined;
+  /** Where `recall` finds the properties when they are undefined (Recall). */
+  readonly at: number;
 }
+
+/** The properties of the event that `at` (FileEvent.at) locates: its line read again. */
+export type Recall = (at: number) => string | null;
 
 export const LATE_EVENT = 'LATE_EVENT';
 /** Events handed on at once: small batches keep the core's short-lived objects young (cheap to collect). */
@@ -55,6 +64,7 @@ export class EventOrder {
   constructor(
     private readonly latenessMs: number,
     private readonly deliver: (events: readonly FileEvent[]) => void,
+    private readonly recall: Recall = noRecall,
   ) {}
 
   /** Admits one event (file order); returns its LATE_EVENT refusal, or null. */
@@ -149,7 +159,9 @@ export class EventOrder {
 
   private putSameKey(events: FileEvent[]): void {
     for (const e of events) {
-      if (!e.own) e.eventId = deriveEventId(e.properties === null ? e : { ...e, properties: JSON.stringify(JSON.parse(e.properties)) });
+      if (e.own) continue;
+      const properties = e.properties === undefined ? this.recall(e.at) : e.properties;
+      e.eventId = deriveEventId({ ...e, properties: properties === null ? null : JSON.stringify(JSON.parse(properties)) });
     }
     events.sort(byEventId);
     let last: string | null = null;
@@ -174,6 +186,10 @@ export class EventOrder {
     this.deliver(this.batch);
     this.batch.length = 0;
   }
+}
+
+function noRecall(): never {
+  throw new Error('internal error: an event without its properties, and no way to read them again');
 }
 
 function sharedKey(e: FileEvent): string {

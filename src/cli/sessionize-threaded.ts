@@ -16,6 +16,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import type { LineRefusal } from './line-events.ts';
 import { outputEnd, outputStart, type OutputFormat } from './session-output.ts';
 import type { RefusalReporter, SessionizeOptions, SessionizeSummary } from './sessionize.ts';
+import { readsProperties } from '../definitions/filter.ts';
 import { PARTITIONS } from './parsed-chunk.ts';
 import type { ChunkTask, WorkerMessage, WorkerSetup } from './sessionize-worker.ts';
 
@@ -68,7 +69,17 @@ export async function sessionizeFileThreaded(
   const chunks = Math.ceil(size / chunkBytes);
   const channel = new MessageChannel();
   const workers = [channel.port1, channel.port2].map((peer, partition) =>
-    startWorker({ path, opts: { ...opts, conversionEvents: [...opts.conversionEvents] }, format, partition, chunks, peer }),
+    startWorker({
+      path,
+      opts: { ...opts, conversionEvents: [...opts.conversionEvents] },
+      format,
+      partition,
+      chunks,
+      size,
+      chunkBytes,
+      withProperties: opts.definitions?.some((d) => d.filter !== null && readsProperties(d.filter)) ?? false,
+      peer,
+    }),
   );
   let failure: Error | null = null;
   let outputFailure: Error | null = null;

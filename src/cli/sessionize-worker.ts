@@ -15,7 +15,7 @@ import type { LineRefusal } from './line-events.ts';
 import { readLines } from './line-events.ts';
 import { PartBuilder, PARTITIONS, partitionOf, replayPart, type EventPart } from './parsed-chunk.ts';
 import { SessionWriter, type OutputFormat } from './session-output.ts';
-import { SessionCutter, type SessionizeOptions, type SessionizeSummary } from './sessionize.ts';
+import { LINES_PER_CHUNK, SessionCutter, type SessionizeOptions, type SessionizeSummary } from './sessionize.ts';
 
 /** What the main thread sets up (conversionEvents as a list: a Set does not cross). */
 export interface WorkerSetup {
@@ -25,6 +25,11 @@ export interface WorkerSetup {
   /** This worker's user partition (0 or 1). */
   readonly partition: number;
   readonly chunks: number;
+  /** The file's size and the chunks' (chunk i is the lines that begin in [i * chunkBytes, (i + 1) * chunkBytes)). */
+  readonly size: number;
+  readonly chunkBytes: number;
+  /** Whether events sent to the peer carry their properties (a definition's filter reads them; parsed-chunk.ts). */
+  readonly withProperties: boolean;
   readonly peer: MessagePort;
 }
 
@@ -97,8 +102,11 @@ const sink = new Writable({
 });
 const writer = new SessionWriter(sink, setup.format, false);
 let late: LineRefusal[] = [];
-const cutter = new SessionCutter({ ...setup.opts, conversionEvents: new Set(setup.opts.conversionEvents) }, writer, (r) =>
-  late.push(r),
+const cutter = new SessionCutter(
+  { ...setup.opts, conversionEvents: new Set(setup.opts.conversionEvents) },
+  writer,
+  (r) => late.push(r),
+  recall,
 );
 const parts = new Map<number, EventPart>();
 let next = 0;
@@ -121,8 +129,34 @@ function cutReady(): void {
   }
 }
 
+/** The lines of the chunks read again lately (recall): the events a tie needs are of the last few. */
+const recalled = new Map<number, string[]>();
+const RECALLED_CHUNKS = 4;
+
+/**
+ * The properties of an event whose line the peer read, its properties left
+ * behind (parsed-chunk.ts): that line read again, the same way.
+ */
+function recall(at: number): string | null {
+  const index = Math.floor(at / LINES_PER_CHUNK);
+  let lines = recalled.get(index);
+  if (lines === undefined) {
+    const start = index * setup.chunkBytes;
+    lines = rangeText(start, Math.min(setup.size, start + setup.chunkBytes)).split('\n');
+    recalled.set(index, lines);
+    if (recalled.size > RECALLED_CHUNKS) recalled.delete(recalled.keys().next().value as number);
+  }
+  let properties: string | null | undefined;
+  readLines(lines[at - index * LINES_PER_CHUNK] ?? '', 0, limits, {
+    event: (e) => void (properties = e.properties),
+    refuse: () => undefined,
+  });
+  if (properties === undefined) throw new Error(`internal error: line ${at - index * LINES_PER_CHUNK} of chunk ${index} is no longer an event`);
+  return properties;
+}
+
 function parse(task: ChunkTask): void {
-  const builders = Array.from({ length: PARTITIONS }, (_, p) => new PartBuilder(p === setup.partition));
+  const builders = Array.from({ length: PARTITIONS }, (_, p) => new PartBuilder(p === setup.partition, setup.withProperties));
   const refusals: LineRefusal[] = [];
   let newest = Number.NEGATIVE_INFINITY;
   const lines = readLines(rangeText(task.start, task.end), 0, limits, {

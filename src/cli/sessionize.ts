@@ -15,7 +15,7 @@ import { routeEvents } from '../definitions/route.ts';
 import type { CheckedEvent, ValidationLimits } from '../ingest/validate.ts';
 import { Sessionizer } from '../sessionizer/sessionizer.ts';
 import type { SessionRules } from '../sessionizer/types.ts';
-import { EventOrder, type FileEvent } from './event-order.ts';
+import { EventOrder, type FileEvent, type Recall } from './event-order.ts';
 import { readLines, type LineRefusal, type LineSink } from './line-events.ts';
 import type { SessionWriter } from './session-output.ts';
 
@@ -59,6 +59,9 @@ export interface SessionizeSummary {
  */
 const RELEASE_EVERY = 512;
 
+/** FileEvent.at of line l of chunk c: c * LINES_PER_CHUNK + l (a chunk of the threaded mode holds far fewer lines). */
+export const LINES_PER_CHUNK = 2 ** 32;
+
 /** Receives each refused line. */
 export type RefusalReporter = (r: LineRefusal) => void;
 
@@ -74,10 +77,12 @@ export class SessionCutter implements LineSink {
   private readonly counts = { events: 0, rejected: 0, byCode: {} as Record<string, number> };
   private admitted = 0;
 
+  /** recall: the properties of an event whose line another thread read (EventOrder). */
   constructor(
     opts: SessionizeOptions,
     private readonly writer: SessionWriter,
     private readonly report: RefusalReporter,
+    recall?: Recall,
   ) {
     // Events reach the core in key order per user, so it needs no lateness of its own
     // (nothing is ever deferred) and, reading a file, no wall-clock timers.
@@ -87,10 +92,11 @@ export class SessionCutter implements LineSink {
         ? [{ name: null, filter: null, core: core(opts) }]
         : opts.definitions.map((d) => ({ name: d.name, filter: d.filter, core: core(d.rules) }));
     this.filters = this.cuts.map((c) => c.filter);
-    this.order = new EventOrder(opts.latenessMs, (events) => this.cut(events));
+    this.order = new EventOrder(opts.latenessMs, (events) => this.cut(events), recall);
   }
 
-  event(e: CheckedEvent, line: number): void {
+  /** `chunk`: the event's properties are not at hand; they are those of line `line` of that chunk (parsed-chunk.ts). */
+  event(e: CheckedEvent, line: number, chunk?: number): void {
     const fe: FileEvent = {
       eventId: e.eventId ?? '',
       userId: e.userId,
@@ -99,7 +105,8 @@ export class SessionCutter implements LineSink {
       channelId: e.channelId,
       value: e.value,
       own: e.eventId !== null,
-      properties: e.properties,
+      properties: chunk === undefined ? e.properties : undefined,
+      at: chunk === undefined ? -1 : chunk * LINES_PER_CHUNK + line,
     };
     const late = this.order.admit(fe, line);
     if (late !== null) this.refuse(late);

@@ -6,8 +6,11 @@ import { matchesFilter, type EventFilter, type FilterableEvent } from './filter.
  * back: only the paths the filters need).
  */
 export interface RoutableEvent extends FilterableEvent {
-  /** Properties as JSON text (ingest), or null. */
-  readonly properties?: string | null;
+  /**
+   * Properties as JSON text (ingest), or null. undefined: not at hand, where
+   * no filter reads them (the command line's threads; parsed-chunk.ts).
+   */
+  readonly properties?: string | null | undefined;
   /** Properties already parsed (read back from the store); wins over `properties`. */
   readonly parsedProperties?: unknown;
 }

@@ -9,7 +9,7 @@ import { EventOrder, type FileEvent } from '../../../src/cli/event-order.ts';
 import { rng } from '../../helpers/random.ts';
 
 function event(userId: string, eventId: string, ts: number): FileEvent {
-  return { eventId, userId, name: 'view', ts, channelId: null, value: null, own: true, properties: null };
+  return { eventId, userId, name: 'view', ts, channelId: null, value: null, own: true, properties: null, at: -1 };
 }
 
 describe('EventOrder', () => {
