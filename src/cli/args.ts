@@ -6,6 +6,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseDurationMs } from '../duration.ts';
 import type { SessionRules } from '../sessionizer/types.ts';
+import { INPUT_FORMATS, type InputFormat } from './line-events.ts';
 import { OUTPUT_FORMATS, type OutputFormat } from './session-output.ts';
 import { INGEST_USAGE, MAIN_USAGE, SESSIONIZE_USAGE } from './usage.ts';
 
@@ -34,6 +35,8 @@ export interface SessionizeCommand {
   /** Timestamps more than this (ms) ahead of the clock are refused (FUTURE_TIMESTAMP), as by the service. */
   readonly maxFutureSkewMs: number;
   readonly format: OutputFormat;
+  /** --input-format: what the lines hold (line-events.ts). */
+  readonly inputFormat: InputFormat;
   /**
    * --definitions: a SESSION_DEFINITIONS file (docs/definitions.md); every
    * session is then cut per definition and tagged with its name. Null: the
@@ -52,6 +55,8 @@ export interface IngestCommand {
   readonly batchSize: number;
   readonly concurrency: number;
   readonly retries: number;
+  /** --input-format: what the lines hold (line-events.ts). */
+  readonly inputFormat: InputFormat;
 }
 
 export type Command = { readonly kind: 'help'; readonly text: string } | SessionizeCommand | IngestCommand;
@@ -127,6 +132,7 @@ function parseSessionize(args: readonly string[]): Command {
       'engaged-min-events': { type: 'string' },
       'max-future-skew': { type: 'string' },
       definitions: { type: 'string' },
+      'input-format': { type: 'string' },
       help: HELP,
     },
     help,
@@ -155,6 +161,7 @@ function parseSessionize(args: readonly string[]): Command {
     latenessMs: lateness === 'unlimited' ? Number.POSITIVE_INFINITY : durationText('lateness', lateness, help, true),
     maxFutureSkewMs: duration(values, 'max-future-skew', d.maxFutureSkew, help, true),
     format: format as OutputFormat,
+    inputFormat: inputFormat(values, help),
     definitionsFile: text(values, 'definitions') ?? null,
   };
 }
@@ -169,6 +176,7 @@ function parseIngest(args: readonly string[], env: Env): Command {
       batch: { type: 'string' },
       concurrency: { type: 'string' },
       retries: { type: 'string' },
+      'input-format': { type: 'string' },
       help: HELP,
     },
     help,
@@ -193,7 +201,16 @@ function parseIngest(args: readonly string[], env: Env): Command {
     batchSize: integer(values, 'batch', d.batch, 1, MAX_BATCH, help),
     concurrency: integer(values, 'concurrency', d.concurrency, 1, MAX_CONCURRENCY, help),
     retries: integer(values, 'retries', d.retries, 0, MAX_RETRIES, help),
+    inputFormat: inputFormat(values, help),
   };
+}
+
+function inputFormat(values: Values, help: string): InputFormat {
+  const value = text(values, 'input-format') ?? 'events';
+  if (!(INPUT_FORMATS as readonly string[]).includes(value)) {
+    throw new UsageError(`--input-format must be one of ${INPUT_FORMATS.join(', ')} (got ${JSON.stringify(value)})`, help);
+  }
+  return value as InputFormat;
 }
 
 function text(values: Values, name: string): string | undefined {

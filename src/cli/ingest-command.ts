@@ -38,7 +38,7 @@ export async function runIngest(cmd: IngestCommand, io: CliIo, run: IngestRunOpt
   try {
     await ingestLines(
       readLineChunks(input.stream),
-      { batchSize: cmd.batchSize, concurrency: cmd.concurrency },
+      { batchSize: cmd.batchSize, concurrency: cmd.concurrency, inputFormat: cmd.inputFormat },
       { send, report },
       counts,
     );

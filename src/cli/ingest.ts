@@ -7,7 +7,7 @@
  */
 import type { CheckedEvent } from '../ingest/validate.ts';
 import type { EventInput, IngestAnswer } from './ingest-client.ts';
-import { readLines } from './line-events.ts';
+import { readLines, type InputFormat } from './line-events.ts';
 import { rejectedLines } from './rejections.ts';
 
 /** Live counters (the progress line reads them while the run goes on). */
@@ -41,6 +41,8 @@ export interface IngestOptions {
   readonly batchSize: number;
   /** Mutations in flight at once. */
   readonly concurrency: number;
+  /** What the lines hold (events when absent). */
+  readonly inputFormat?: InputFormat;
 }
 
 export interface IngestHooks {
@@ -106,7 +108,7 @@ export async function ingestLines(
     },
   };
   reading: for await (const buf of chunks) {
-    counts.lines += readLines(buf.toString('utf8'), counts.lines + 1, NO_CLOCK, sink);
+    counts.lines += readLines(buf.toString('utf8'), counts.lines + 1, { ...NO_CLOCK, inputFormat: opts.inputFormat ?? 'events' }, sink);
     for (const b of full.splice(0)) {
       await submit(b);
       if (fatal !== null) break reading;

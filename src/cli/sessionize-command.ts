@@ -21,7 +21,7 @@ const THREAD_MIN_BYTES = 16 * 1024 * 1024;
 export async function runSessionize(cmd: SessionizeCommand, io: CliIo): Promise<ExitCode> {
   // The rules given on the command line are the defaults of every field a definition leaves out, as the environment's are for the service.
   const definitions = cmd.definitionsFile === null ? null : readDefinitionsFile(cmd.definitionsFile, cmd.rules);
-  const opts = { ...cmd.rules, latenessMs: cmd.latenessMs, maxFutureSkewMs: cmd.maxFutureSkewMs, nowMs: Date.now(), definitions };
+  const opts = { ...cmd.rules, latenessMs: cmd.latenessMs, maxFutureSkewMs: cmd.maxFutureSkewMs, nowMs: Date.now(), definitions, inputFormat: cmd.inputFormat };
   const label = cmd.input === '-' ? 'stdin' : cmd.input;
   const report: RefusalReporter = (r) => io.stderr.write(lineReport(label, r.line, r.code, r.message));
   const started = performance.now();

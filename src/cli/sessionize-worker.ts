@@ -10,8 +10,7 @@
 import { openSync, readSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import type { ValidationLimits } from '../ingest/validate.ts';
-import type { LineRefusal } from './line-events.ts';
+import type { LineOptions, LineRefusal } from './line-events.ts';
 import { readLines } from './line-events.ts';
 import { PartBuilder, PARTITIONS, partitionOf, replayPart, type EventPart } from './parsed-chunk.ts';
 import { SessionWriter, type OutputFormat } from './session-output.ts';
@@ -52,7 +51,7 @@ const TAIL_READ = 64 * 1024;
 
 const setup = workerData as WorkerSetup;
 const fd = openSync(setup.path, 'r');
-const limits: ValidationLimits = setup.opts;
+const limits: LineOptions = setup.opts;
 /** Posts a message, moving (not copying) the output's buffers: the writer never reuses one it handed over. */
 const post = (m: WorkerMessage): void =>
   parentPort?.postMessage(m, m.kind === 'parsed' ? [] : m.output.map((o) => o.buffer as ArrayBuffer));

@@ -16,10 +16,10 @@ import type { CheckedEvent, ValidationLimits } from '../ingest/validate.ts';
 import { Sessionizer } from '../sessionizer/sessionizer.ts';
 import type { SessionRules } from '../sessionizer/types.ts';
 import { EventOrder, type FileEvent, type Recall } from './event-order.ts';
-import { readLines, type LineRefusal, type LineSink } from './line-events.ts';
+import { readLines, type LineOptions, type LineRefusal, type LineSink } from './line-events.ts';
 import type { SessionWriter } from './session-output.ts';
 
-export interface SessionizeOptions extends SessionRules, ValidationLimits {
+export interface SessionizeOptions extends SessionRules, LineOptions {
   /** How far (ms) behind the newest timestamp seen an event is still admitted; Infinity keeps everything. */
   readonly latenessMs: number;
   /**

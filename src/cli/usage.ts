@@ -21,6 +21,10 @@ options:
   --batch N          events per mutation (default 1000)
   --concurrency C    mutations in flight at once (default 4)
   --retries N        attempts after a network error or SERVICE_UNAVAILABLE (default 8)
+  --input-format events|segment
+                     what a line holds: an event by the field table of docs/cli.md
+                     (default), or a Segment message (track, page, screen; identify,
+                     group and alias are skipped), mapped as the service's Segment endpoint does
   -h, --help         this help
 
 exit codes: 0 everything was sent (rejected lines are reported, not fatal),
@@ -40,6 +44,10 @@ options:
                                how far behind the newest timestamp a line may be;
                                later ones are reported as LATE_EVENT (default 5m)
   --format jsonl|json|csv      output format (default jsonl)
+  --input-format events|segment
+                               what a line holds: an event by the field table of docs/cli.md
+                               (default), or a Segment message (track, page, screen; identify,
+                               group and alias are skipped), mapped as the service's Segment endpoint does
   --conversion-events A,B      event names that convert (default purchase)
   --engaged-min-duration DURATION  (default 10s)
   --engaged-min-events N       (default 2)

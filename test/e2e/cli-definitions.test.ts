@@ -6,15 +6,13 @@
  * brute-force reference over the events an independent filter (written
  * here, not src/definitions) lets in.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.ts';
 import { referenceSessions, rng, type RefEvent, type RefRules } from '../helpers/reference.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/sessions.js', import.meta.url));
 
 const BASE: Omit<RefRules, 'gapMs'> = { maxDurationMs: 86_400_000, conversionEvents: ['purchase'], engagedMinDurationMs: 10_000, engagedMinEvents: 2 };
 /** The command line's --gap: the default of every definition that does not set one. */
@@ -102,18 +100,6 @@ const keyOf = (s: Record<string, unknown>): Key => ({
   eventCount: Number(s['eventCount']),
 });
 
-function runCli(args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 describe('sessions sessionize --definitions', () => {
   let dir: string;
   const events = serverLog(403);
@@ -128,7 +114,7 @@ describe('sessions sessionize --definitions', () => {
     ['one thread', {}],
     ['two threads', { SESSIONS_THREAD_MIN_BYTES: '0' }],
   ])('cuts each definition as the reference does over the events its filter takes, tagged (%s)', async (_, env) => {
-    const run = await runCli(['sessionize', 'access.jsonl', '--gap', '30s', '--definitions', 'definitions.json'], dir, env);
+    const run = await runCli(['sessionize', 'access.jsonl', '--gap', '30s', '--definitions', 'definitions.json'], dir, { env });
     expect(run.code, run.stderr).toBe(0);
     const sessions = run.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const want = expected(events);

@@ -10,7 +10,6 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync }
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { derivedEventId } from '../helpers/derived-id.ts';
@@ -18,9 +17,9 @@ import { shuffleWithin } from '../helpers/events.ts';
 import { gqlData } from '../helpers/graphql.ts';
 import { referenceSessions, rng, type RefEvent, type RefRules } from '../helpers/reference.ts';
 import { allSessions } from '../helpers/sessions.ts';
+import { BIN, runCli, type CliRun } from '../helpers/cli.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/sessions.js', import.meta.url));
 const GAP_MS = 30_000;
 const LATENESS_MS = 60_000;
 const RULES: RefRules = {
@@ -31,32 +30,12 @@ const RULES: RefRules = {
   engagedMinEvents: 2,
 };
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node bin/sessions.js ...args` from a directory that is not the project's. */
-function runCli(args: string[], cwd: string, stdin?: string, env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin ?? '');
-  });
-}
-
 /**
  * Like runCli, with stdout read only after `pauseMs` (a slow reader: the
  * pipe fills up), or closed after its first chunk when `pauseMs` is null
  * (`sessions sessionize ... | head -1`).
  */
-function runCliSlowReader(args: string[], cwd: string, env: Record<string, string>, pauseMs: number | null): Promise<Run> {
+function runCliSlowReader(args: string[], cwd: string, env: Record<string, string>, pauseMs: number | null): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -78,7 +57,7 @@ function runCliSlowReader(args: string[], cwd: string, env: Record<string, strin
 }
 
 /** Runs `node bin/sessions.js ...args` with stdout to a file; resolves with the exit code and the file's text. */
-function runCliToFile(args: string[], cwd: string, env: Record<string, string>, outFile: string): Promise<Run> {
+function runCliToFile(args: string[], cwd: string, env: Record<string, string>, outFile: string): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const fd = openSync(outFile, 'w');
     const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', fd, 'pipe'] });
@@ -282,7 +261,7 @@ describe('sessions sessionize (child process)', () => {
   });
 
   it('gives the same on two threads (as for large files)', async () => {
-    const run = await runCli(['sessionize', file, '--gap', '30s', '--lateness', '60s'], dir, undefined, { SESSIONS_THREAD_MIN_BYTES: '0' });
+    const run = await runCli(['sessionize', file, '--gap', '30s', '--lateness', '60s'], dir, { env: { SESSIONS_THREAD_MIN_BYTES: '0' } });
     expect(run.code, run.stderr).toBe(0);
     const sessions = run.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(sortKeys(sessions.map(keyOf))).toEqual(expected);
@@ -300,7 +279,7 @@ describe('sessions sessionize (child process)', () => {
     const sortedLines = (text: string): string[] => text.trimEnd().split('\n').sort();
     const one = await runCli(args, dir);
     expect(one.code, one.stderr).toBe(0);
-    const fast = await runCli(args, dir, undefined, threads);
+    const fast = await runCli(args, dir, { env: threads });
     expect(fast.code, fast.stderr).toBe(0);
     expect(sortedLines(fast.stdout)).toEqual(sortedLines(one.stdout));
     const toFile = await runCliToFile(args, dir, threads, path.join(dir, 'out.jsonl'));
@@ -335,7 +314,7 @@ describe('sessions sessionize (child process)', () => {
       '{"event_name": "b", "timestamp": "2016-11-08T14:20:00Z", "user_id": "1"}',
       '{"event_name": "c", "timestamp": "2016-11-08T14:10:10Z", "user_id": "1"}',
     ].join('\n');
-    const run = await runCli(['sessionize', '-', '--gap', '30s', '--lateness', '1m'], dir, text);
+    const run = await runCli(['sessionize', '-', '--gap', '30s', '--lateness', '1m'], dir, { stdin: text });
     expect(run.code, run.stderr).toBe(0);
     expect(reportedLines(run.stderr, 'stdin')).toEqual([{ line: 3, code: 'LATE_EVENT' }]);
     expect(run.stderr).toContain('--lateness 590s would keep them');
@@ -406,7 +385,7 @@ describe('sessions ingest into the service', () => {
     expect(await allSessions(server.url)).toEqual(stored);
 
     const text = `${lines.map((l) => l.text).join('\n')}\n`;
-    const piped = await runCli(['ingest', '-', '--url', server.url, '--batch', '2000'], dir, text);
+    const piped = await runCli(['ingest', '-', '--url', server.url, '--batch', '2000'], dir, { stdin: text });
     expect(piped.code, piped.stderr).toBe(0);
     expect(piped.stderr).toContain(`0 accepted, ${events.length.toLocaleString('en-US')} duplicates, ${bad} rejected`);
     expect(reportedLines(piped.stderr, 'stdin').map((r) => r.line).sort((a, b) => a - b)).toEqual(expectedReports(lines).map((r) => r.line));

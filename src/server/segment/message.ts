@@ -5,7 +5,7 @@
  * properties) is the shared validation's (src/ingest/validate.ts).
  */
 import type { EventInput } from '../../ingest/validate.ts';
-import { InvalidDateTime, parseRfc3339, type DateTimeInput } from '../../graphql/scalars.ts';
+import { InvalidDateTime, parseRfc3339, type DateTimeInput } from '../../datetime.ts';
 
 /** Message types that become events, and the ones only acknowledged. */
 export const EVENT_TYPES = ['track', 'page', 'screen'] as const;

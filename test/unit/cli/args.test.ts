@@ -29,8 +29,15 @@ describe('parseCommand: sessionize', () => {
       latenessMs: 300_000,
       maxFutureSkewMs: 300_000,
       format: 'jsonl',
+      inputFormat: 'events',
       definitionsFile: null,
     });
+  });
+
+  it('takes --input-format segment, and refuses an unknown input format', () => {
+    expect(parseCommand(['sessionize', 'f.jsonl', '--input-format', 'segment'])).toMatchObject({ inputFormat: 'segment' });
+    expect(parseCommand(['ingest', 'f.jsonl', '--input-format', 'segment'])).toMatchObject({ inputFormat: 'segment' });
+    expect(() => parseCommand(['sessionize', 'f.jsonl', '--input-format', 'csv'])).toThrow(/--input-format must be one of events, segment/);
   });
 
   it('takes a definitions file with --definitions', () => {
@@ -99,6 +106,7 @@ describe('parseCommand: ingest', () => {
       batchSize: 1_000,
       concurrency: 4,
       retries: 8,
+      inputFormat: 'events',
     });
   });
 

@@ -100,6 +100,36 @@ describe('ingestLines', () => {
     });
   });
 
+  it('maps lines of Segment messages as the Segment endpoint does (--input-format segment)', async () => {
+    const text = [
+      '{"type":"page","anonymousId":"a1","messageId":"m1","name":"Home","timestamp":"2026-04-01T09:00:00.000Z","properties":{"url":"https://shop.example/"}}',
+      '{"type":"identify","userId":"u1","messageId":"m2","traits":{"plan":"pro"}}', // no event
+      '{"type":"track","userId":"u1","anonymousId":"a1","messageId":"m3","event":"Order Completed","timestamp":"2026-04-01T09:01:00.000Z","properties":{"revenue":42.5}}',
+      '{"type":"alarm","userId":"u1","messageId":"m4"}', // UNKNOWN_TYPE
+    ].join('\n');
+    const batches: Batch[] = [];
+    const reports: Array<[number | null, string]> = [];
+    const counts = emptyCounts();
+    await ingestLines(
+      chunksOf(text),
+      { batchSize: 10, concurrency: 1, inputFormat: 'segment' },
+      {
+        async send(batch): Promise<IngestAnswer> {
+          batches.push(batch);
+          return { accepted: batch.events.length, duplicates: 0, rejected: [] };
+        },
+        report: (lineNo, code) => reports.push([lineNo, code]),
+      },
+      counts,
+    );
+    expect(reports).toEqual([[4, 'UNKNOWN_TYPE']]);
+    expect(batches.map((b) => b.lines)).toEqual([[1, 3]]);
+    expect(batches[0]?.events).toEqual([
+      { eventId: 'm1', userId: 'a1', name: 'page_view', timestamp: '2026-04-01T09:00:00.000Z', properties: { url: 'https://shop.example/' } },
+      { eventId: 'm3', userId: 'u1', name: 'Order Completed', timestamp: '2026-04-01T09:01:00.000Z', value: 42.5, properties: { revenue: 42.5 } },
+    ]);
+  });
+
   it('refuses lines by the service checks before sending, with the service codes', async () => {
     const text = [
       line('1', 1, ', "value": 1e300'), // VALUE_OUT_OF_RANGE
