@@ -5,7 +5,8 @@
 //   node bench/duckdb-sessionize.mjs FILE OUT GAP_MS TS NAME USER CHANNEL
 //
 // TS, NAME, USER, CHANNEL: SQL expressions over read_json's columns
-// (bench/cli-files.ts, Shape.sql). Prints the number of sessions.
+// (bench/cli-files.ts, Shape.sql). Only the sessionization is timed: the
+// caller counts the sessions in OUT (one JSON object per line) afterwards.
 import { DuckDBInstance } from '@duckdb/node-api';
 
 const [file, out, gapMs, ts, name, user, channel] = process.argv.slice(2);
@@ -35,5 +36,3 @@ await con.run(`COPY (
          t.top_count AS "topChannelCount", s.first_name AS "firstEventName", s.last_name AS "lastEventName"
   FROM sessions s LEFT JOIN top t USING (u, sid)
 ) TO ${quote(out)} (FORMAT json)`);
-const reader = await con.runAndReadAll(`SELECT count(*) AS n FROM read_json(${quote(out)}, format = 'newline_delimited')`);
-process.stdout.write(`${reader.getRows()[0][0]}\n`);
