@@ -135,7 +135,6 @@ export const NUMBER_AS_TEXT: Uint8Array = (() => {
   return out;
 })();
 
-const INTEGER = /^-?\d+$/;
 
 /**
  * The decimal text of a number literal of a line, for an id or a name: an
@@ -144,7 +143,16 @@ const INTEGER = /^-?\d+$/;
  * number as JavaScript prints it (`1.50` is `1.5`, `1e2` is `100`).
  */
 export function numberText(literal: string): string {
-  return INTEGER.test(literal) && literal !== '-0' ? literal : String(Number(literal));
+  return isInteger(literal) && literal !== '-0' ? literal : String(Number(literal));
+}
+
+/** A JSON number literal without a fraction or an exponent (read for every numeric id: no regex). */
+function isInteger(literal: string): boolean {
+  for (let i = 0; i < literal.length; i++) {
+    const c = literal.charCodeAt(i);
+    if (c === 0x2e || c === 0x65 || c === 0x45) return false; // . e E
+  }
+  return true;
 }
 
 /**
