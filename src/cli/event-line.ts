@@ -140,10 +140,15 @@ export const NUMBER_AS_TEXT: Uint8Array = (() => {
  * The decimal text of a number literal of a line, for an id or a name: an
  * integer as it is written, whatever its size (64-bit ids such as
  * 1234567890123456789 stay exact and distinct; `-0` is `0`), any other
- * number as JavaScript prints it (`1.50` is `1.5`, `1e2` is `100`).
+ * number as JavaScript prints it (`1.50` is `1.5`, `1e2` is `100`); null for
+ * one JavaScript cannot print exactly (an integer beyond 2^53 written with
+ * a fraction or an exponent, `1e21`): the caller leaves the line to the
+ * general path, which refuses it (InexactId).
  */
-export function numberText(literal: string): string {
-  return isInteger(literal) && literal !== '-0' ? literal : String(Number(literal));
+export function numberText(literal: string): string | null {
+  if (isInteger(literal)) return literal === '-0' ? '0' : literal;
+  const n = Number(literal);
+  return Number.isInteger(n) && !Number.isSafeInteger(n) ? null : String(n);
 }
 
 /** A JSON number literal without a fraction or an exponent (read for every numeric id: no regex). */

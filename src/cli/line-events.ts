@@ -99,9 +99,9 @@ export function readLine(text: string, line: number, limits: ValidationLimits, s
 export function readSegmentLine(text: string, line: number, limits: ValidationLimits, sink: LineSink): void {
   const obj = objectOf(text, line, sink);
   if (obj === null) return;
-  // A character is at most 3 bytes of UTF-8: shorter lines cannot be too large.
+  // Measured as the endpoint measures it: the line's own length is no bound (1e20 is written back as 21 digits).
   const mapped =
-    text.length * 3 > MAX_MESSAGE_BYTES && Buffer.byteLength(JSON.stringify(obj)) > MAX_MESSAGE_BYTES
+    Buffer.byteLength(JSON.stringify(obj)) > MAX_MESSAGE_BYTES
       ? ({ kind: 'refused', code: SegmentRejectCode.MessageTooLarge, message: `a message holds at most ${MAX_MESSAGE_BYTES} bytes` } as const)
       : mapMessage(obj, null, undefined, Number.NaN);
   if (mapped.kind === 'refused') sink.refuse({ line, code: mapped.code, message: mapped.message });

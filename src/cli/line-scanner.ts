@@ -249,7 +249,12 @@ export function scanLine(text: string, from: number, to: number, line: number, l
         } else if (c === MINUS || isDigit(c)) {
           const end = numberEnd(text, i, to);
           if (end < 0) return false;
-          value = NUMBER_AS_TEXT[alias] === 1 ? numberText(text.slice(i, end)) : Number(text.slice(i, end));
+          if (NUMBER_AS_TEXT[alias] === 1) {
+            value = numberText(text.slice(i, end));
+            if (value === null) return false; // JSON.parse would round it: the general path refuses it
+          } else {
+            value = Number(text.slice(i, end));
+          }
           i = end;
         } else if (c === LOWER_N && text.startsWith('null', i)) {
           value = null;

@@ -7,7 +7,7 @@
  * otherwise only the derived id of an event that ties with another of its
  * user needs them, and the receiving thread reads that line again
  * (sessionize-worker.ts). A web export's properties are most of its text:
- * 1M lines of them, 8% less time.
+ * 1M lines of them, 11% less wall time.
  */
 import type { CheckedEvent } from '../ingest/validate.ts';
 import { partitionOf as userPartition } from '../cluster/partition.ts';

@@ -92,7 +92,9 @@ describe('sessions sessionize --input-format segment', () => {
     // The endpoint's limits: properties over GraphQL's 16 KiB are taken, a message over 32 KB is refused.
     const late = new Date(T0 + 3_600_000).toISOString();
     const big = (id: string, chars: number) => JSON.stringify({ type: 'track', userId: 'big', messageId: id, event: 'e', timestamp: late, properties: { blob: 'x'.repeat(chars) } });
-    lines.push(big('big-1', 20_000), big('big-2', 40_000));
+    // Short as written, over 32 KB as JSON: 1e20 is 21 digits once written back.
+    const numbers = `{"type":"track","userId":"big","messageId":"big-3","event":"e","timestamp":"${late}","context":{"n":[${Array(2_000).fill('1e20').join(',')}]}}`;
+    lines.push(big('big-1', 20_000), big('big-2', 40_000), numbers);
     events.push({ eventId: 'big-1', userId: 'big', name: 'e', ts: T0 + 3_600_000 });
     writeFileSync(path.join(dir, 'segment.jsonl'), `${lines.join('\n')}\n`);
   });
@@ -115,7 +117,8 @@ describe('sessions sessionize --input-format segment', () => {
     expect(run.stderr).toContain('segment.jsonl:11: UNKNOWN_TYPE');
     expect(run.stderr).toContain('segment.jsonl:12: INVALID_JSON');
     expect(run.stderr).toContain(`segment.jsonl:${messages.length + 4}: MESSAGE_TOO_LARGE`);
-    expect(run.stderr).toMatch(/3 lines rejected \(INVALID_JSON 1, MESSAGE_TOO_LARGE 1, UNKNOWN_TYPE 1\)/);
+    expect(run.stderr).toContain(`segment.jsonl:${messages.length + 5}: MESSAGE_TOO_LARGE`);
+    expect(run.stderr).toMatch(/4 lines rejected \(MESSAGE_TOO_LARGE 2, INVALID_JSON 1, UNKNOWN_TYPE 1\)/);
     const got = run.stdout
       .trimEnd()
       .split('\n')

@@ -94,8 +94,10 @@ const SHAPES: Record<string, Shape> = {
     line([['time', e.ts / 1000], ['event', e.name], ['user_id', e.userId], ['channel_id', e.channelId], ['amount', e.value === null ? null : String(e.value)]], e, 'event_id'),
   // RFC 3339 offsets, and those of ISO 8601 and other exports: -0200, -02, " UTC".
   offsets: (e) => {
-    const local = new Date(e.ts - 2 * 3_600_000).toISOString().replace('Z', ['-02:00', '-0200', '-02'][e.ts % 3] as string);
-    const time = e.ts % 5 === 0 ? iso(e.ts).replace('T', ' ').replace('Z', ' UTC') : local;
+    // Timestamps are whole half-seconds: pick the form by the half-second.
+    const k = Math.round(e.ts / 500);
+    const local = new Date(e.ts - 2 * 3_600_000).toISOString().replace('Z', ['-02:00', '-0200', '-02'][k % 3] as string);
+    const time = k % 5 === 0 ? iso(e.ts).replace('T', ' ').replace('Z', ' UTC') : local;
     return line([['user_id', e.userId], ['event_time', time], ['event_name', e.name], ['channel_id', e.channelId], ['value', e.value]], e, 'event_id');
   },
 };
