@@ -23,8 +23,9 @@ options:
   --retries N        attempts after a network error or SERVICE_UNAVAILABLE (default 8)
   --input-format events|segment
                      what a line holds: an event by the field table of docs/cli.md
-                     (default), or a Segment message (track, page, screen; identify,
-                     group and alias are skipped), mapped as the service's Segment endpoint does
+                     (default), or a Segment message, mapped as the service's Segment
+                     endpoint maps it (track, page, screen; identify, group and alias
+                     are skipped)
   -h, --help         this help
 
 exit codes: 0 everything was sent (rejected lines are reported, not fatal),
@@ -45,9 +46,10 @@ options:
                                later ones are reported as LATE_EVENT (default 5m)
   --format jsonl|json|csv      output format (default jsonl)
   --input-format events|segment
-                               what a line holds: an event by the field table of docs/cli.md
-                               (default), or a Segment message (track, page, screen; identify,
-                               group and alias are skipped), mapped as the service's Segment endpoint does
+                               what a line holds: an event by the field table of
+                               docs/cli.md (default), or a Segment message, mapped as
+                               the service's Segment endpoint maps it (track, page,
+                               screen; identify, group and alias are skipped)
   --conversion-events A,B      event names that convert (default purchase)
   --engaged-min-duration DURATION  (default 10s)
   --engaged-min-events N       (default 2)
