@@ -43,11 +43,11 @@ export class EventOrder {
   private maxTs = Number.NEGATIVE_INFINITY;
   /**
    * Own eventIds of the events held (a repeat of one by the same user is a
-   * duplicate): eventId -> the user of the held event with it; an id that
-   * events of other users hold too is kept in `sharedIds` as user NUL id.
+   * duplicate, see isRepeat): eventId -> the held event with it; an id that
+   * events of other users hold too is kept in `sharedIds` under user NUL id.
    */
-  private readonly ownIds = new Map<string, string>();
-  private readonly sharedIds = new Set<string>();
+  private readonly ownIds = new Map<string, FileEvent>();
+  private readonly sharedIds = new Map<string, FileEvent>();
   private batch: FileEvent[] = [];
   /** Events dropped as duplicates (a repeated eventId). */
   duplicates = 0;
@@ -89,18 +89,40 @@ export class EventOrder {
     return null;
   }
 
-  /** Whether an event of the user with e's own id is held; if not, e's id is now held. */
+  /**
+   * Whether e repeats the own id of an event of its user that was kept and
+   * is not yet past the watermark (newest - lateness, e's own time
+   * included); if not, e now holds the id. Decided by the lines alone: a
+   * kept event at or after the watermark is always still held, one before
+   * it counts as gone whether or not it was released yet, so where the
+   * input was cut into chunks (threads, standard input) changes nothing.
+   */
   private isRepeat(e: FileEvent): boolean {
+    const watermark = this.maxTs - this.latenessMs;
     const holder = this.ownIds.get(e.eventId);
-    if (holder === e.userId) return true;
-    if (holder === undefined && this.sharedIds.size === 0) {
-      this.ownIds.set(e.eventId, e.userId);
+    if (holder === undefined || holder.userId === e.userId) {
+      if (holder !== undefined && holder.ts >= watermark) return true;
+      if (holder === undefined && this.sharedIds.size > 0) {
+        const shared = this.sharedIds.get(sharedKey(e));
+        if (shared !== undefined) return this.holds(this.sharedIds, sharedKey(e), shared, e, watermark);
+      }
+      this.ownIds.set(e.eventId, e);
       return false;
     }
+    // The id is held by another user's event: keyed by user and id.
     const key = sharedKey(e);
-    if (this.sharedIds.has(key)) return true;
-    if (holder === undefined) this.ownIds.set(e.eventId, e.userId);
-    else this.sharedIds.add(key);
+    const shared = this.sharedIds.get(key);
+    if (shared === undefined) {
+      this.sharedIds.set(key, e);
+      return false;
+    }
+    return this.holds(this.sharedIds, key, shared, e, watermark);
+  }
+
+  /** Whether `held` (under `key` in `ids`) is still within the watermark; if not, e holds the key now. */
+  private holds(ids: Map<string, FileEvent>, key: string, held: FileEvent, e: FileEvent, watermark: number): boolean {
+    if (held.ts >= watermark) return true;
+    ids.set(key, e);
     return false;
   }
 
@@ -174,8 +196,8 @@ export class EventOrder {
 
   private put(e: FileEvent): void {
     if (e.own) {
-      if (this.ownIds.get(e.eventId) === e.userId) this.ownIds.delete(e.eventId);
-      else this.sharedIds.delete(sharedKey(e));
+      if (this.ownIds.get(e.eventId) === e) this.ownIds.delete(e.eventId);
+      else if (this.sharedIds.size > 0 && this.sharedIds.get(sharedKey(e)) === e) this.sharedIds.delete(sharedKey(e));
     }
     this.batch.push(e);
     if (this.batch.length >= BATCH) this.flush();
