@@ -98,30 +98,15 @@ export class EventOrder {
    * input was cut into chunks (threads, standard input) changes nothing.
    */
   private isRepeat(e: FileEvent): boolean {
-    const watermark = this.maxTs - this.latenessMs;
     const holder = this.ownIds.get(e.eventId);
-    if (holder === undefined || holder.userId === e.userId) {
-      if (holder !== undefined && holder.ts >= watermark) return true;
-      if (holder === undefined && this.sharedIds.size > 0) {
-        const shared = this.sharedIds.get(sharedKey(e));
-        if (shared !== undefined) return this.holds(this.sharedIds, sharedKey(e), shared, e, watermark);
-      }
-      this.ownIds.set(e.eventId, e);
-      return false;
-    }
-    // The id is held by another user's event: keyed by user and id.
-    const key = sharedKey(e);
-    const shared = this.sharedIds.get(key);
-    if (shared === undefined) {
-      this.sharedIds.set(key, e);
-      return false;
-    }
-    return this.holds(this.sharedIds, key, shared, e, watermark);
+    // The id is held by another user's event: this user's is keyed by user and id.
+    if (holder !== undefined && holder.userId !== e.userId) return this.repeats(this.sharedIds, sharedKey(e), e);
+    return this.repeats(this.ownIds, e.eventId, e, holder ?? (this.sharedIds.size > 0 ? this.sharedIds.get(sharedKey(e)) : undefined));
   }
 
-  /** Whether `held` (under `key` in `ids`) is still within the watermark; if not, e holds the key now. */
-  private holds(ids: Map<string, FileEvent>, key: string, held: FileEvent, e: FileEvent, watermark: number): boolean {
-    if (held.ts >= watermark) return true;
+  /** Whether `held` (by default what `ids` holds under `key`) is within the watermark; if not, e holds `key` in `ids` now. */
+  private repeats(ids: Map<string, FileEvent>, key: string, e: FileEvent, held = ids.get(key)): boolean {
+    if (held !== undefined && held.ts >= this.maxTs - this.latenessMs) return true;
     ids.set(key, e);
     return false;
   }

@@ -11,7 +11,7 @@
  */
 import { RejectCode } from '../errors.ts';
 import { checkEvent, type CheckedEvent, type EventInput, type ValidationLimits } from '../ingest/validate.ts';
-import { mapMessage, MAX_MESSAGE_BYTES, SegmentRejectCode } from '../server/segment/message.ts';
+import { mapBatchedMessage, MAX_MESSAGE_BYTES } from '../server/segment/message.ts';
 import { eventInputOf, InexactId, INVALID_JSON } from './event-line.ts';
 import { scanLine } from './line-scanner.ts';
 
@@ -99,11 +99,7 @@ export function readLine(text: string, line: number, limits: ValidationLimits, s
 export function readSegmentLine(text: string, line: number, limits: ValidationLimits, sink: LineSink): void {
   const obj = objectOf(text, line, sink);
   if (obj === null) return;
-  // Measured as the endpoint measures it: the line's own length is no bound (1e20 is written back as 21 digits).
-  const mapped =
-    Buffer.byteLength(JSON.stringify(obj)) > MAX_MESSAGE_BYTES
-      ? ({ kind: 'refused', code: SegmentRejectCode.MessageTooLarge, message: `a message holds at most ${MAX_MESSAGE_BYTES} bytes` } as const)
-      : mapMessage(obj, null, undefined, Number.NaN);
+  const mapped = mapBatchedMessage(obj, undefined, Number.NaN);
   if (mapped.kind === 'refused') sink.refuse({ line, code: mapped.code, message: mapped.message });
   else if (mapped.kind === 'event') check(mapped.input, line, { ...limits, maxPropertiesBytes: limits.maxPropertiesBytes ?? MAX_MESSAGE_BYTES }, sink);
 }

@@ -4,7 +4,7 @@
  * message's index.
  */
 import type { EventInput } from '../../ingest/validate.ts';
-import { isSegmentType, mapMessage, MAX_MESSAGE_BYTES, SegmentRejectCode, type SegmentType } from './message.ts';
+import { isSegmentType, mapBatchedMessage, mapMessage, type SegmentType } from './message.ts';
 
 /** A message refused by index. */
 export interface MessageRejection {
@@ -44,10 +44,7 @@ export function sortMessages(
 ): SortedBatch {
   const sorted = { inputs: [] as EventInput[], origin: [] as number[], refused: [] as MessageRejection[], acknowledged: 0 };
   messages.forEach((message, index) => {
-    const mapped =
-      type === null && Buffer.byteLength(JSON.stringify(message) ?? '') > MAX_MESSAGE_BYTES
-        ? ({ kind: 'refused', code: SegmentRejectCode.MessageTooLarge, message: `a message holds at most ${MAX_MESSAGE_BYTES} bytes` } as const)
-        : mapMessage(message, type, sentAt, receivedAt);
+    const mapped = type === null ? mapBatchedMessage(message, sentAt, receivedAt) : mapMessage(message, type, sentAt, receivedAt);
     switch (mapped.kind) {
       case 'event':
         sorted.inputs.push(mapped.input);

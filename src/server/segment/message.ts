@@ -133,3 +133,15 @@ export function mapMessage(message: unknown, type: SegmentType | null, batchSent
       throw new Error(`unknown message type ${JSON.stringify(kind satisfies never)}`);
   }
 }
+
+/**
+ * A message of a batch (or a line of a file of them): held to
+ * MAX_MESSAGE_BYTES on its own, as JSON written back (a message over it is
+ * refused and the others are kept), then mapped with its own `type`.
+ */
+export function mapBatchedMessage(message: unknown, batchSentAt: unknown, receivedAt: number): MappedMessage {
+  if (Buffer.byteLength(JSON.stringify(message) ?? '') > MAX_MESSAGE_BYTES) {
+    return { kind: 'refused', code: SegmentRejectCode.MessageTooLarge, message: `a message holds at most ${MAX_MESSAGE_BYTES} bytes` };
+  }
+  return mapMessage(message, null, batchSentAt, receivedAt);
+}
