@@ -38,6 +38,7 @@ import {
   viewFromSnapshot,
 } from './store/session-store.ts';
 import { StatsReader } from './store/stats-reader.ts';
+import { startRollupCompactor } from './store/rollup-compactor.ts';
 
 /** A started service: where it listens and how to stop it. */
 export interface RunningService {
@@ -303,11 +304,13 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       },
       { port: config.port, host: config.host },
     );
+    const compactor = startRollupCompactor(prisma, { logger });
     try {
       await feed?.start();
       await ownership.start(config.cluster.advertiseUrl ?? advertisedUrl(config.host, http.port), () => writer.reloadState());
     } catch (error) {
       clearInterval(poll);
+      await compactor.stop();
       await http.stop().catch(() => undefined);
       await writer.stop().catch(() => undefined);
       await feed?.stop().catch(() => undefined);
@@ -333,6 +336,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         logger.debug('http server stopped');
         await writer.stop(); // commits everything already accepted
         logger.debug('writer drained');
+        await compactor.stop();
         publisher.flushPending();
         await feed?.stop();
         await ownership.stop();

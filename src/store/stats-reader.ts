@@ -1,4 +1,5 @@
 import type { PrismaClient } from '../generated/prisma/client.ts';
+import { pgArray } from './pg-array.ts';
 import type { TimeRange } from './session-reader.ts';
 
 /** The sessions an aggregate reads: those of one definition (its active build) started in a range. */
@@ -62,6 +63,17 @@ const INTERVAL_UNITS: Record<Interval, string> = { HOUR: 'hour', DAY: 'day', WEE
 /** ORDER BY columns of the rankings. */
 const USER_ORDERS: Record<UserRanking, string> = { SESSIONS: 'sessions', VALUE: '"totalValue"', EVENTS: 'events' };
 
+/** A scope's WHERE clause and its parameters (whereClause). */
+interface Where {
+  sql: string;
+  params: unknown[];
+  /** The condition on a session that is its user's first in the range. */
+  firstOfUser: string;
+  /** The parameters holding the range's bounds ('' for an unbounded side). */
+  fromAt: string;
+  toAt: string;
+}
+
 /**
  * Builds `WHERE` conditions on the definition, startedAt (and userId) with
  * numbered parameters, and `firstOfUser`: the condition on a session that is
@@ -73,24 +85,28 @@ const USER_ORDERS: Record<UserRanking, string> = { SESSIONS: 'sessions', VALUE: 
  * lookup inside the statement it guessed 5,000 rows and never read a range
  * with parallel workers.
  */
-function whereClause(key: string | null, range: TimeRange, userId: string | null = null): { sql: string; params: unknown[]; firstOfUser: string } {
+function whereClause(key: string | null, range: TimeRange, userId: string | null = null): Where {
   const params: unknown[] = [key];
   const conditions: string[] = ['definition = $1::text'];
   let firstOfUser = 'prev_started_at IS NULL';
+  let fromAt = '';
+  let toAt = '';
   if (range.from !== null) {
     params.push(new Date(range.from).toISOString());
-    conditions.push(`started_at >= $${params.length}::timestamptz`);
-    firstOfUser = `(prev_started_at IS NULL OR prev_started_at < $${params.length}::timestamptz)`;
+    fromAt = `$${params.length}::timestamptz`;
+    conditions.push(`started_at >= ${fromAt}`);
+    firstOfUser = `(prev_started_at IS NULL OR prev_started_at < ${fromAt})`;
   }
   if (range.to !== null) {
     params.push(new Date(range.to).toISOString());
-    conditions.push(`started_at < $${params.length}::timestamptz`);
+    toAt = `$${params.length}::timestamptz`;
+    conditions.push(`started_at < ${toAt}`);
   }
   if (userId !== null) {
     params.push(userId);
     conditions.push(`user_id = $${params.length}`);
   }
-  return { sql: conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`, params, firstOfUser };
+  return { sql: conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`, params, firstOfUser, fromAt, toAt };
 }
 
 /**
@@ -121,6 +137,79 @@ const COMBINED_METRICS = `coalesce(sum(n), 0)::int AS sessions, coalesce(sum(use
   coalesce(sum(engaged)::float8 / nullif(sum(n), 0), 0)::float8 AS "engagementRate",
   coalesce(sum(converted)::float8 / nullif(sum(n), 0), 0)::float8 AS "conversionRate",
   coalesce(sum(value), 0)::float8 AS "totalValue"`;
+
+const HOUR_MS = 3_600_000;
+
+/** The metrics of a bucket without sessions. */
+const EMPTY_BUCKET: Omit<EngagementBucket, 'start'> = {
+  sessions: 0,
+  users: 0,
+  events: 0,
+  avgDurationSeconds: 0,
+  bounceRate: 0,
+  engagementRate: 0,
+  conversionRate: 0,
+  totalValue: 0,
+};
+
+/** The sums of a part from session_hours (the rollup): users are counted by the facts' part (usersOnly). */
+const ROLLUP_SUMS = `sum(sessions) AS n, 0 AS users, sum(events) AS events, sum(duration_seconds) AS duration,
+  sum(bounced) AS bounced, sum(engaged) AS engaged, sum(converted) AS converted, sum(total_value) AS value`;
+
+/** A part that only counts users (the sessions it reads are summed by the rollup and edge parts). */
+const usersOnly = (users: string): string => `0 AS n, count(*) FILTER (WHERE ${users}) AS users, 0 AS events, 0 AS duration,
+  0 AS bounced, 0 AS engaged, 0 AS converted, 0 AS value`;
+
+/**
+ * Splits a scope at whole UTC hours: `hours`, the conditions on a rollup
+ * row's hour for the whole hours inside the range (an unbounded side stays
+ * unbounded), and `edges`, the conditions on the facts' started_at for the
+ * partial hours before and after them; their parameters go to `where`. Null
+ * when the range holds no whole hour (it is read from the facts alone).
+ */
+function splitAtHours(where: Where, range: TimeRange): { hours: string; edges: string[] } | null {
+  const first = range.from === null ? null : Math.ceil(range.from / HOUR_MS) * HOUR_MS;
+  const end = range.to === null ? null : Math.floor(range.to / HOUR_MS) * HOUR_MS;
+  if (first !== null && end !== null && first >= end) return null;
+  const param = (ms: number) => {
+    where.params.push(new Date(ms).toISOString());
+    return `$${where.params.length}::timestamptz`;
+  };
+  const hours = ['definition = $1::text'];
+  const edges: string[] = [];
+  if (first !== null) {
+    const at = param(first);
+    hours.push(`hour >= ${at}`);
+    edges.push(`definition = $1::text AND started_at >= ${where.fromAt} AND started_at < ${at}`);
+  }
+  if (end !== null) {
+    const at = param(end);
+    hours.push(`hour < ${at}`);
+    edges.push(`definition = $1::text AND started_at >= ${at} AND started_at < ${where.toAt}`);
+  }
+  return { hours: hours.join(' AND '), edges };
+}
+
+/**
+ * The parts of a scope's sums read through the rollup (session_hours): its
+ * whole hours from the rollup, the partial hours at its edges from
+ * session_facts, the OPEN sessions from sessions, and the distinct users from
+ * one pass over the scope's facts (a count: see whereClause). Each part is
+ * grouped by `bucket` of its time column when given (engagementSeries).
+ * Null when the scope has no whole hour.
+ */
+function rollupParts(where: Where, range: TimeRange, bucket: ((column: string) => string) | null): string | null {
+  const split = splitAtHours(where, range);
+  if (split === null) return null;
+  const key = (column: string) => (bucket === null ? '' : `${bucket(column)} AS i, `);
+  const groupBy = bucket === null ? '' : 'GROUP BY 1';
+  return [
+    `SELECT ${key('hour')}${ROLLUP_SUMS} FROM session_hours WHERE ${split.hours} ${groupBy}`,
+    ...split.edges.map((edge) => `SELECT ${key('started_at')}${partSums('false')} FROM session_facts WHERE ${edge} ${groupBy}`),
+    `SELECT ${key('started_at')}${usersOnly(where.firstOfUser)} FROM session_facts ${where.sql} ${groupBy}`,
+    `SELECT ${key('started_at')}${partSums(where.firstOfUser)} FROM sessions ${where.sql} AND status = 'OPEN' ${groupBy}`,
+  ].join('\n    UNION ALL\n    ');
+}
 
 // The metrics of a breakdown row (a group that is not a time range, so users
 // is a count(DISTINCT)). Rates are over sessions; an empty range answers
@@ -185,18 +274,22 @@ export class StatsReader {
   /**
    * engagementStats: medians and p90 are continuous percentiles (interpolated),
    * users a filtered count (whereClause). Two statements on two pooled
-   * connections, in parallel: the counts and sums, aggregated per table
-   * and added up; and the percentiles, one sort of the durations. A month of
-   * 250k sessions on a slow machine, in psql: 71-85 and 99-118 ms, where one
+   * connections, in parallel: the counts and sums (from the rollup for the
+   * whole hours of a range without a user: rollupParts) and the distinct
+   * users; and the percentiles, one sort of the durations. A month of 250k
+   * sessions on a slow machine, in psql: 71-85 and 99-118 ms, where one
    * statement with both took 264-282 ms.
    */
   async engagementStats(range: StatsScope, userId: string | null): Promise<EngagementStats> {
-    const where = whereClause(await this.activeKey(range.definition), range, userId);
+    const key = await this.activeKey(range.definition);
+    const where = whereClause(key, range, userId);
+    const sums = whereClause(key, range, userId);
+    const parts = (userId === null ? rollupParts(sums, range, null) : null) ?? rangeParts(sums, userId, partSums(sums.firstOfUser));
     const [totals, percentiles] = await Promise.all([
       this.queryWith<Omit<EngagementStats, 'medianDurationSeconds' | 'p90DurationSeconds' | 'sessionsPerUser'>>(
         SERIAL_ANALYTICS_SETTINGS,
-        `SELECT ${COMBINED_METRICS} FROM (${rangeParts(where, userId, partSums(where.firstOfUser))}) AS parts`,
-        ...where.params,
+        `SELECT ${COMBINED_METRICS} FROM (${parts}) AS parts`,
+        ...sums.params,
       ),
       this.queryWith<{ pct: number[] | null }>(
         SERIAL_ANALYTICS_SETTINGS,
@@ -245,65 +338,72 @@ export class StatsReader {
              date_trunc('${unit}', $1::timestamptz AT TIME ZONE $3),
              ($2::timestamptz - interval '1 microsecond') AT TIME ZONE $3,
              interval '1 ${unit}') AS local`;
+    const startRows = await this.query<{ start: Date }>(`${series} ORDER BY 1`, new Date(from).toISOString(), new Date(to).toISOString(), timeZone);
+    const starts = startRows.map((row) => new Date(row.start).getTime());
     // Each session goes to its bucket by a binary search of the bucket starts
-    // (width_bucket: i-th start <= started_at < the next), computed once per
-    // request, rather than by converting every session's time to the zone and
-    // back: a month of 250k sessions by DAY, 300 -> 212 ms (median of 9).
-    const rows = await this.query<EngagementBucket & { start: Date }>(
-      `WITH buckets AS (SELECT start, row_number() OVER (ORDER BY start) AS i FROM (${series}) AS series),
-       starts AS (SELECT array_agg(start ORDER BY start) AS list FROM buckets),
-       stats AS (
-         SELECT i, ${COMBINED_METRICS}
-         FROM (${rangeParts(
-           { sql: `WHERE definition = $4::text AND started_at >= $1::timestamptz AND started_at < $2::timestamptz` },
-           null,
-           `width_bucket(started_at, (SELECT list FROM starts)) AS i,
-             ${partSums('prev_started_at IS NULL OR prev_started_at < (SELECT list FROM starts)[width_bucket(started_at, (SELECT list FROM starts))]')}`,
-           'GROUP BY 1',
-         )}) AS parts
-         GROUP BY i
-       )
-       SELECT b.start,
-         coalesce(s.sessions, 0)::int AS sessions, coalesce(s.users, 0)::int AS users,
-         coalesce(s.events, 0)::float8 AS events,
-         coalesce(s."avgDurationSeconds", 0)::float8 AS "avgDurationSeconds",
-         coalesce(s."bounceRate", 0)::float8 AS "bounceRate",
-         coalesce(s."engagementRate", 0)::float8 AS "engagementRate",
-         coalesce(s."conversionRate", 0)::float8 AS "conversionRate",
-         coalesce(s."totalValue", 0)::float8 AS "totalValue"
-       FROM buckets b LEFT JOIN stats s ON s.i = b.i
-       ORDER BY b.start`,
-      new Date(from).toISOString(),
-      new Date(to).toISOString(),
-      timeZone,
-      await this.activeKey(definition),
+    // (width_bucket: i-th start <= started_at < the next), rather than by
+    // converting every session's time to the zone and back: a month of 250k
+    // sessions by DAY, 300 -> 212 ms (median of 9). When every bucket starts
+    // on a UTC hour (zones a whole number of hours from UTC), each rollup
+    // hour lies in one bucket and the whole hours are read from the rollup.
+    const range = { from, to };
+    const where = whereClause(await this.activeKey(definition), range);
+    where.params.push(pgArray(starts.map((ms) => new Date(ms).toISOString())));
+    const list = `$${where.params.length}::timestamptz[]`;
+    const bucket = (column: string) => `width_bucket(${column}, ${list})`;
+    where.firstOfUser = `(prev_started_at IS NULL OR prev_started_at < (${list})[${bucket('started_at')}])`;
+    const aligned = starts.every((ms) => ms % HOUR_MS === 0);
+    const parts =
+      (aligned ? rollupParts(where, range, bucket) : null) ??
+      rangeParts(where, null, `${bucket('started_at')} AS i, ${partSums(where.firstOfUser)}`, 'GROUP BY 1');
+    const rows = await this.query<Omit<EngagementBucket, 'start'> & { i: number }>(
+      `SELECT i, ${COMBINED_METRICS} FROM (${parts}) AS parts GROUP BY i`,
+      ...where.params,
     );
-    return rows.map((row) => ({ ...row, start: new Date(row.start).getTime() }));
+    const byBucket = new Map(rows.map((row) => [Number(row.i), row]));
+    return starts.map((start, index) => {
+      const row = byBucket.get(index + 1);
+      if (row === undefined) return { start, ...EMPTY_BUCKET };
+      const { sessions, users, events, avgDurationSeconds, bounceRate, engagementRate, conversionRate, totalValue } = row;
+      return { start, sessions, users, events, avgDurationSeconds, bounceRate, engagementRate, conversionRate, totalValue };
+    });
   }
 
   /**
-   * Channels ranked by the sessions they top, then by events in them. One
-   * pass over the channel lists: a session's top channel is always one of its
-   * channels, so "sessions topped" is a filtered count of the same rows. The
-   * closed sessions' lists are unnested in the select list (two arrays of
-   * equal length, zipped): a lateral unnest per row cost 2.5 times as much
-   * (a month of 250k sessions, 614 -> 232-260 ms on a slow machine).
+   * Channels ranked by the sessions they top, then by events in them: the
+   * whole hours of the range from the rollup (session_hour_channels), the
+   * rest from the channel lists of the sessions. A session's top channel is
+   * always one of its channels, so "sessions topped" is a filtered count of
+   * the same rows. The closed sessions' lists are unnested in the select list
+   * (two arrays of equal length, zipped): a lateral unnest per row cost 2.5
+   * times as much (a month of 250k sessions, 614 -> 232-260 ms on a slow
+   * machine).
    */
   async topChannels(range: StatsScope, limit: number): Promise<Array<{ channelId: string; sessions: number; events: number }>> {
     const where = whereClause(await this.activeKey(range.definition), range);
+    const split = splitAtHours(where, range);
+    const facts = split === null ? [where.sql] : split.edges.map((edge) => `WHERE ${edge}`);
+    const lists = [
+      ...facts.map((sql) => `SELECT top_channel, unnest(channel_ids) AS "channelId", unnest(channel_counts) AS count FROM session_facts ${sql}`),
+      `SELECT o.top_channel, c."channelId", c.count
+       FROM sessions AS o CROSS JOIN LATERAL jsonb_to_recordset(o.channels) AS c("channelId" text, count int)
+       ${where.sql} AND status = 'OPEN'`,
+    ];
+    const rollup =
+      split === null
+        ? ''
+        : `SELECT channel_id AS "channelId", sum(sessions) AS sessions, sum(events) AS events
+           FROM session_hour_channels WHERE ${split.hours} GROUP BY 1
+           UNION ALL `;
     where.params.push(limit);
     return this.query(
-      `SELECT c."channelId", (count(*) FILTER (WHERE c."channelId" = c.top_channel))::int AS sessions,
-         sum(c.count)::int AS events
+      `SELECT "channelId", sum(sessions)::int AS sessions, sum(events)::int AS events
        FROM (
-         SELECT top_channel, unnest(channel_ids) AS "channelId", unnest(channel_counts) AS count
-         FROM session_facts
-         ${where.sql}
-         UNION ALL
-         SELECT o.top_channel, c."channelId", c.count
-         FROM sessions AS o CROSS JOIN LATERAL jsonb_to_recordset(o.channels) AS c("channelId" text, count int)
-         ${where.sql} AND status = 'OPEN'
-       ) AS c
+         ${rollup}
+         SELECT c."channelId", count(*) FILTER (WHERE c."channelId" = c.top_channel) AS sessions, sum(c.count) AS events
+         FROM (${lists.join(' UNION ALL ')}) AS c
+         GROUP BY 1
+       ) AS parts
        GROUP BY 1
        ORDER BY sessions DESC, events DESC, "channelId"
        LIMIT $${where.params.length}`,

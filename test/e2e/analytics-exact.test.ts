@@ -13,6 +13,8 @@ import { gqlData } from '../helpers/graphql.ts';
 import { rng } from '../helpers/random.ts';
 import { allSessions } from '../helpers/sessions.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { waitUntil } from '../helpers/wait.ts';
+import { compactRollups } from '../../src/store/rollup-compactor.ts';
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
@@ -54,10 +56,11 @@ function expectedStats(list: readonly Session[]): Record<string, number> {
   };
 }
 
-function expectedSeries(list: readonly Session[], from: number, to: number): Array<Record<string, number | string>> {
-  const bucketOf = (t: number) => Math.floor((t + KOLKATA_OFFSET) / HOUR) * HOUR - KOLKATA_OFFSET;
+/** Buckets of `width` ms in a zone `offset` ms from UTC all year. */
+function expectedSeries(list: readonly Session[], from: number, to: number, offset: number, width: number): Array<Record<string, number | string>> {
+  const bucketOf = (t: number) => Math.floor((t + offset) / width) * width - offset;
   const out: Array<Record<string, number | string>> = [];
-  for (let start = bucketOf(from); start < to; start += HOUR) {
+  for (let start = bucketOf(from); start < to; start += width) {
     const inBucket = list.filter((s) => bucketOf(Date.parse(s['startedAt'])) === start);
     const stats = expectedStats(inBucket);
     out.push({
@@ -115,6 +118,70 @@ const close = (value: unknown): unknown =>
       : typeof value === 'number'
         ? expect.closeTo(value, 6)
         : value;
+
+type Prisma = TestServer['service']['database']['prisma'];
+
+/**
+ * The rollups of a definition build against its CLOSED sessions, read in one
+ * snapshot: the sums per UTC hour, and per hour and channel, computed here
+ * from the rows, equal what the rows of session_hours and
+ * session_hour_channels add up to (folded or not).
+ */
+async function expectRollupsExact(prisma: Prisma, definition: string): Promise<number> {
+  const [, keys, closed, hours, channels] = (await prisma.$transaction(
+    [
+      prisma.$executeRawUnsafe('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ'),
+      prisma.$queryRawUnsafe<Array<{ key: string }>>('SELECT active_key AS key FROM session_definitions WHERE name = $1', definition),
+      prisma.$queryRawUnsafe<Session[]>(
+        `SELECT s.started_at AS "startedAt", s.event_count AS events, s.duration_seconds AS duration, s.bounced, s.engaged, s.converted,
+           s.total_value AS value, s.top_channel AS "topChannel", s.channels
+         FROM sessions s JOIN session_definitions d ON d.active_key = s.definition WHERE d.name = $1 AND s.status = 'CLOSED'`,
+        definition,
+      ),
+      prisma.$queryRawUnsafe<Session[]>(
+        `SELECT h.hour, sum(sessions)::int AS sessions, sum(events)::int AS events, sum(duration_seconds)::float8 AS duration,
+           sum(bounced)::int AS bounced, sum(engaged)::int AS engaged, sum(converted)::int AS converted, sum(total_value)::float8 AS value
+         FROM session_hours h JOIN session_definitions d ON d.active_key = h.definition WHERE d.name = $1
+         GROUP BY 1 HAVING sum(sessions) <> 0 ORDER BY 1`,
+        definition,
+      ),
+      prisma.$queryRawUnsafe<Session[]>(
+        `SELECT h.hour, channel_id AS "channelId", sum(sessions)::int AS sessions, sum(events)::int AS events
+         FROM session_hour_channels h JOIN session_definitions d ON d.active_key = h.definition WHERE d.name = $1
+         GROUP BY 1, 2 HAVING sum(events) <> 0 ORDER BY 1, 2`,
+        definition,
+      ),
+    ],
+  )) as [unknown, Array<{ key: string }>, Session[], Session[], Session[]];
+  expect(keys[0]?.key).toBeTruthy();
+  const byHour = new Map<number, { sessions: number; events: number; duration: number; bounced: number; engaged: number; converted: number; value: number }>();
+  const byChannel = new Map<string, { hour: number; channelId: string; sessions: number; events: number }>();
+  for (const s of closed) {
+    const hour = Math.floor(new Date(s['startedAt']).getTime() / HOUR) * HOUR;
+    const row = byHour.get(hour) ?? { sessions: 0, events: 0, duration: 0, bounced: 0, engaged: 0, converted: 0, value: 0 };
+    row.sessions += 1;
+    row.events += s['events'];
+    row.duration += s['duration'];
+    row.bounced += s['bounced'] ? 1 : 0;
+    row.engaged += s['engaged'] ? 1 : 0;
+    row.converted += s['converted'] ? 1 : 0;
+    row.value += s['value'];
+    byHour.set(hour, row);
+    for (const c of s['channels'] as Array<{ channelId: string; count: number }>) {
+      const k = `${hour} ${c.channelId}`;
+      const cell = byChannel.get(k) ?? { hour, channelId: c.channelId, sessions: 0, events: 0 };
+      cell.sessions += s['topChannel'] === c.channelId ? 1 : 0;
+      cell.events += c.count;
+      byChannel.set(k, cell);
+    }
+  }
+  const expectedHours = [...byHour.entries()].sort(([a], [b]) => a - b).map(([hour, row]) => ({ hour, ...row }));
+  expect(hours.map((h) => ({ ...h, hour: new Date(h['hour']).getTime() }))).toEqual(close(expectedHours));
+  const expectedChannels = [...byChannel.values()];
+  const order = (a: Session, b: Session) => a['hour'] - b['hour'] || (a['channelId'] < b['channelId'] ? -1 : 1);
+  expect(channels.map((c) => ({ ...c, hour: new Date(c['hour']).getTime() })).sort(order)).toEqual(expectedChannels.sort(order));
+  return closed.length;
+}
 
 describe('analytics after late merges, with open sessions', () => {
   let db: TestDatabase;
@@ -202,7 +269,7 @@ describe('analytics after late merges, with open sessions', () => {
       sessions = await allSessions(server.url, {}, definition);
     });
 
-    it('engagementStats equals the sessions listed', async () => {
+    const checkStats = async () => {
       for (const range of ranges()) {
         const data = await gqlData(
           server.url,
@@ -215,7 +282,8 @@ describe('analytics after late merges, with open sessions', () => {
         expect(expected['sessions']).toBeGreaterThan(10);
         expect(data['engagementStats']).toEqual(close(expected));
       }
-    });
+    };
+    it('engagementStats equals the sessions listed', checkStats);
 
     it('engagementStats of one user equals that user\'s sessions listed', async () => {
       const users = [...new Set(sessions.map((s) => s['userId'] as string))].sort().slice(0, 4);
@@ -235,17 +303,25 @@ describe('analytics after late merges, with open sessions', () => {
       }
     });
 
-    it('engagementSeries (hours of a +05:30 zone) equals the sessions listed', async () => {
-      const range = { from: base - HOUR, to: end + HOUR };
+    // Hours of a +05:30 zone are read from the facts alone; UTC hours and
+    // days (every bucket on a whole hour) through the hourly rollup.
+    const checkSeries = async (interval: 'HOUR' | 'DAY', timeZone: string, offset: number, width: number) => {
+      const range = { from: base - HOUR + 7 * MINUTE, to: end + HOUR };
       const data = await gqlData(
         server.url,
-        `query($definition: String, $from: DateTime!, $to: DateTime!) { engagementSeries(definition: $definition, from: $from, to: $to, interval: HOUR, timeZone: "Asia/Kolkata") {
+        `query($definition: String, $from: DateTime!, $to: DateTime!, $interval: Interval!, $timeZone: String!) {
+          engagementSeries(definition: $definition, from: $from, to: $to, interval: $interval, timeZone: $timeZone) {
           start sessions users events avgDurationSeconds bounceRate engagementRate conversionRate totalValue } }`,
-        vars(range),
+        { ...vars(range), interval, timeZone },
       );
       const series = (data['engagementSeries'] as Session[]).map((b) => ({ ...b, start: new Date(b['start']).toISOString() }));
-      expect(series).toEqual(close(expectedSeries(within(range), range.from, range.to)));
-    });
+      expect(series).toEqual(close(expectedSeries(within(range), range.from, range.to, offset, width)));
+    };
+    it.each([
+      ['HOUR', 'Asia/Kolkata', KOLKATA_OFFSET, HOUR],
+      ['HOUR', 'UTC', 0, HOUR],
+      ['DAY', 'Etc/GMT-3', 3 * HOUR, 24 * HOUR],
+    ] as const)('engagementSeries (%s in %s) equals the sessions listed', checkSeries);
 
     it('topUsers by each ranking equals the sessions listed', async () => {
       for (const range of ranges()) {
@@ -288,7 +364,7 @@ describe('analytics after late merges, with open sessions', () => {
       expect(rows).toEqual(close(expected));
     });
 
-    it('topChannels equals the sessions listed', async () => {
+    const checkTopChannels = async () => {
       for (const range of ranges()) {
         const data = await gqlData(
           server.url,
@@ -299,6 +375,21 @@ describe('analytics after late merges, with open sessions', () => {
         expect(expected.length).toBeGreaterThan(1);
         expect(data['topChannels']).toEqual(expected);
       }
+    };
+    it('topChannels equals the sessions listed', checkTopChannels);
+
+    it('keeps the rollups equal to the closed sessions as written and once folded, and every answer after folding', async () => {
+      const prisma = server.service.database.prisma;
+      expect(await expectRollupsExact(prisma, definition)).toBeGreaterThan(50);
+      await waitUntil(() => compactRollups(prisma), 'a turn of the rollup compactor');
+      const unfolded = await prisma.$queryRawUnsafe<Array<{ n: number }>>(
+        `SELECT count(*)::int AS n FROM (SELECT 1 FROM session_hours WHERE compacted GROUP BY definition, hour HAVING count(*) > 1) AS twice`,
+      );
+      expect(unfolded).toEqual([{ n: 0 }]);
+      await expectRollupsExact(prisma, definition);
+      await checkStats();
+      await checkTopChannels();
+      await checkSeries('HOUR', 'UTC', 0, HOUR);
     });
   });
 });
