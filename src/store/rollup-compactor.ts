@@ -13,6 +13,9 @@ export const ROLLUP_COMPACT_INTERVAL_MS = 5_000;
  * rows only ever move from "new" to "folded" inside one transaction, so a
  * reader sees either the rows or their sum. An hour whose sessions all went
  * away (merged into another hour, a definition build dropped) keeps no row.
+ * The folded rows are written in (definition, hour) order: a month's rows
+ * then sit on few pages (scattered, topChannels read 70k pages for 36k rows:
+ * 78 ms against 25 ms).
  */
 const FOLD_HOURS = `
   WITH fresh AS (
@@ -29,7 +32,8 @@ const FOLD_HOURS = `
     sum(total_value), true
   FROM (SELECT * FROM fresh UNION ALL SELECT * FROM folded) AS rows
   GROUP BY definition, hour
-  HAVING sum(sessions) <> 0`;
+  HAVING sum(sessions) <> 0
+  ORDER BY definition, hour`;
 
 /** As FOLD_HOURS; a channel is gone from an hour when no session there has events in it. */
 const FOLD_CHANNELS = `
@@ -45,7 +49,8 @@ const FOLD_CHANNELS = `
   SELECT definition, hour, channel_id, sum(sessions), sum(events), true
   FROM (SELECT * FROM fresh UNION ALL SELECT * FROM folded) AS rows
   GROUP BY definition, hour, channel_id
-  HAVING sum(events) <> 0`;
+  HAVING sum(events) <> 0
+  ORDER BY definition, hour, channel_id`;
 
 /** Options of {@link startRollupCompactor}. */
 export interface RollupCompactorOptions {
