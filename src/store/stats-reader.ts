@@ -222,23 +222,27 @@ function seriesBuckets(where: Where, list: string): Buckets {
  * The parts of a scope's sums read through the rollup (session_hours): its
  * whole hours from the rollup, the partial hours at its edges from
  * session_facts, the OPEN sessions from sessions, and the distinct users from
- * one pass over the scope's facts (a count: see whereClause). With
- * `buckets`, each part is per bucket (engagementSeries). Null when the scope
- * has no whole hour.
+ * one pass over the scope's facts (a count: see whereClause), unless
+ * `users` is false (every part then counts 0 users). With `buckets`, each
+ * part is per bucket (engagementSeries). Null when the scope has no whole
+ * hour.
  */
-function rollupParts(where: Where, range: TimeRange, buckets: Buckets | null): string | null {
+function rollupParts(where: Where, range: TimeRange, buckets: Buckets | null, users = true): string | null {
   const split = splitAtHours(where, range);
   if (split === null) return null;
   const key = (column: string) => (buckets === null ? '' : `${buckets.key(column)} AS i, `);
   const groupBy = buckets === null ? '' : 'GROUP BY 1';
-  return [
+  const parts = [
     `SELECT ${key('hour')}${ROLLUP_SUMS} FROM session_hours WHERE ${split.hours} ${groupBy}`,
     ...split.edges.map((edge) => `SELECT ${key('started_at')}${partSums('false')} FROM session_facts WHERE ${edge} ${groupBy}`),
-    buckets === null
-      ? `SELECT ${usersOnly(where.firstOfUser)} FROM session_facts ${where.sql}`
-      : buckets.facts((start) => usersOnly(firstSince(start))),
-    `SELECT ${key('started_at')}${partSums(where.firstOfUser)} FROM sessions ${where.sql} AND status = 'OPEN' ${groupBy}`,
-  ].join('\n    UNION ALL\n    ');
+    `SELECT ${key('started_at')}${partSums(users ? where.firstOfUser : 'false')} FROM sessions ${where.sql} AND status = 'OPEN' ${groupBy}`,
+  ];
+  if (users) {
+    parts.push(
+      buckets === null ? `SELECT ${usersOnly(where.firstOfUser)} FROM session_facts ${where.sql}` : buckets.facts((start) => usersOnly(firstSince(start))),
+    );
+  }
+  return parts.join('\n    UNION ALL\n    ');
 }
 
 // The metrics of a breakdown row (a group that is not a time range, so users
@@ -314,28 +318,34 @@ export class StatsReader {
     const key = await this.activeKey(range.definition);
     const where = whereClause(key, range, userId);
     const sums = whereClause(key, range, userId);
-    const parts = (userId === null ? rollupParts(sums, range, null) : null) ?? rangeParts(sums, userId, partSums(sums.firstOfUser));
-    const [totals, percentiles] = await Promise.all([
+    // Through the rollup, the scan of the facts that the percentiles need
+    // counts the distinct users too (one pass instead of two: a month, 90
+    // ms for both against 55 + 90 ms apart, in psql).
+    const rollup = userId === null ? rollupParts(sums, range, null, false) : null;
+    const [totals, scanned] = await Promise.all([
       this.queryWith<Omit<EngagementStats, 'medianDurationSeconds' | 'p90DurationSeconds' | 'sessionsPerUser'>>(
         SERIAL_ANALYTICS_SETTINGS,
-        `SELECT ${COMBINED_METRICS} FROM (${parts}) AS parts`,
+        `SELECT ${COMBINED_METRICS} FROM (${rollup ?? rangeParts(sums, userId, partSums(sums.firstOfUser))}) AS parts`,
         ...sums.params,
       ),
-      this.queryWith<{ pct: number[] | null }>(
+      this.queryWith<{ pct: number[] | null; users: number }>(
         SERIAL_ANALYTICS_SETTINGS,
-        `SELECT percentile_cont(ARRAY[0.5, 0.9]::float8[]) WITHIN GROUP (ORDER BY duration_seconds) AS pct
-         FROM (${rangeParts(where, userId, 'duration_seconds')}) AS s`,
+        `SELECT percentile_cont(ARRAY[0.5, 0.9]::float8[]) WITHIN GROUP (ORDER BY duration_seconds) AS pct,
+           ${rollup === null ? '0' : `count(*) FILTER (WHERE ${where.firstOfUser})`}::int AS users
+         FROM (${rangeParts(where, userId, 'duration_seconds, prev_started_at')}) AS s`,
         ...where.params,
       ),
     ]);
     const row = totals[0];
-    if (row === undefined) throw new Error('aggregate query returned no row');
-    const pct = percentiles[0]?.pct ?? null;
+    const scan = scanned[0];
+    if (row === undefined || scan === undefined) throw new Error('aggregate query returned no row');
+    const users = rollup === null ? row.users : scan.users;
     return {
       ...row,
-      medianDurationSeconds: pct?.[0] ?? 0,
-      p90DurationSeconds: pct?.[1] ?? 0,
-      sessionsPerUser: row.users === 0 ? 0 : row.sessions / row.users,
+      users,
+      medianDurationSeconds: scan.pct?.[0] ?? 0,
+      p90DurationSeconds: scan.pct?.[1] ?? 0,
+      sessionsPerUser: users === 0 ? 0 : row.sessions / users,
     };
   }
 
