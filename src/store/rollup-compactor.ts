@@ -5,6 +5,8 @@ import type { Logger } from '../logger.ts';
 const ROLLUP_LOCK = 7_270_737_021;
 /** How often each instance tries to fold the rollups' new rows. */
 export const ROLLUP_COMPACT_INTERVAL_MS = 5_000;
+/** How long one turn may take (and wait for a connection). */
+const FOLD_TIMEOUT_MS = 120_000;
 
 /**
  * Folds, for every hour (and channel) that has new delta rows, all of its
@@ -69,12 +71,17 @@ export interface RollupCompactorOptions {
  * held the lock.
  */
 export async function compactRollups(prisma: PrismaClient): Promise<boolean> {
-  return prisma.$transaction(async (tx) => {
-    const [lock] = await tx.$queryRawUnsafe<Array<{ locked: boolean }>>(`SELECT pg_try_advisory_xact_lock(${ROLLUP_LOCK}) AS locked`);
-    if (lock?.locked !== true) return false;
-    for (const fold of ROLLUP_FOLDS) await tx.$executeRawUnsafe(fold);
-    return true;
-  });
+  return prisma.$transaction(
+    async (tx) => {
+      const [lock] = await tx.$queryRawUnsafe<Array<{ locked: boolean }>>(`SELECT pg_try_advisory_xact_lock(${ROLLUP_LOCK}) AS locked`);
+      if (lock?.locked !== true) return false;
+      for (const fold of ROLLUP_FOLDS) await tx.$executeRawUnsafe(fold);
+      return true;
+    },
+    // A backlog (the compactor was stopped for a long time) must be able to
+    // finish: Prisma's default 5 s would roll it back on every turn.
+    { timeout: FOLD_TIMEOUT_MS, maxWait: FOLD_TIMEOUT_MS },
+  );
 }
 
 /** Runs {@link compactRollups} every interval until the returned stop, which waits for a turn under way. */

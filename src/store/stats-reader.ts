@@ -198,7 +198,8 @@ const firstSince = (start: string): string => `(prev_started_at IS NULL OR prev_
  * time column is its bucket's number (width_bucket over the starts, for the
  * few rows of the rollup, the edges and the OPEN sessions), and `facts`
  * reads the scope's facts bucket by bucket, one index range each, with
- * `select` given the bucket's start: a month of 250k facts by DAY, 100 -> 80
+ * `select` given where the bucket's part of the range starts (the first
+ * bucket may start before `from`): a month of 250k facts by DAY, 100 -> 80
  * ms against a width_bucket per row and a grouping.
  */
 interface Buckets {
@@ -211,7 +212,7 @@ function seriesBuckets(where: Where, list: string): Buckets {
     key: (column) => `width_bucket(${column}, ${list})`,
     facts: (select) => `SELECT b.i, f.* FROM unnest(${list}) WITH ORDINALITY AS b(start, i)
       CROSS JOIN LATERAL (
-        SELECT ${select('b.start')} FROM session_facts
+        SELECT ${select(`greatest(b.start, ${where.fromAt})`)} FROM session_facts
         WHERE definition = $1::text AND started_at >= greatest(b.start, ${where.fromAt})
           AND started_at < least(coalesce((${list})[b.i + 1], ${where.toAt}), ${where.toAt})
       ) AS f`,
@@ -297,6 +298,19 @@ export class StatsReader {
     return this.queryWith<T>(ANALYTICS_SETTINGS, sql, ...params);
   }
 
+  /** Two statements with {@link SERIAL_ANALYTICS_SETTINGS} in one REPEATABLE READ transaction (one snapshot). */
+  private async twoInSnapshot<A, B>(first: [string, unknown[]], second: [string, unknown[]]): Promise<[A[], B[]]> {
+    const [, a, b] = await this.prisma.$transaction(
+      [
+        this.prisma.$queryRawUnsafe(SERIAL_ANALYTICS_SETTINGS),
+        this.prisma.$queryRawUnsafe<A[]>(first[0], ...first[1]),
+        this.prisma.$queryRawUnsafe<B[]>(second[0], ...second[1]),
+      ],
+      { isolationLevel: 'RepeatableRead' },
+    );
+    return [a, b];
+  }
+
   private async queryWith<T>(settings: string, sql: string, ...params: unknown[]): Promise<T[]> {
     const [, rows] = await this.prisma.$transaction([
       this.prisma.$queryRawUnsafe(settings),
@@ -307,12 +321,13 @@ export class StatsReader {
 
   /**
    * engagementStats: medians and p90 are continuous percentiles (interpolated),
-   * users a filtered count (whereClause). Two statements on two pooled
-   * connections, in parallel: the counts and sums (from the rollup for the
-   * whole hours of a range without a user: rollupParts) and the distinct
-   * users; and the percentiles, one sort of the durations. A month of 250k
-   * sessions on a slow machine, in psql: 71-85 and 99-118 ms, where one
-   * statement with both took 264-282 ms.
+   * users a filtered count (whereClause). Two statements in one snapshot:
+   * the counts and sums (for a range without a user, from the rollup for
+   * its whole hours: rollupParts, a few ms), then one pass over the range's
+   * facts that sorts the durations for the percentiles and, through the
+   * rollup, counts the distinct users (a month of 250k sessions: about 90 ms
+   * in psql, against 55 + 90 for two passes). A range with a user or without
+   * a whole hour reads its sums and users from the facts.
    */
   async engagementStats(range: StatsScope, userId: string | null): Promise<EngagementStats> {
     const key = await this.activeKey(range.definition);
@@ -322,20 +337,21 @@ export class StatsReader {
     // counts the distinct users too (one pass instead of two: a month, 90
     // ms for both against 55 + 90 ms apart, in psql).
     const rollup = userId === null ? rollupParts(sums, range, null, false) : null;
-    const [totals, scanned] = await Promise.all([
-      this.queryWith<Omit<EngagementStats, 'medianDurationSeconds' | 'p90DurationSeconds' | 'sessionsPerUser'>>(
-        SERIAL_ANALYTICS_SETTINGS,
-        `SELECT ${COMBINED_METRICS} FROM (${rollup ?? rangeParts(sums, userId, partSums(sums.firstOfUser))}) AS parts`,
-        ...sums.params,
-      ),
-      this.queryWith<{ pct: number[] | null; users: number }>(
-        SERIAL_ANALYTICS_SETTINGS,
+    // One snapshot for both (users and sessions come from different
+    // statements): the sums statement is a few ms, so they run one after
+    // the other.
+    const [totals, scanned] = await this.twoInSnapshot<
+      Omit<EngagementStats, 'medianDurationSeconds' | 'p90DurationSeconds' | 'sessionsPerUser'>,
+      { pct: number[] | null; users: number }
+    >(
+      [`SELECT ${COMBINED_METRICS} FROM (${rollup ?? rangeParts(sums, userId, partSums(sums.firstOfUser))}) AS parts`, sums.params],
+      [
         `SELECT percentile_cont(ARRAY[0.5, 0.9]::float8[]) WITHIN GROUP (ORDER BY duration_seconds) AS pct,
            ${rollup === null ? '0' : `count(*) FILTER (WHERE ${where.firstOfUser})`}::int AS users
          FROM (${rangeParts(where, userId, 'duration_seconds, prev_started_at')}) AS s`,
-        ...where.params,
-      ),
-    ]);
+        where.params,
+      ],
+    );
     const row = totals[0];
     const scan = scanned[0];
     if (row === undefined || scan === undefined) throw new Error('aggregate query returned no row');
@@ -390,7 +406,10 @@ export class StatsReader {
     where.params.push(pgArray(starts.map((ms) => new Date(ms).toISOString())));
     const list = `$${where.params.length}::timestamptz[]`;
     const buckets = seriesBuckets(where, list);
-    where.firstOfUser = firstSince(`(${list})[${buckets.key('started_at')}]`);
+    // A user is counted in a bucket through its first session there: the one
+    // whose previous session started before the bucket, or before `from`
+    // in the first bucket (which may start earlier).
+    where.firstOfUser = firstSince(`greatest((${list})[${buckets.key('started_at')}], ${where.fromAt})`);
     const aligned = starts.every((ms) => ms % HOUR_MS === 0);
     const parts =
       (aligned ? rollupParts(where, range, buckets) : null) ??
