@@ -55,11 +55,20 @@ const QUERY_CANCELED = '57014';
 const TIMEOUT_MESSAGE = /canceling statement due to statement timeout/i;
 /** Prisma: a query's transaction outlived its timeout (a backstop; QUERY_TIMEOUT is set to end the statement first). */
 const TRANSACTION_EXPIRED = 'P2028';
+/**
+ * SQLSTATE in_failed_sql_transaction: a statement of a read transaction ran
+ * after an earlier one of it was cancelled. Reads only fail that way after
+ * a timeout: under a 1 ms QUERY_TIMEOUT beside ingestion, a few in a
+ * thousand cancelled analytics came back with it (Prisma reported the
+ * aborted transaction, not the cancellation), as INTERNAL_SERVER_ERROR.
+ */
+const TRANSACTION_ABORTED = '25P02';
+const ABORTED_MESSAGE = /current transaction is aborted/i;
 
 /**
  * True when the error (or one it wraps: `cause`, `originalError`, Prisma's
  * `meta.driverAdapterError`) is a statement cancelled by statement_timeout,
- * or a read transaction that expired. Only reads reach the error masking:
+ * a read transaction that expired, or one aborted by such a cancellation. Only reads reach the error masking:
  * the writer's failures become coded errors of their own.
  */
 export function isQueryTimeout(error: unknown): boolean {
@@ -69,6 +78,8 @@ export function isQueryTimeout(error: unknown): boolean {
       record['code'] === QUERY_CANCELED ||
       record['originalCode'] === QUERY_CANCELED ||
       record['code'] === TRANSACTION_EXPIRED ||
-      (typeof record['message'] === 'string' && TIMEOUT_MESSAGE.test(record['message'])),
+      record['code'] === TRANSACTION_ABORTED ||
+      record['originalCode'] === TRANSACTION_ABORTED ||
+      (typeof record['message'] === 'string' && (TIMEOUT_MESSAGE.test(record['message']) || ABORTED_MESSAGE.test(record['message']))),
   );
 }

@@ -300,15 +300,14 @@ export class StatsReader {
 
   /** Two statements with {@link SERIAL_ANALYTICS_SETTINGS} in one REPEATABLE READ transaction (one snapshot). */
   private async twoInSnapshot<A, B>(first: [string, unknown[]], second: [string, unknown[]]): Promise<[A[], B[]]> {
-    const [, a, b] = await this.prisma.$transaction(
-      [
-        this.prisma.$queryRawUnsafe(SERIAL_ANALYTICS_SETTINGS),
-        this.prisma.$queryRawUnsafe<A[]>(first[0], ...first[1]),
-        this.prisma.$queryRawUnsafe<B[]>(second[0], ...second[1]),
-      ],
+    return this.prisma.$transaction(
+      async (tx) => {
+        await tx.$queryRawUnsafe(SERIAL_ANALYTICS_SETTINGS);
+        const a = await tx.$queryRawUnsafe<A[]>(first[0], ...first[1]);
+        return [a, await tx.$queryRawUnsafe<B[]>(second[0], ...second[1])] as [A[], B[]];
+      },
       { isolationLevel: 'RepeatableRead' },
     );
-    return [a, b];
   }
 
   private async queryWith<T>(settings: string, sql: string, ...params: unknown[]): Promise<T[]> {
