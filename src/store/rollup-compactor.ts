@@ -9,8 +9,9 @@ export const ROLLUP_COMPACT_INTERVAL_MS = 5_000;
 const FOLD_TIMEOUT_MS = 120_000;
 
 /**
- * Folds, for every hour (and channel) that has new delta rows, all of its
- * rows into one: the sums do not change, the rows a reader adds up do. Rows
+ * The statement that folds one rollup table: for every key (hour, or hour
+ * and channel) that has new delta rows, all of its rows into one, the
+ * `sums` added up; a key whose sums fail `kept` keeps no row. Into one: the sums do not change, the rows a reader adds up do. Rows
  * committed while it runs are not visible to it and stay for the next turn;
  * rows only ever move from "new" to "folded" inside one transaction, so a
  * reader sees either the rows or their sum. An hour whose sessions all went
@@ -19,40 +20,34 @@ const FOLD_TIMEOUT_MS = 120_000;
  * then sit on few pages (scattered, topChannels read 70k pages for 36k rows:
  * 78 ms against 25 ms).
  */
-const FOLD_HOURS = `
-  WITH fresh AS (
-    DELETE FROM session_hours WHERE NOT compacted
-    RETURNING definition, hour, sessions, events, duration_seconds, bounced, engaged, converted, total_value
-  ), keys AS (SELECT DISTINCT definition, hour FROM fresh),
+function fold(table: string, keys: readonly string[], sums: readonly string[], kept: string): string {
+  const columns = [...keys, ...sums].join(', ');
+  return `
+  WITH fresh AS (DELETE FROM ${table} WHERE NOT compacted RETURNING ${columns}),
+  keys AS (SELECT DISTINCT ${keys.join(', ')} FROM fresh),
   folded AS (
-    DELETE FROM session_hours AS h USING keys AS k
-    WHERE h.compacted AND h.definition = k.definition AND h.hour = k.hour
-    RETURNING h.definition, h.hour, h.sessions, h.events, h.duration_seconds, h.bounced, h.engaged, h.converted, h.total_value
+    DELETE FROM ${table} AS h USING keys AS k
+    WHERE h.compacted AND ${keys.map((key) => `h.${key} = k.${key}`).join(' AND ')}
+    RETURNING ${[...keys, ...sums].map((column) => `h.${column}`).join(', ')}
   )
-  INSERT INTO session_hours (definition, hour, sessions, events, duration_seconds, bounced, engaged, converted, total_value, compacted)
-  SELECT definition, hour, sum(sessions), sum(events), sum(duration_seconds), sum(bounced), sum(engaged), sum(converted),
-    sum(total_value), true
+  INSERT INTO ${table} (${columns}, compacted)
+  SELECT ${keys.join(', ')}, ${sums.map((column) => `sum(${column})`).join(', ')}, true
   FROM (SELECT * FROM fresh UNION ALL SELECT * FROM folded) AS rows
-  GROUP BY definition, hour
-  HAVING sum(sessions) <> 0
-  ORDER BY definition, hour`;
+  GROUP BY ${keys.join(', ')}
+  HAVING ${kept}
+  ORDER BY ${keys.join(', ')}`;
+}
 
-/** As FOLD_HOURS; a channel is gone from an hour when no session there has events in it. */
-const FOLD_CHANNELS = `
-  WITH fresh AS (
-    DELETE FROM session_hour_channels WHERE NOT compacted RETURNING definition, hour, channel_id, sessions, events
-  ), keys AS (SELECT DISTINCT definition, hour, channel_id FROM fresh),
-  folded AS (
-    DELETE FROM session_hour_channels AS h USING keys AS k
-    WHERE h.compacted AND h.definition = k.definition AND h.hour = k.hour AND h.channel_id = k.channel_id
-    RETURNING h.definition, h.hour, h.channel_id, h.sessions, h.events
-  )
-  INSERT INTO session_hour_channels (definition, hour, channel_id, sessions, events, compacted)
-  SELECT definition, hour, channel_id, sum(sessions), sum(events), true
-  FROM (SELECT * FROM fresh UNION ALL SELECT * FROM folded) AS rows
-  GROUP BY definition, hour, channel_id
-  HAVING sum(events) <> 0
-  ORDER BY definition, hour, channel_id`;
+/** An hour whose sessions all went away keeps no row. */
+const FOLD_HOURS = fold(
+  'session_hours',
+  ['definition', 'hour'],
+  ['sessions', 'events', 'duration_seconds', 'bounced', 'engaged', 'converted', 'total_value'],
+  'sum(sessions) <> 0',
+);
+
+/** A channel is gone from an hour when no session there has events in it. */
+const FOLD_CHANNELS = fold('session_hour_channels', ['definition', 'hour', 'channel_id'], ['sessions', 'events'], 'sum(events) <> 0');
 
 /** The statements of one turn, in order (a benchmark folds its bulk load with them). */
 export const ROLLUP_FOLDS: readonly string[] = [FOLD_HOURS, FOLD_CHANNELS];

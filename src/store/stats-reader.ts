@@ -120,7 +120,12 @@ function rangeParts(where: { sql: string }, userId: string | null, select: strin
   if (userId !== null) return `SELECT ${select} FROM sessions ${where.sql} ${groupBy}`;
   return `SELECT ${select} FROM session_facts ${where.sql} ${groupBy}
     UNION ALL
-    SELECT ${select} FROM sessions ${where.sql} AND status = 'OPEN' ${groupBy}`;
+    ${openPart(where, select, groupBy)}`;
+}
+
+/** `select` over the OPEN sessions of a scope (the part of every range that is not in session_facts). */
+function openPart(where: { sql: string }, select: string, groupBy = ''): string {
+  return `SELECT ${select} FROM sessions ${where.sql} AND status = 'OPEN' ${groupBy}`;
 }
 
 /** The sums of one part of a group (rangeParts); `users` is the condition on a user's first session in the group. */
@@ -236,7 +241,7 @@ function rollupParts(where: Where, range: TimeRange, buckets: Buckets | null, us
   const parts = [
     `SELECT ${key('hour')}${ROLLUP_SUMS} FROM session_hours WHERE ${split.hours} ${groupBy}`,
     ...split.edges.map((edge) => `SELECT ${key('started_at')}${partSums('false')} FROM session_facts WHERE ${edge} ${groupBy}`),
-    `SELECT ${key('started_at')}${partSums(users ? where.firstOfUser : 'false')} FROM sessions ${where.sql} AND status = 'OPEN' ${groupBy}`,
+    openPart(where, `${key('started_at')}${partSums(users ? where.firstOfUser : 'false')}`, groupBy),
   ];
   if (users) {
     parts.push(
@@ -414,7 +419,7 @@ export class StatsReader {
       (aligned ? rollupParts(where, range, buckets) : null) ??
       `${buckets.facts((start) => partSums(firstSince(start)))}
        UNION ALL
-       SELECT ${buckets.key('started_at')} AS i, ${partSums(where.firstOfUser)} FROM sessions ${where.sql} AND status = 'OPEN' GROUP BY 1`;
+       ${openPart(where, `${buckets.key('started_at')} AS i, ${partSums(where.firstOfUser)}`, 'GROUP BY 1')}`;
     const rows = await this.query<Omit<EngagementBucket, 'start'> & { i: number }>(
       `SELECT i, ${COMBINED_METRICS} FROM (${parts}) AS parts GROUP BY i`,
       ...where.params,
