@@ -2,12 +2,14 @@
 // transactions insert, move, reopen, close and delete sessions (some roll
 // back) while two compactors fold at the same time; afterwards the rollups
 // add up to exactly the closed sessions, per hour and per channel, and a
-// last fold leaves one row per hour and channel.
+// last fold leaves one row per hour and channel; session_facts holds exactly
+// the closed sessions.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, openTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { rng } from '../helpers/random.ts';
+import { sessionFacts } from '../helpers/sessions.ts';
 import type { Database } from '../../src/store/database.ts';
 import { compactRollups } from '../../src/store/rollup-compactor.ts';
 
@@ -142,5 +144,10 @@ describe('rollups under concurrent writers and compactors', () => {
               + (SELECT count(*) FROM (SELECT 1 FROM session_hour_channels GROUP BY definition, hour, channel_id HAVING count(*) > 1) AS c)::int AS twice`,
     );
     expect(rows).toEqual([{ hours: 0, twice: 0 }]);
+    // The facts, kept by their own statement triggers through the same
+    // inserts, reopenings, closings and deletes, are exactly the closed sessions.
+    const facts = await sessionFacts(db.url);
+    expect(facts.expected.length).toBe(closed[0]?.n);
+    expect(facts.stored).toEqual(facts.expected);
   });
 });
