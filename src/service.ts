@@ -38,6 +38,7 @@ import {
   viewFromSnapshot,
 } from './store/session-store.ts';
 import { StatsReader } from './store/stats-reader.ts';
+import { startFirstStatistics } from './store/first-statistics.ts';
 import { startRollupCompactor } from './store/rollup-compactor.ts';
 
 /** A started service: where it listens and how to stop it. */
@@ -305,12 +306,14 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       { port: config.port, host: config.host },
     );
     const compactor = startRollupCompactor(prisma, { logger });
+    const firstStatistics = startFirstStatistics(prisma, { logger });
     try {
       await feed?.start();
       await ownership.start(config.cluster.advertiseUrl ?? advertisedUrl(config.host, http.port), () => writer.reloadState());
     } catch (error) {
       clearInterval(poll);
       await compactor.stop();
+      await firstStatistics.stop();
       await http.stop().catch(() => undefined);
       await writer.stop().catch(() => undefined);
       await feed?.stop().catch(() => undefined);
@@ -337,6 +340,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         await writer.stop(); // commits everything already accepted
         logger.debug('writer drained');
         await compactor.stop();
+        await firstStatistics.stop();
         publisher.flushPending();
         await feed?.stop();
         await ownership.stop();
