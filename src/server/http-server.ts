@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { expressMiddleware } from '@as-integrations/express5';
@@ -69,6 +70,9 @@ function requestPlugin(logger: Logger): ApolloServerPlugin<RequestContext> {
     async requestDidStart({ request }) {
       const log = logger.child({ requestId: request.http?.headers.get(REQUEST_ID_HEADER) });
       return {
+        async willSendResponse({ response }) {
+          response.http.headers.set('cache-control', 'no-store');
+        },
         async didResolveOperation({ document, operation, contextValue }) {
           if (operation?.operation === 'subscription') {
             throw new ServiceError(ErrorCode.BadRequest, `subscriptions are served over WebSocket (graphql-ws) at ${GRAPHQL_PATH}, not over HTTP`, {
@@ -150,7 +154,7 @@ export async function startHttpServer(
     parseOptions: queryParseOptions(config.queryLimits),
     validationRules: queryValidationRules(config.queryLimits),
     formatError,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), closeSubscriptions, requestPlugin(logger)],
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginCacheControlDisabled(), closeSubscriptions, requestPlugin(logger)],
     logger,
   });
   await apollo.start();

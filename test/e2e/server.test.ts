@@ -22,6 +22,13 @@ describe('server foundation', () => {
     expect(result.data).toEqual({ __typename: 'Query' });
   });
 
+  it('marks GraphQL answers, data and errors, as not to be stored by caches', async () => {
+    for (const query of ['{ __typename }', '{ nope }']) {
+      const response = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+      expect(response.headers.get('cache-control')).toBe('no-store');
+    }
+  });
+
   it('serves liveness and readiness', async () => {
     const base = server.url.replace('/graphql', '');
     const health = await fetch(`${base}/healthz`);
