@@ -93,9 +93,13 @@ export function formatDateTime(ms: number): string {
  * (INVALID_TIMESTAMP); arguments go through {@link dateTimeArg}, which throws.
  */
 export class InvalidDateTime {
-  constructor(readonly input: string) {}
+  constructor(
+    readonly input: string,
+    /** What was expected instead, for the message (the command line also reads other forms). */
+    readonly expected = 'an RFC 3339 date-time with an offset (e.g. 2026-01-31T12:00:00Z)',
+  ) {}
   get message(): string {
-    return `"${this.input.slice(0, 64)}" is not an RFC 3339 date-time with an offset (e.g. 2026-01-31T12:00:00Z)`;
+    return `"${this.input.slice(0, 64)}" is not ${this.expected}`;
   }
 }
 

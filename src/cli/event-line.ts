@@ -185,7 +185,7 @@ function valueOf(v: unknown): number | null {
  */
 export function timeOf(v: unknown): DateTimeInput {
   if (typeof v === 'number') return epoch(v, v);
-  if (typeof v !== 'string') return new InvalidDateTime(JSON.stringify(v));
+  if (typeof v !== 'string') return new InvalidDateTime(JSON.stringify(v), FILE_TIME);
   const ms = parseRfc3339(v);
   if (ms !== null) return ms;
   const last = v.charCodeAt(v.length - 1);
@@ -199,8 +199,11 @@ export function timeOf(v: unknown): DateTimeInput {
     const utc = parseRfc3339(`${iso[1]}${iso[2] === undefined ? 'Z' : `${iso[2]}:${iso[3] ?? '00'}`}`);
     if (utc !== null) return utc;
   }
-  return new InvalidDateTime(v);
+  return new InvalidDateTime(v, FILE_TIME);
 }
+
+/** The forms a file's time may take (docs/cli.md, "Time"), for the message of INVALID_TIMESTAMP. */
+const FILE_TIME = 'an RFC 3339 date-time (the offset is optional) or epoch seconds or milliseconds (e.g. 2026-01-31T12:00:00Z, 1769860800)';
 
 const EPOCH_TEXT = /^-?\d+(\.\d+)?$/;
 /**
@@ -212,5 +215,5 @@ const ISO_OFFSET = /^(\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(?:\.\d+)?)(?: ?UTC|([+-
 
 function epoch(n: number, raw: unknown): DateTimeInput {
   const ms = Math.round(Math.abs(n) < SECONDS_BELOW ? n * 1000 : n);
-  return Math.abs(ms) <= MAX_DATE_MS ? ms : new InvalidDateTime(String(raw));
+  return Math.abs(ms) <= MAX_DATE_MS ? ms : new InvalidDateTime(String(raw), FILE_TIME);
 }

@@ -321,6 +321,18 @@ describe('sessions sessionize (child process)', () => {
     expect(run.stdout.trimEnd().split('\n')).toHaveLength(2);
   });
 
+  it('says which forms of time a file may use when it refuses one', async () => {
+    const text = ['{"event_name": "a", "timestamp": "yesterday", "user_id": "1"}', '{"event_name": "a", "timestamp": "", "user_id": "1"}'].join('\n');
+    const run = await runCli(['sessionize', '-'], dir, { stdin: text });
+    expect(run.code, run.stderr).toBe(0);
+    expect(reportedLines(run.stderr, 'stdin')).toEqual([
+      { line: 1, code: 'INVALID_TIMESTAMP' },
+      { line: 2, code: 'INVALID_TIMESTAMP' },
+    ]);
+    // Not the service's "with an offset": a file's time may have none, or be epoch seconds or milliseconds.
+    expect(run.stderr).toContain('stdin:1: INVALID_TIMESTAMP timestamp: "yesterday" is not an RFC 3339 date-time (the offset is optional) or epoch seconds or milliseconds');
+  });
+
   it('exits 2 on a usage error and 1 on an unreadable input', async () => {
     const usage = await runCli(['sessionize', file, '--gap', 'soon'], dir);
     expect(usage.code).toBe(2);

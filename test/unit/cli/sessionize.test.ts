@@ -108,6 +108,9 @@ const BAD: Array<[string, string]> = [
   ['["view", "2016-11-08T14:09:57Z", "1"]', 'INVALID_JSON'],
   ['{"event_name": "view", "timestamp": "2016-11-08T14:09:57Z"}', 'MISSING_FIELD'],
   ['{"event_name": "view", "timestamp": "2016-02-30T14:09:57Z", "user_id": "1"}', 'INVALID_TIMESTAMP'],
+  // Blank: a blank user or name is missing, a blank time is not a time (as the service answers `timestamp: ""`).
+  ['{"event_name": "view", "timestamp": " ", "user_id": "1"}', 'INVALID_TIMESTAMP'],
+  ['{"event_name": " ", "timestamp": "2016-11-08T14:09:57Z", "user_id": "1"}', 'MISSING_FIELD'],
   ['{"event_name": "view", "timestamp": "2016-11-08T14:09:57Z", "user_id": {"a": 1}}', 'INVALID_FIELD'],
   ['{"event_name": "view", "timestamp": "2016-11-08T14:09:57Z", "user_id": "1", "value": 1e300}', 'VALUE_OUT_OF_RANGE'],
   ['{"event_name": "view", "timestamp": "2016-11-08T14:09:57Z", "user_id": "1", "value": "lots"}', 'VALUE_NOT_FINITE'],
