@@ -37,6 +37,7 @@ describe('ingest validation and queries', () => {
       ev({ timestamp: future }),
       ev({ name: 'x'.repeat(300) }),
       ev({ properties: { blob: 'y'.repeat(20_000) } }),
+      ev({ timestamp: '' }),
       ev({ userId: 'v1', eventId: 'valid-2', timestamp: '2026-01-10T12:00:00+02:00', properties: { page: '/home' } }),
     ];
     const data = await gqlData(server.url, INGEST, { events });
@@ -51,6 +52,8 @@ describe('ingest validation and queries', () => {
       [6, 'FUTURE_TIMESTAMP'],
       [7, 'FIELD_TOO_LONG'],
       [8, 'PROPERTIES_TOO_LARGE'],
+      // A blank time is not a time (docs/cli.md says the same of the command line).
+      [9, 'INVALID_TIMESTAMP'],
     ]);
     for (const r of data['ingestEvents'].rejected) expect(r.message.length).toBeGreaterThan(5);
     const sessions = await gqlData(server.url, `{ sessions(userId: "v1") { nodes { eventCount startedAt endedAt } } }`);
