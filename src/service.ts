@@ -198,6 +198,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       writerHealthy: () => writer.healthy(),
     });
     const clusterMetrics = new ClusterMetrics(metrics.registry, () => ownership.heldPartitions().length);
+    // Statistics for the new tables' first rows, before the next commits are planned.
+    const firstStatistics = startFirstStatistics(prisma, { logger });
     const writer: Writer = new Writer({
       prisma,
       // Holds nothing until ownership claims partitions and reloads it.
@@ -214,6 +216,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       fence: (tx) => ownership.fence(tx),
       ...(feed === null ? {} : { beforeCommit: (tx: Parameters<typeof feed.beforeCommit>[0], saved: readonly CommittedChange[]) => feed.beforeCommit(tx, saved) }),
       onCommit: (saved) => {
+        firstStatistics.committed();
         metrics.sessionsClosed(closeReasons(saved));
         publisher.announce(announcements(feed === null ? saved : feed.local(saved)));
       },
@@ -306,7 +309,6 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       { port: config.port, host: config.host },
     );
     const compactor = startRollupCompactor(prisma, { logger });
-    const firstStatistics = startFirstStatistics(prisma, { logger });
     try {
       await feed?.start();
       await ownership.start(config.cluster.advertiseUrl ?? advertisedUrl(config.host, http.port), () => writer.reloadState());

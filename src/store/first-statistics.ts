@@ -14,59 +14,63 @@ import type { Logger } from '../logger.ts';
  * from the first rows stay right about what matters here (a few
  * definitions, many users) as the table grows.
  */
-const TABLES = ['sessions', 'events', 'session_facts'] as const;
+export const FIRST_STATISTICS_TABLES = ['sessions', 'events', 'session_facts'] as const;
 
 /**
- * How often a service checks, until every table has statistics: soon after
- * the first commit, before the next ones are planned (checked every 500 ms,
- * the second commit of a new database still ran its 0.6-3.6 s plan). One
- * small query per check on an idle new database.
+ * Runs ANALYZE on each of `tables` that has rows but no statistics yet, and
+ * returns those still empty (to be checked again). A table that has rows is
+ * analyzed once, whatever comes of it: a role that does not own it gets a
+ * warning from Postgres, not statistics, and is not asked again.
  */
-export const FIRST_STATISTICS_INTERVAL_MS = 100;
-
-/**
- * Runs ANALYZE on each of {@link TABLES} that has rows but no statistics yet.
- * Resolves true when every table has statistics (nothing left to do).
- */
-export async function analyzeNewTables(prisma: PrismaClient): Promise<boolean> {
+export async function analyzeNewTables(prisma: PrismaClient, tables: readonly string[] = FIRST_STATISTICS_TABLES): Promise<string[]> {
   const rows = await prisma.$queryRawUnsafe<Array<{ name: string; analyzed: boolean }>>(
     `SELECT t.name, EXISTS (SELECT 1 FROM pg_stats AS s WHERE s.schemaname = current_schema() AND s.tablename = t.name) AS analyzed
-     FROM unnest($1::text[]) AS t(name)`,
-    TABLES,
+     FROM unnest($1::text[]) WITH ORDINALITY AS t(name, i) ORDER BY t.i`,
+    tables,
   );
-  let done = true;
+  const empty: string[] = [];
   for (const { name, analyzed } of rows) {
     if (analyzed) continue;
-    // The names come from TABLES, never from input.
+    if (!(FIRST_STATISTICS_TABLES as readonly string[]).includes(name)) throw new Error(`not a table of the service: ${name}`);
     const filled = await prisma.$queryRawUnsafe<Array<{ filled: boolean }>>(`SELECT EXISTS (SELECT 1 FROM "${name}") AS filled`);
     if (filled[0]?.filled === true) await prisma.$executeRawUnsafe(`ANALYZE "${name}"`);
-    else done = false;
+    else empty.push(name);
   }
-  return done;
+  return empty;
 }
 
 /**
- * Checks every interval, from now, until every table has statistics; on a
- * database that already has them, one query at startup. stop() waits for a
- * check under way.
+ * Analyzes the new tables of the service's database: once at start (a
+ * database that has statistics is done then), and after each commit while a
+ * table is still empty (`committed`: rows only ever arrive by commits). One
+ * check at a time; nothing runs once every table was analyzed. A failure is
+ * logged once and the service leaves statistics to autovacuum.
  */
-export function startFirstStatistics(prisma: PrismaClient, options: { logger: Logger; intervalMs?: number }): { stop(): Promise<void> } {
+export function startFirstStatistics(prisma: PrismaClient, options: { logger: Logger }): { committed(): void; stop(): Promise<void> } {
+  let waiting: readonly string[] = FIRST_STATISTICS_TABLES;
+  let running: Promise<void> | null = null;
   let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  const check = async (): Promise<void> => {
-    const done = await analyzeNewTables(prisma).catch((error: unknown) => {
-      options.logger.warn({ err: error }, 'analyzing new tables failed; next check retries');
-      return false;
-    });
-    if (done || stopped) return;
-    timer = setTimeout(() => void (running = check()), options.intervalMs ?? FIRST_STATISTICS_INTERVAL_MS);
-    timer.unref();
+  const check = (): void => {
+    if (stopped || running !== null || waiting.length === 0) return;
+    running = analyzeNewTables(prisma, waiting)
+      .then(
+        (empty) => {
+          waiting = empty;
+        },
+        (error: unknown) => {
+          waiting = [];
+          options.logger.warn({ err: error }, 'analyzing the new tables failed; their statistics are left to autovacuum');
+        },
+      )
+      .finally(() => {
+        running = null;
+      });
   };
-  let running: Promise<void> = check();
+  check();
   return {
+    committed: check,
     async stop() {
       stopped = true;
-      clearTimeout(timer);
       await running;
     },
   };
