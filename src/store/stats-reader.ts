@@ -287,10 +287,11 @@ const ANALYTICS_SETTINGS = `SELECT set_config('work_mem', '64MB', true), set_con
  * cores: a grouping by user (with workers, each hashed its share of the
  * month's 84k users and the partial groups were sorted and merged again;
  * Postgres has no statistics on a UNION's groups and expects 200): topUsers
- * 523-623 ms, 372-386 ms without; and engagementStats's two statements, which
- * already run side by side (medians 198 -> 179 ms in-process, a slow
- * machine). topChannels and engagementSeries keep them (289 vs 503 ms, 327
- * vs 371 ms).
+ * 523-623 ms, 372-386 ms without; and engagementStats (then two
+ * statements side by side: medians 198 -> 179 ms in-process, a slow
+ * machine; its percentiles cannot be computed in parts, so workers would
+ * only share the index scan and hand every row to one sort). topChannels
+ * and engagementSeries keep them (289 vs 503 ms, 327 vs 371 ms).
  */
 const SERIAL_ANALYTICS_SETTINGS = `${ANALYTICS_SETTINGS}, set_config('max_parallel_workers_per_gather', '0', true)`;
 
