@@ -68,8 +68,9 @@ const ABORTED_MESSAGE = /current transaction is aborted/i;
 /**
  * True when the error (or one it wraps: `cause`, `originalError`, Prisma's
  * `meta.driverAdapterError`) is a statement cancelled by statement_timeout,
- * a read transaction that expired, or one aborted by such a cancellation. Only reads reach the error masking:
- * the writer's failures become coded errors of their own.
+ * a read transaction that expired, or one aborted by such a cancellation.
+ * Only reads reach the error masking: the writer's failures become coded
+ * errors of their own.
  */
 export function isQueryTimeout(error: unknown): boolean {
   return anyCause(

@@ -68,7 +68,9 @@ function refusalStatus(error: ServiceError): number {
 function requestPlugin(logger: Logger): ApolloServerPlugin<RequestContext> {
   return {
     async requestDidStart({ request }) {
-      const log = logger.child({ requestId: request.http?.headers.get(REQUEST_ID_HEADER) });
+      // Made only when an error is logged: most requests log nothing here.
+      let child: Logger | null = null;
+      const log = (): Logger => (child ??= logger.child({ requestId: request.http?.headers.get(REQUEST_ID_HEADER) }));
       return {
         async willSendResponse({ response }) {
           response.http.headers.set('cache-control', 'no-store');
@@ -90,13 +92,13 @@ function requestPlugin(logger: Logger): ApolloServerPlugin<RequestContext> {
             const original = unwrapResolverError(error);
             if (isQueryTimeout(original)) {
               // Expected under load: the client got QUERY_TIMEOUT.
-              log.warn({ path: error.path, operationName }, 'query cancelled by QUERY_TIMEOUT');
+              log().warn({ path: error.path, operationName }, 'query cancelled by QUERY_TIMEOUT');
               continue;
             }
             const message = isDatabaseUnavailable(original)
               ? 'database unavailable while executing a GraphQL operation'
               : 'unexpected error while executing a GraphQL operation';
-            log.error({ err: original, path: error.path, operationName }, message);
+            log().error({ err: original, path: error.path, operationName }, message);
           }
         },
       };

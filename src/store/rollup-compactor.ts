@@ -11,7 +11,8 @@ const FOLD_TIMEOUT_MS = 120_000;
 /**
  * The statement that folds one rollup table: for every key (hour, or hour
  * and channel) that has new delta rows, all of its rows into one, the
- * `sums` added up; a key whose sums fail `kept` keeps no row. Into one: the sums do not change, the rows a reader adds up do. Rows
+ * `sums` added up; a key whose sums fail `kept` keeps no row. The sums do
+ * not change, the rows a reader adds up do. Rows
  * committed while it runs are not visible to it and stay for the next turn;
  * rows only ever move from "new" to "folded" inside one transaction, so a
  * reader sees either the rows or their sum. An hour whose sessions all went

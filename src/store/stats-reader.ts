@@ -74,6 +74,9 @@ interface Where {
   toAt: string;
 }
 
+/** The condition on a session that is its user's first since `start` (an SQL timestamptz). */
+const firstSince = (start: string): string => `(prev_started_at IS NULL OR prev_started_at < ${start})`;
+
 /**
  * Builds `WHERE` conditions on the definition, startedAt (and userId) with
  * numbered parameters, and `firstOfUser`: the condition on a session that is
@@ -95,7 +98,7 @@ function whereClause(key: string | null, range: TimeRange, userId: string | null
     params.push(new Date(range.from).toISOString());
     fromAt = `$${params.length}::timestamptz`;
     conditions.push(`started_at >= ${fromAt}`);
-    firstOfUser = `(prev_started_at IS NULL OR prev_started_at < ${fromAt})`;
+    firstOfUser = firstSince(fromAt);
   }
   if (range.to !== null) {
     params.push(new Date(range.to).toISOString());
@@ -194,9 +197,6 @@ function splitAtHours(where: Where, range: TimeRange): { hours: string; edges: s
   }
   return { hours: hours.join(' AND '), edges };
 }
-
-/** The condition on a session that is its user's first since `start` (an SQL timestamptz). */
-const firstSince = (start: string): string => `(prev_started_at IS NULL OR prev_started_at < ${start})`;
 
 /**
  * The buckets of engagementSeries, as parts of one statement: `key` of a
