@@ -52,6 +52,9 @@ describe('mapMessage', () => {
     });
     const screen = mapMessage({ type: 'screen', userId: 7, name: 'Settings' }, null, undefined, RECEIVED);
     expect(screen).toEqual({ kind: 'event', type: 'screen', input: { eventId: null, userId: '7', name: 'screen_view', timestamp: RECEIVED, value: null, properties: null } });
+    // A numeric messageId is an id too, as a numeric userId is (and as GraphQL's ID coerces it).
+    const numbered = mapMessage({ type: 'track', userId: 'u', messageId: 42, event: 'e' }, null, undefined, RECEIVED);
+    expect(numbered).toMatchObject({ kind: 'event', input: { eventId: '42', userId: 'u' } });
   });
 
   it('acknowledges identify, group and alias, refuses unknown types and non-objects, and passes bad timestamps to validation', () => {

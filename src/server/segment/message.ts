@@ -120,7 +120,7 @@ export function mapMessage(message: unknown, type: SegmentType | null, batchSent
       const properties = propertiesOf(message);
       const userId = idOf(own(message, 'userId'));
       const input: EventInput = {
-        eventId: (own(message, 'messageId') ?? null) as string | null,
+        eventId: (idOf(own(message, 'messageId')) ?? null) as string | null,
         userId: (userId === undefined || userId === null || userId === '' ? idOf(own(message, 'anonymousId')) : userId) as string,
         name: (kind === 'track' ? own(message, 'event') : kind === 'page' ? 'page_view' : 'screen_view') as string,
         timestamp: eventTime(message, batchSentAt, receivedAt),
