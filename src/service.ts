@@ -33,6 +33,7 @@ import { SessionReader } from './store/session-reader.ts';
 import {
   loadClosedAfter,
   loadClosedFrontiers,
+  loadLastWrites,
   loadOpenSessions,
   loadServiceState,
   viewFromSnapshot,
@@ -150,7 +151,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         const { rules } = lane.definition;
         const open = await loadOpenSessions(prisma, rules.gapMs, partitions, lane.key);
         const frontiers = await loadClosedFrontiers(prisma, maxEventTs - config.allowedLatenessMs, rules.gapMs, rules.maxDurationMs, partitions, lane.key);
-        lane.sessionizer.restore(open, maxEventTs, frontiers, Date.now());
+        const lastReceived = await loadLastWrites(prisma, partitions, lane.key);
+        lane.sessionizer.restore(open, maxEventTs, frontiers, Date.now(), lastReceived);
         openSessions += open.length;
       }
       logger.info(

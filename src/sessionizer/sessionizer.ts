@@ -215,18 +215,23 @@ export class Sessionizer {
    * loadClosedFrontiers (store/session-store.ts): per user, the largest endedAt
    * of CLOSED sessions that events at or after the watermark could still
    * reach. Sessions already behind the watermark close at once.
+   * lastReceived: per user, when an event of it was last received (wall
+   * clock, ms; loadLastWrites): its quiet timer runs from then, so a restart
+   * does not postpone the closing of quiet users; a user without one, from
+   * nowMs.
    */
   restore(
     sessions: readonly SessionSnapshot[],
     maxEventTs: number,
     closedFrontiers: ReadonlyMap<string, number> | undefined,
     nowMs: number,
+    lastReceived?: ReadonlyMap<string, number>,
   ): void {
     const t = this.t;
     this.setMaxEventTs(maxEventTs);
     for (const snap of sessions) {
       if (snap.status !== 'OPEN') continue;
-      const u = t.users.get(snap.userId) ?? t.addUser(snap.userId, nowMs);
+      const u = t.users.get(snap.userId) ?? t.addUser(snap.userId, Math.min(nowMs, lastReceived?.get(snap.userId) ?? nowMs));
       t.openTotal++;
       t.track(u, insertSorted(u, snap));
     }

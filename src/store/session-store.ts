@@ -203,6 +203,30 @@ export async function loadOpenSessions(
 }
 
 /**
+ * Per user with OPEN sessions of one definition build (of the given
+ * partitions only, unless null), when they were last written (updated_at,
+ * ms): every write of an OPEN session is the commit of an event of its user,
+ * so this is when the store last received one. A restart, or a reload when
+ * partitions change owner, starts the user's quiet timer from it, not anew
+ * (DESIGN.md: a session closes once no event of its user has been received
+ * for GAP + ALLOWED_LATENESS).
+ */
+export async function loadLastWrites(
+  db: Db,
+  partitions: readonly number[] | null = null,
+  definitionKey: string = DEFAULT_DEFINITION,
+): Promise<Map<string, number>> {
+  const only = inPartitions(partitions, 2);
+  const rows = await db.$queryRawUnsafe<Array<{ user_id: string; written: number }>>(
+    `SELECT user_id, ${MS('max(updated_at)')} AS written FROM sessions
+     WHERE status = 'OPEN' AND definition = $1 ${only.sql} GROUP BY user_id`,
+    definitionKey,
+    ...only.params,
+  );
+  return new Map(rows.map((r) => [r.user_id, Number(r.written)]));
+}
+
+/**
  * Per user, the latest end of a session closed by FLUSH or by its quiet timer
  * that the watermark has not yet passed: such sessions can still be joined by
  * an event that is not late by the watermark, so the core must know them.
