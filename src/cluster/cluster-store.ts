@@ -120,6 +120,23 @@ export async function deregister(db: Db, id: string): Promise<void> {
   await notifyCluster(db);
 }
 
+/**
+ * Forgets instances whose lease ended more than `afterMs` ago and that own
+ * no partition (others took them over): a crashed process never deletes its
+ * row, and every start registers under a new id, so the rows would pile up
+ * in the `cluster` query and in every liveness check. A process that was
+ * only paused and comes back finds its row gone: its writer's fence fails
+ * and it registers again (Ownership.syncForReload), as after any takeover.
+ */
+export async function forgetDead(db: Db, afterMs: number): Promise<number> {
+  return db.$executeRawUnsafe(
+    `DELETE FROM cluster_instances i
+     WHERE i.lease_until < now() - $1::int * interval '1 millisecond'
+       AND NOT EXISTS (SELECT 1 FROM cluster_partitions p WHERE p.owner = i.id)`,
+    afterMs,
+  );
+}
+
 /** A live instance as the balance sees it. */
 export interface LiveInstance {
   readonly id: string;

@@ -5,6 +5,7 @@ import {
   checkFence,
   claim,
   deregister,
+  forgetDead,
   liveInstances,
   markLeaving,
   ownedBy,
@@ -22,6 +23,14 @@ import { planBalance } from './balance.ts';
  * load), `ready`, or `releasing` (being handed over: no new events for it).
  */
 type PartitionState = 'loading' | 'ready' | 'releasing';
+
+/**
+ * How long the `cluster` query keeps showing a dead instance (alive false)
+ * once others own its partitions, and how often the balance loop forgets
+ * older ones (forgetDead).
+ */
+const DEAD_INSTANCE_KEPT_MS = 3_600_000;
+const FORGET_DEAD_EVERY_MS = 60_000;
 
 /** The instance's lifecycle in the cluster. */
 type Phase = { readonly name: 'created' } | { readonly name: 'running' } | { readonly name: 'leaving' } | { readonly name: 'stopped' };
@@ -72,6 +81,8 @@ export class Ownership {
   private balanceTimer: NodeJS.Timeout | null = null;
   private leaseTimer: NodeJS.Timeout | null = null;
   private peers = false;
+  /** When the balance loop next forgets long-dead instances (ms). */
+  private forgetAt = 0;
   private reloadWriter: () => Promise<void> = async () => undefined;
   private readonly leaseMs: number;
   /** How the other instances reach this one (known once the server listens). */
@@ -261,6 +272,11 @@ export class Ownership {
     if (this.options.solo) {
       if (!this.holdsAll()) await this.take(await claim(prisma, this.instanceId, null, true));
       return;
+    }
+    if (Date.now() >= this.forgetAt) {
+      this.forgetAt = Date.now() + FORGET_DEAD_EVERY_MS;
+      const forgotten = await forgetDead(prisma, DEAD_INSTANCE_KEPT_MS);
+      if (forgotten > 0) logger.info({ instances: forgotten }, 'cluster: forgot instances dead for over an hour');
     }
     const live = await liveInstances(prisma);
     if (live.length > 1) this.peers = true;

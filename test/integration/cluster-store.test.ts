@@ -4,6 +4,7 @@ import {
   claim,
   ensureSettings,
   FencedError,
+  forgetDead,
   liveInstances,
   ownedBy,
   register,
@@ -90,6 +91,20 @@ describe.skipIf(!(await postgresAvailable()))('cluster store: ownership and fenc
     expect(await ownedBy(db.prisma, 'old')).toEqual([]);
     expect((await ownedBy(db.prisma, 'new')).length).toBe(8);
     expect((await liveInstances(db.prisma)).map((i) => i.id)).toEqual(['new']);
+  });
+
+  it('forgets instances dead for longer than asked that own no partition, and only those', async () => {
+    const ids = ['gone-long-ago', 'gone-long-ago-owning', 'gone-lately', 'alive'];
+    for (const id of ids) await register(db.prisma, id, `http://${id}`, 60_000, null);
+    await db.prisma.$executeRawUnsafe(`UPDATE cluster_instances SET lease_until = now() - interval '2 hours' WHERE id IN ('gone-long-ago', 'gone-long-ago-owning')`);
+    await db.prisma.$executeRawUnsafe(`UPDATE cluster_instances SET lease_until = now() - interval '1 minute' WHERE id = 'gone-lately'`);
+    await db.prisma.$executeRawUnsafe(`UPDATE cluster_partitions SET owner = 'gone-long-ago-owning' WHERE partition = 0`);
+    expect(await forgetDead(db.prisma, 3_600_000)).toBe(1);
+    const left = await db.prisma.$queryRawUnsafe<Array<{ id: string }>>(`SELECT id FROM cluster_instances WHERE id = ANY($1::text[]) ORDER BY id`, `{${ids.join(',')}}`);
+    expect(left.map((r) => r.id)).toEqual(['alive', 'gone-lately', 'gone-long-ago-owning']);
+    // A forgotten instance that comes back is fenced, as after a takeover.
+    await expect(db.prisma.$transaction((tx) => checkFence(tx, 'gone-long-ago', 0n))).rejects.toBeInstanceOf(FencedError);
+    await db.prisma.$executeRawUnsafe(`UPDATE cluster_partitions SET owner = NULL WHERE partition = 0`);
   });
 
   it('counts an instance whose listener connection is gone as dead before its lease ends', async () => {
