@@ -39,7 +39,7 @@ import {
   viewFromSnapshot,
 } from './store/session-store.ts';
 import { StatsReader } from './store/stats-reader.ts';
-import { startFirstStatistics } from './store/first-statistics.ts';
+import { startTableStatistics } from './store/table-statistics.ts';
 import { startRollupCompactor } from './store/rollup-compactor.ts';
 
 /** A started service: where it listens and how to stop it. */
@@ -200,8 +200,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       writerHealthy: () => writer.healthy(),
     });
     const clusterMetrics = new ClusterMetrics(metrics.registry, () => ownership.heldPartitions().length);
-    // Statistics for the new tables' first rows, before the next commits are planned.
-    const firstStatistics = startFirstStatistics(prisma, { logger });
+    // Planner statistics of the tables that fit them: first rows, then each doubling (table-statistics.ts).
+    const tableStatistics = startTableStatistics(prisma, { logger });
     const writer: Writer = new Writer({
       prisma,
       // Holds nothing until ownership claims partitions and reloads it.
@@ -218,7 +218,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       fence: (tx) => ownership.fence(tx),
       ...(feed === null ? {} : { beforeCommit: (tx: Parameters<typeof feed.beforeCommit>[0], saved: readonly CommittedChange[]) => feed.beforeCommit(tx, saved) }),
       onCommit: (saved) => {
-        firstStatistics.committed();
+        tableStatistics.committed();
         metrics.sessionsClosed(closeReasons(saved));
         publisher.announce(announcements(feed === null ? saved : feed.local(saved)));
       },
@@ -317,7 +317,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     } catch (error) {
       clearInterval(poll);
       await compactor.stop();
-      await firstStatistics.stop();
+      await tableStatistics.stop();
       await http.stop().catch(() => undefined);
       await writer.stop().catch(() => undefined);
       await feed?.stop().catch(() => undefined);
@@ -344,7 +344,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         await writer.stop(); // commits everything already accepted
         logger.debug('writer drained');
         await compactor.stop();
-        await firstStatistics.stop();
+        await tableStatistics.stop();
         publisher.flushPending();
         await feed?.stop();
         await ownership.stop();
