@@ -26,7 +26,7 @@ export const STATISTICS_TABLES = ['sessions', 'events', 'session_facts'] as cons
 /** Rows changed since the last ANALYZE past which a small table is analyzed again. */
 const MIN_CHANGED_ROWS = 1_000;
 /** Least time between two checks once every table has statistics (ms). */
-const CHECK_INTERVAL_MS = 5_000;
+const CHECK_INTERVAL_MS = 1_000;
 
 /**
  * Runs ANALYZE on each of `tables` that has rows and no statistics yet, or
