@@ -172,11 +172,19 @@ export class InexactId extends Error {
   }
 }
 
-/** A value: a number, or a string holding one; a blank string is no value. */
+/**
+ * A value: a number, or a string holding a decimal one (`"12.50"`, `" 3e2 "`);
+ * a blank string is no value. Other strings, hexadecimal (`"0x10"`) and
+ * `"Infinity"` among them, are no number (NaN: VALUE_NOT_FINITE), where
+ * JavaScript's Number() would read some of them.
+ */
 function valueOf(v: unknown): number | null {
   if (typeof v !== 'string') return v as number;
-  return v.trim() === '' ? null : Number(v);
+  if (v.trim() === '') return null;
+  return DECIMAL_TEXT.test(v) ? Number(v) : Number.NaN;
 }
+
+const DECIMAL_TEXT = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
 
 /**
  * A timestamp: RFC 3339 (an offset is optional here: text without one is

@@ -166,6 +166,21 @@ describe('the line scanner', () => {
     }
   });
 
+  it('reads a value string as a decimal number, and no other string as a number', () => {
+    const valueOf = (value: string): number | string | null => {
+      const got = scanned(`{"user_id":"u","name":"buy","timestamp":"2016-11-08T14:09:57Z","value":${JSON.stringify(value)}}`);
+      expect(canonical(got)).toEqual(canonical(general(`{"user_id":"u","name":"buy","timestamp":"2016-11-08T14:09:57Z","value":${JSON.stringify(value)}}`)));
+      if (got === 'left' || got === null) throw new Error(`no outcome for ${value}`);
+      return 'event' in got ? got.event.value : got.refusal.code;
+    };
+    expect(valueOf('12.50')).toBe(12.5);
+    expect(valueOf(' -3e2 ')).toBe(-300);
+    expect(valueOf('.5')).toBe(0.5);
+    expect(valueOf('+7.')).toBe(7);
+    expect(valueOf('  ')).toBeNull();
+    for (const notDecimal of ['0x10', '0b1', '0o7', 'Infinity', '12abc', '1,5', '1_000']) expect(valueOf(notDecimal)).toBe('VALUE_NOT_FINITE');
+  });
+
   it('reads integer ids beyond 2^53 as they are written, where the general path refuses rather than round them', () => {
     const text =
       '{"user_id": 1234567890123456789, "event": 98765432109876543210, "channel_id": 9007199254740993, "event_id": -0, "ts": 1478614197000}';

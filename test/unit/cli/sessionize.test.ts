@@ -114,6 +114,10 @@ const BAD: Array<[string, string]> = [
   ['{"event_name": "view", "timestamp": "2016-11-08T14:09:57Z", "user_id": {"a": 1}}', 'INVALID_FIELD'],
   ['{"event_name": "view", "timestamp": "2016-11-08T14:09:57Z", "user_id": "1", "value": 1e300}', 'VALUE_OUT_OF_RANGE'],
   ['{"event_name": "view", "timestamp": "2016-11-08T14:09:57Z", "user_id": "1", "value": "lots"}', 'VALUE_NOT_FINITE'],
+  // A value string is a decimal number: JavaScript's Number() would read these as 16 and 1.
+  ['{"event_name": "view", "timestamp": "2016-11-08T14:09:57Z", "user_id": "1", "value": "0x10"}', 'VALUE_NOT_FINITE'],
+  ['{"event_name": "view", "timestamp": "2016-11-08T14:09:57Z", "user_id": "1", "revenue": "0b1"}', 'VALUE_NOT_FINITE'],
+  ['{"event_name": "view", "timestamp": "2016-11-08T14:09:57Z", "user_id": "1", "value": "Infinity"}', 'VALUE_NOT_FINITE'],
   ['{"event_name": "view", "timestamp": "2031-01-01T00:00:00Z", "user_id": "1"}', 'FUTURE_TIMESTAMP'],
   ['{"event_name": "view\\u0000", "timestamp": "2016-11-08T14:09:57Z", "user_id": "1"}', 'INVALID_FIELD'],
   [`{"event_name": "${'v'.repeat(257)}", "timestamp": "2016-11-08T14:09:57Z", "user_id": "1"}`, 'FIELD_TOO_LONG'],
