@@ -45,7 +45,7 @@ const HINTS: Readonly<Record<string, string>> = {
 
 interface GraphQLBody {
   data?: { ingestEvents?: IngestAnswer | null } | null;
-  errors?: Array<{ message?: string; extensions?: { code?: string } }>;
+  errors?: Array<{ message?: string; extensions?: { code?: string; retryAfterMs?: unknown } }>;
 }
 
 /** Where and how to send. */
@@ -71,17 +71,21 @@ export async function postBatch(endpoint: Endpoint, events: readonly EventInput[
   } catch (error) {
     return { kind: 'retry', reason: `cannot reach ${endpoint.url}: ${networkReason(error)}` };
   }
-  return interpret(response.status, text);
+  return interpret(response.status, text, response.headers.get('retry-after'));
 }
 
-/** What an HTTP answer to the mutation means (exported for tests). */
-export function interpret(status: number, text: string): Attempt<IngestAnswer> {
+/**
+ * What an HTTP answer to the mutation means (exported for tests).
+ * retryAfter: the Retry-After header (seconds), if any.
+ */
+export function interpret(status: number, text: string, retryAfter: string | null = null): Attempt<IngestAnswer> {
+  const header = retryAfter !== null && /^\s*\d+\s*$/.test(retryAfter) ? Number(retryAfter) * 1_000 : undefined;
   let body: GraphQLBody;
   try {
     body = JSON.parse(text) as GraphQLBody;
   } catch {
     const reason = `HTTP ${status} with a body that is not JSON: ${text.slice(0, 120)}`;
-    return RETRY_STATUSES.has(status) ? { kind: 'retry', reason } : { kind: 'fatal', reason };
+    return RETRY_STATUSES.has(status) ? retry(reason, header) : { kind: 'fatal', reason };
   }
   const answer = body.data?.ingestEvents;
   if (answer !== undefined && answer !== null && (body.errors === undefined || body.errors.length === 0)) {
@@ -90,9 +94,17 @@ export function interpret(status: number, text: string): Attempt<IngestAnswer> {
   const first = body.errors?.[0];
   const code = first?.extensions?.code ?? `HTTP_${status}`;
   const reason = `${code}: ${first?.message ?? 'no ingestEvents result'}`;
-  if (RETRY_CODES.has(code) || RETRY_STATUSES.has(status)) return { kind: 'retry', reason };
+  if (RETRY_CODES.has(code) || RETRY_STATUSES.has(status)) {
+    // The service's own hint (MAX_QUEUED_EVENTS: the time its backlog takes) is finer than Retry-After's whole seconds.
+    const hint = first?.extensions?.retryAfterMs;
+    return retry(reason, typeof hint === 'number' && Number.isFinite(hint) && hint > 0 ? hint : header);
+  }
   const hint = HINTS[code];
   return { kind: 'fatal', reason: hint === undefined ? reason : `${reason} (${hint})` };
+}
+
+function retry(reason: string, afterMs: number | undefined): Attempt<IngestAnswer> {
+  return afterMs === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, afterMs };
 }
 
 /** fetch hides the cause of a network failure one level down. */

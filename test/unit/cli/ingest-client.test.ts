@@ -23,6 +23,16 @@ describe('interpret', () => {
     expect(interpret(status, body).kind).toBe('retry');
   });
 
+  it('keeps how long the service asked to wait: its retryAfterMs, else Retry-After', () => {
+    const overloaded = JSON.stringify({ errors: [{ message: 'overloaded', extensions: { code: 'SERVICE_UNAVAILABLE', reason: 'OVERLOADED', retryAfterMs: 1_750 } }] });
+    expect(interpret(503, overloaded, '2')).toEqual({ kind: 'retry', reason: 'SERVICE_UNAVAILABLE: overloaded', afterMs: 1_750 });
+    expect(interpret(503, '<html>busy</html>', '3')).toMatchObject({ kind: 'retry', afterMs: 3_000 });
+    expect(interpret(429, error('RATE_LIMITED'), ' 5 ')).toMatchObject({ kind: 'retry', afterMs: 5_000 });
+    // An HTTP date or nothing: no hint, the client's own backoff.
+    expect(interpret(503, '<html>busy</html>', 'Wed, 21 Oct 2015 07:28:00 GMT')).toEqual({ kind: 'retry', reason: expect.any(String) });
+    expect(interpret(503, '<html>busy</html>')).toEqual({ kind: 'retry', reason: expect.any(String) });
+  });
+
   it.each([
     [200, error('UNAUTHENTICATED', 'a valid key is required'), 'UNAUTHENTICATED: a valid key is required (the service refused the key'],
     [200, error('FORBIDDEN'), 'FORBIDDEN: m (the key lacks the ingest role)'],
@@ -44,10 +54,20 @@ describe('withRetries', () => {
     expect(backoffMs(0, () => 1)).toBe(313);
   });
 
+  it('waits at least what the server asked for, with up to 25% more, and at most a minute', () => {
+    expect(backoffMs(0, () => 0, 4_000)).toBe(4_000);
+    expect(backoffMs(0, () => 1, 4_000)).toBe(5_000);
+    expect(backoffMs(0, () => 0.5, 4_000)).toBe(4_500);
+    // Its own backoff when that is longer.
+    expect(backoffMs(6, () => 0.5, 100)).toBe(10_000);
+    expect(backoffMs(0, () => 0, 3_600_000)).toBe(60_000);
+  });
+
   it('retries until done, waiting between attempts', async () => {
     const outcomes: Array<Attempt<string>> = [
       { kind: 'retry', reason: 'down' },
       { kind: 'retry', reason: 'still down' },
+      { kind: 'retry', reason: 'overloaded', afterMs: 3_000 },
       { kind: 'done', value: 'answer' },
     ];
     const waits: number[] = [];
@@ -59,8 +79,8 @@ describe('withRetries', () => {
       random: () => 0.5,
     });
     expect(value).toBe('answer');
-    expect(waits).toEqual([250, 500]);
-    expect(told).toEqual(['1: down', '2: still down']);
+    expect(waits).toEqual([250, 500, 3_375]);
+    expect(told).toEqual(['1: down', '2: still down', '3: overloaded']);
   });
 
   it('gives up after the retries, and at once on a fatal answer', async () => {
