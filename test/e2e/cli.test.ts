@@ -404,6 +404,32 @@ describe('sessions ingest into the service', () => {
     expect(await allSessions(server.url)).toEqual(stored);
   });
 
+  it('waits as long as an overloaded service asks before each retry, and loses nothing', { timeout: 120_000 }, async () => {
+    // Room for one batch only: while it is committed, the other batches in flight are refused (OVERLOADED),
+    // with retryAfterMs 1,000 before the service's first commit (its own estimate afterwards).
+    const own = await createTestDatabase();
+    const tight = await startTestServer(own.url, { SESSION_GAP: '30s', MAX_BATCH_SIZE: '500', MAX_QUEUED_EVENTS: '500' });
+    try {
+      const run = await runCli(['ingest', file, '--url', tight.url, '--batch', '500', '--concurrency', '8', '--retries', '100'], dir);
+      expect(run.code, run.stderr).toBe(0);
+      const bad = lines.length - events.length - 1;
+      expect(run.stderr).toContain(`${distinct.toLocaleString('en-US')} accepted, ${duplicates} duplicates, ${bad} rejected`);
+      // "ingest: lines a-b: SERVICE_UNAVAILABLE: overloaded: ... retry in 1000 ms; retry 1 of 100 in 1.1 s"
+      const retries = [...run.stderr.matchAll(/retry in (\d+) ms; retry \d+ of \d+ in ([\d.]+) s/g)].map((m) => ({
+        askedMs: Number(m[1]),
+        waitedMs: Number(m[2]) * 1_000,
+      }));
+      expect(retries.length, run.stderr).toBeGreaterThan(0);
+      // The wait is printed to a tenth of a second.
+      for (const r of retries) expect(r.waitedMs).toBeGreaterThanOrEqual(r.askedMs - 50);
+      // The client's own first backoff is 0.25 s: the service's first hint (1 s) was followed.
+      expect(retries.some((r) => r.askedMs >= 1_000 && r.waitedMs >= 950)).toBe(true);
+    } finally {
+      await tight.stop();
+      await own.drop();
+    }
+  });
+
   it('exits 1 when the service cannot be reached, after its retries', async () => {
     const url = `http://127.0.0.1:${await closedPort()}/graphql`;
     const run = await runCli(['ingest', file, '--url', url, '--retries', '1'], dir);
