@@ -171,6 +171,8 @@ export class Writer {
   private recovering = false;
   private phase: Phase = { name: 'running' };
   private running = false;
+  /** Told each time the loop ends (drain). */
+  private idleWaiters: Array<() => void> = [];
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Number.POSITIVE_INFINITY;
   private lanes: Lanes;
@@ -308,9 +310,10 @@ export class Writer {
     }
   }
 
+  /** Resolves once the loop has ended with nothing queued. */
   private async drain(): Promise<void> {
     while (this.running || this.queue.length > 0) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     }
   }
 
@@ -405,6 +408,7 @@ export class Writer {
       }
     } finally {
       this.running = false;
+      for (const wake of this.idleWaiters.splice(0)) wake();
       this.schedule();
     }
   }
