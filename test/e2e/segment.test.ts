@@ -214,6 +214,18 @@ describe('Segment-compatible ingest', () => {
     expect(await sessionsOf(server.url, 'seg-big')).toMatchObject([{ eventCount: 1, eventCounts: [{ name: 'Small', count: 1 }] }]);
   });
 
+  it('refuses only the message of a batch nested too deeply to read, and keeps the others', async () => {
+    // 20,000 levels, 120 KB: within the body limit, beyond what JSON.stringify can write back on the stack.
+    const deep = `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`;
+    const body = `{"batch":[{"type":"track","userId":"seg-deep","messageId":"m-deep-ok","event":"Ok","timestamp":"${at(0).toISOString()}"},` +
+      `{"type":"track","userId":"seg-deep","messageId":"m-deep-bad","event":"Deep","properties":${deep}}]}`;
+    const answer = await post(server, '/v1/batch', body);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ success: true, accepted: 1 });
+    expect(answer.body['rejected'].map((r: any) => [r.index, r.code])).toEqual([[1, 'INVALID_MESSAGE']]);
+    expect(await sessionsOf(server.url, 'seg-deep')).toMatchObject([{ eventCount: 1, eventCounts: [{ name: 'Ok', count: 1 }] }]);
+  });
+
   it('answers 401 to a wrong or missing write key, and takes the key from Basic, Bearer or the body', async () => {
     const { analytics, statuses } = client(base(server), 'wrong-key');
     analytics.track({ userId: 'seg-denied', messageId: 'm-denied', event: 'Denied', timestamp: at(0) });

@@ -140,7 +140,15 @@ export function mapMessage(message: unknown, type: SegmentType | null, batchSent
  * refused and the others are kept), then mapped with its own `type`.
  */
 export function mapBatchedMessage(message: unknown, batchSentAt: unknown, receivedAt: number): MappedMessage {
-  if (Buffer.byteLength(JSON.stringify(message) ?? '') > MAX_MESSAGE_BYTES) {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(message);
+  } catch (error) {
+    // Nested so deep that writing it back overflows the stack (thousands of levels): this message only.
+    if (!(error instanceof RangeError)) throw error;
+    return { kind: 'refused', code: SegmentRejectCode.InvalidMessage, message: 'the message is nested too deeply to be read' };
+  }
+  if (Buffer.byteLength(text ?? '') > MAX_MESSAGE_BYTES) {
     return { kind: 'refused', code: SegmentRejectCode.MessageTooLarge, message: `a message holds at most ${MAX_MESSAGE_BYTES} bytes` };
   }
   return mapMessage(message, null, batchSentAt, receivedAt);
