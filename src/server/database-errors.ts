@@ -84,3 +84,22 @@ export function isQueryTimeout(error: unknown): boolean {
       (typeof record['message'] === 'string' && (TIMEOUT_MESSAGE.test(record['message']) || ABORTED_MESSAGE.test(record['message']))),
   );
 }
+
+/**
+ * Postgres's message when the error (or one it wraps) is a data exception
+ * (SQLSTATE class 22: a NUL in text, a time beyond timestamptz's range, a
+ * value the column's type cannot hold), else null. Only reads reach the
+ * error masking, so such a value came with the request (an argument):
+ * the client's error, not the service's.
+ */
+export function invalidValueMessage(error: unknown): string | null {
+  let message: string | null = null;
+  const found = anyCause(error, (record) => {
+    const code = record['originalCode'] ?? record['code'];
+    if (typeof code !== 'string' || !/^22[0-9A-Z]{3}$/.test(code)) return false;
+    const text = record['originalMessage'] ?? record['message'];
+    message = typeof text === 'string' ? text : null;
+    return true;
+  });
+  return found ? (message ?? 'a value Postgres cannot take') : null;
+}

@@ -2,7 +2,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLError, GraphQLFormattedError } from 'graphql';
 import { ErrorCode, isPublicError } from '../graphql/errors.ts';
 import { withoutSuggestions } from '../graphql/limits.ts';
-import { isDatabaseUnavailable, isQueryTimeout } from './database-errors.ts';
+import { invalidValueMessage, isDatabaseUnavailable, isQueryTimeout } from './database-errors.ts';
 
 /** Codes graphql-js and Apollo give to request errors that are safe to show as they are. */
 const REQUEST_ERROR_CODES = new Set([
@@ -63,10 +63,31 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
       ...path,
     };
   }
+  const invalid = invalidValueMessage(unwrapResolverError(error));
+  if (invalid !== null) {
+    return { message: `an argument holds a value the database cannot take: ${invalid}`, extensions: { code: 'BAD_USER_INPUT' }, ...path };
+  }
+  if (isApolloRequestError(error)) {
+    const { stacktrace: _stack, http: _http, ...extensions } = formatted.extensions ?? {};
+    return { ...formatted, extensions: { ...extensions, code: 'BAD_REQUEST' } };
+  }
   if (isDatabaseUnavailable(unwrapResolverError(error))) {
     return { message: 'the database is unavailable; retry later', extensions: { code: ErrorCode.Unavailable }, ...path };
   }
   return { message: 'Internal server error', extensions: { code: ErrorCode.Internal }, ...path };
+}
+
+/**
+ * An error Apollo's request pipeline answers with a 4xx status and no code
+ * (a persisted query whose hash does not match its text): the request's
+ * fault, shown as BAD_REQUEST. Nothing of ours sets an HTTP status without
+ * a code.
+ */
+function isApolloRequestError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { extensions, originalError } = error as { extensions?: Record<string, unknown>; originalError?: unknown };
+  const status = (extensions?.['http'] as { status?: unknown } | undefined)?.status;
+  return originalError == null && extensions?.['code'] === undefined && typeof status === 'number' && status >= 400 && status < 500;
 }
 
 /** {@link formatError} for one GraphQLError (graphql-ws results); `hidden` hears the errors masked. */

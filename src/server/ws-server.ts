@@ -9,6 +9,7 @@ import type { SocketContext } from '../graphql/subscriptions.ts';
 import { createSharedSubscribe } from '../realtime/shared-execution.ts';
 import type { RealtimeMetrics } from './metrics.ts';
 import { maskError } from './error-masking.ts';
+import { withoutSuggestions } from '../graphql/limits.ts';
 import { createOperationCheck } from './ws-operation.ts';
 import { useGraphqlWs } from './ws-transport.ts';
 
@@ -90,7 +91,13 @@ export function attachWebSocketServer(options: WsOptions): { stop(): Promise<voi
       onNext: (_ctx, id, payload, _args, result) => {
         if (result.errors === undefined || result.errors.length === 0) return undefined;
         // A new result: with shared execution this one may go to other subscribers too.
-        const errors = result.errors.map((error) => maskError(error, (hidden) => logHidden(hidden, id, payload.operationName)));
+        // Without data, nothing ran: graphql-js refused the request itself (a variable of the wrong
+        // type, say), which Apollo answers over HTTP as BAD_USER_INPUT; so does this side.
+        const errors = result.errors.map((error) =>
+          result.data === undefined && isRequestError(error)
+            ? { message: withoutSuggestions(error.message), ...(error.locations === undefined ? {} : { locations: error.locations }), extensions: { code: 'BAD_USER_INPUT' } }
+            : maskError(error, (hidden) => logHidden(hidden, id, payload.operationName)),
+        );
         return result.data === undefined ? { errors } : { data: result.data, errors };
       },
       context(ctx): SocketContext {
@@ -122,4 +129,15 @@ export function attachWebSocketServer(options: WsOptions): { stop(): Promise<voi
       await disposable.dispose();
     },
   };
+}
+
+/**
+ * An error graphql-js made of the request itself (coercing its variables):
+ * uncoded, and wrapping nothing or only another such error, where a
+ * resolver's failure wraps the thrown Error.
+ */
+function isRequestError(error: { extensions: Record<string, unknown>; originalError?: unknown }): boolean {
+  if (error.extensions['code'] !== undefined) return false;
+  const inner = error.originalError as { name?: unknown; extensions?: Record<string, unknown> } | null | undefined;
+  return inner == null || (inner.name === 'GraphQLError' && inner.extensions?.['code'] === undefined);
 }

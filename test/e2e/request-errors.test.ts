@@ -1,0 +1,75 @@
+// Requests the service cannot serve get a coded error naming the client's
+// mistake, never INTERNAL_SERVER_ERROR, and change nothing else: values
+// Postgres refuses in an argument (a NUL, a time beyond its range), a
+// persisted query whose hash does not match, a WebSocket variable of the
+// wrong type. (Found by an independent check of bad input.)
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { INGEST } from '../helpers/events.ts';
+import { collect, gql, gqlData, wsClient } from '../helpers/graphql.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+
+describe('request errors', () => {
+  let db: TestDatabase;
+  let server: TestServer;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    server = await startTestServer(db.url, { SESSION_GAP: '30m' });
+    await gqlData(server.url, INGEST, { events: [{ eventId: 'r1', userId: 'ok-user', name: 'view', timestamp: new Date(Date.now() - 60_000).toISOString() }] });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await db?.drop();
+  });
+
+  const codeOf = (answer: Awaited<ReturnType<typeof gql>>): string | undefined => answer.errors?.[0]?.extensions?.code;
+
+  it('answers BAD_USER_INPUT for a NUL in a filter argument, and keeps serving', async () => {
+    const sessions = await gql(server.url, 'query ($u: ID) { sessions(userId: $u) { totalCount } }', { u: 'a\u0000b' });
+    expect(codeOf(sessions), JSON.stringify(sessions)).toBe('BAD_USER_INPUT');
+    const stats = await gql(server.url, 'query ($u: ID) { engagementStats(userId: $u) { sessions } }', { u: 'a\u0000' });
+    expect(codeOf(stats), JSON.stringify(stats)).toBe('BAD_USER_INPUT');
+    const fine = await gqlData(server.url, '{ sessions(userId: "ok-user") { totalCount } }');
+    expect(fine['sessions'].totalCount).toBe(1);
+  });
+
+  it('answers a coded error, not an internal one, for times beyond what the database holds', async () => {
+    for (const [query, variables] of [
+      ['query ($f: DateTime) { engagementStats(from: $f) { sessions } }', { f: '0000-01-01T00:00:00Z' }],
+      ['query ($t: DateTime) { topChannels(to: $t) { channelId } }', { t: '9999-12-31T23:59:59-14:00' }],
+      ['query ($f: DateTime) { sessions(from: $f) { totalCount } }', { f: '0000-06-01T00:00:00Z' }],
+    ] as const) {
+      const answer = await gql(server.url, query, variables);
+      expect(answer.errors?.length, JSON.stringify(answer)).toBeGreaterThan(0);
+      expect(['BAD_USER_INPUT', 'INVALID_RANGE', 'INVALID_TIMESTAMP']).toContain(codeOf(answer));
+    }
+  });
+
+  it('answers BAD_REQUEST to a persisted query whose hash does not match its text', async () => {
+    const response = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ __typename }', extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } } }),
+    });
+    const body = (await response.json()) as { errors?: Array<{ message: string; extensions?: { code?: string } }> };
+    expect(response.status).toBe(400);
+    expect(body.errors?.[0]).toMatchObject({ message: 'provided sha does not match query', extensions: { code: 'BAD_REQUEST' } });
+  });
+
+  it('answers BAD_USER_INPUT over WebSocket to a variable of the wrong type, as over HTTP', async () => {
+    const query = 'subscription ($u: ID) { sessionClosed(userId: $u) { id } }';
+    const overHttp = await gql(server.url, query.replace('subscription', 'query ($u: ID) { sessions(userId: $u) { totalCount } } #'), { u: { a: 1 } });
+    expect(codeOf(overHttp)).toBe('BAD_USER_INPUT');
+    const client = wsClient(server.wsUrl);
+    try {
+      const live = collect(client, query, { u: { a: 1 } });
+      await live.ended;
+      const error = live.errors[0] as Array<{ extensions?: { code?: string } }> | { extensions?: { code?: string } };
+      const first = Array.isArray(error) ? error[0] : error;
+      expect(first?.extensions?.code, JSON.stringify(live.errors)).toBe('BAD_USER_INPUT');
+    } finally {
+      await client.dispose();
+    }
+  });
+});
