@@ -60,6 +60,14 @@ export interface CheckedEvent extends Omit<ValidEvent, 'eventId'> {
   readonly eventId: string | null;
 }
 
+/**
+ * The times an event may carry: the years 0001 to 9999 of RFC 3339. Postgres
+ * would store year 0 (as 1 BC), but its text then breaks the session cursors
+ * and ranges the API hands out.
+ */
+const MIN_TIMESTAMP_MS = Date.parse('0001-01-01T00:00:00Z');
+const MAX_TIMESTAMP_MS = Date.parse('9999-12-31T23:59:59.999Z');
+
 /** Why an event is refused. */
 export interface Failure {
   readonly ok: false;
@@ -117,6 +125,9 @@ export function checkEvent(input: EventInput, limits: ValidationLimits): CheckOu
       code: RejectCode.InvalidTimestamp,
       message: ts instanceof InvalidDateTime ? `timestamp: ${ts.message}` : 'timestamp is not a valid date-time',
     };
+  }
+  if (ts < MIN_TIMESTAMP_MS || ts > MAX_TIMESTAMP_MS) {
+    return { ok: false, code: RejectCode.InvalidTimestamp, message: 'timestamp must be within the years 0001 to 9999' };
   }
   if (ts > limits.nowMs + limits.maxFutureSkewMs) {
     return {

@@ -46,6 +46,25 @@ describe('request errors', () => {
     }
   });
 
+  it('refuses an event of year 0000 (INVALID_TIMESTAMP) and keeps the rest of its batch', async () => {
+    const good = new Date(Date.now() - 30_000).toISOString();
+    const answer = await gqlData(server.url, INGEST, {
+      events: [
+        { eventId: 'y0', userId: 'year-user', name: 'view', timestamp: '0000-01-01T00:00:00Z' },
+        { eventId: 'y1', userId: 'year-user', name: 'view', timestamp: good },
+        { eventId: 'y2', userId: 'year-user', name: 'view', timestamp: '0001-01-01T00:00:00+14:00' },
+      ],
+    });
+    expect(answer['ingestEvents']).toMatchObject({ accepted: 1, rejected: [{ index: 0, code: 'INVALID_TIMESTAMP' }, { index: 2, code: 'INVALID_TIMESTAMP' }] });
+    // The stored session pages with its own cursor.
+    const page = await gqlData(server.url, '{ sessions(userId: "year-user", first: 1) { edges { node { startedAt } } pageInfo { endCursor } } }');
+    expect(page['sessions'].edges.map((e: { node: { startedAt: string } }) => e.node.startedAt)).toEqual([good]);
+    const next = await gqlData(server.url, 'query ($a: String) { sessions(userId: "year-user", first: 1, after: $a) { totalCount edges { cursor } } }', {
+      a: page['sessions'].pageInfo.endCursor,
+    });
+    expect(next['sessions'].edges).toEqual([]);
+  });
+
   it('answers BAD_REQUEST to a persisted query whose hash does not match its text', async () => {
     const response = await fetch(server.url, {
       method: 'POST',
