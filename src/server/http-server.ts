@@ -156,7 +156,14 @@ export async function startHttpServer(
     parseOptions: queryParseOptions(config.queryLimits),
     validationRules: queryValidationRules(config.queryLimits),
     formatError,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginCacheControlDisabled(), closeSubscriptions, requestPlugin(logger)],
+    plugins: [
+      // Requests still running (or still arriving: a slow upload) get half of SHUTDOWN_TIMEOUT; then their
+      // sockets are closed, and the writer (after this) commits what was accepted within the other half.
+      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: Math.round(config.shutdownTimeoutMs / 2) }),
+      ApolloServerPluginCacheControlDisabled(),
+      closeSubscriptions,
+      requestPlugin(logger),
+    ],
     logger,
   });
   await apollo.start();

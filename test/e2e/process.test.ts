@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createConnection } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -70,6 +71,26 @@ describe('the service process', () => {
     expect(second.logs.find((l) => l['msg'] === 'database schema is up to date')?.['applied']).toEqual([]);
     expect(await second.stop('SIGINT')).toBe(0);
   }
+
+  it('stops on SIGTERM with exit code 0 within SHUTDOWN_TIMEOUT while a client is still uploading a request', { timeout: 60_000 }, async () => {
+    const service = await startProcess({ ...env, SHUTDOWN_TIMEOUT: '4s' });
+    const { hostname, port } = new URL(service.base);
+    // A request whose body never finishes arriving: one byte every 200 ms of 100,000 announced.
+    const socket = createConnection({ host: hostname, port: Number(port) });
+    await once(socket, 'connect');
+    socket.on('error', () => undefined);
+    socket.write(`POST /graphql HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{`);
+    const drip = setInterval(() => socket.write(' '), 200);
+    try {
+      const started = Date.now();
+      expect(await service.stop('SIGTERM')).toBe(0);
+      expect(Date.now() - started).toBeLessThan(4_000);
+      expect(service.logs.some((l) => l['msg'] === 'shutdown took too long; exiting')).toBe(false);
+    } finally {
+      clearInterval(drip);
+      socket.destroy();
+    }
+  });
 
   it('runs under `npm start`, and SIGTERM to npm stops the service with exit code 0', async () => {
     const child = spawn('npm', ['start', '--silent'], {
