@@ -86,6 +86,8 @@ export interface LoadConfig {
   readonly maxInflightBodyBytes: number;
   /** Most open WebSocket connections per process; more are refused with HTTP 503. */
   readonly wsMaxConnections: number;
+  /** Most active subscriptions on one WebSocket; another is answered TOO_MANY_SUBSCRIPTIONS (WS_MAX_SUBSCRIPTIONS). */
+  readonly wsMaxSubscriptions: number;
   /** TEST ONLY: the writer fails every group holding this eventId, as a bug in the sessionizer would (TEST_FAULT_EVENT_ID). */
   readonly testFaultEventId: string | null;
 }
@@ -119,6 +121,7 @@ function loadLimits(env: Env, groupCommitMaxEvents: number, maxBatchSize: number
     httpMaxRequestsPerSocket: integer(env, 'HTTP_MAX_REQUESTS_PER_SOCKET', 0, 0, 1_000_000_000),
     maxInflightBodyBytes: integer(env, 'MAX_INFLIGHT_BODY_BYTES', 4 * bodyLimitBytes, 65_536, 17_179_869_184),
     wsMaxConnections: integer(env, 'WS_MAX_CONNECTIONS', 10_000, 1, 10_000_000),
+    wsMaxSubscriptions: integer(env, 'WS_MAX_SUBSCRIPTIONS', 100, 1, 1_000_000),
     testFaultEventId: raw(env, 'TEST_FAULT_EVENT_ID') ?? null,
   });
 }

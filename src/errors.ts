@@ -26,6 +26,8 @@ export enum ErrorCode {
   CursorTooOld = 'CURSOR_TOO_OLD',
   /** The process already holds WS_MAX_CONNECTIONS WebSockets. */
   TooManyConnections = 'TOO_MANY_CONNECTIONS',
+  /** A WebSocket already holds WS_MAX_SUBSCRIPTIONS active subscriptions. */
+  TooManySubscriptions = 'TOO_MANY_SUBSCRIPTIONS',
   Internal = 'INTERNAL_SERVER_ERROR',
   /** A session definition name that does not exist. */
   UnknownDefinition = 'UNKNOWN_DEFINITION',

@@ -18,6 +18,11 @@ const RequestCode = {
   OperationResolutionFailure: 'OPERATION_RESOLUTION_FAILURE',
 } as const;
 
+/** A refusal of an operation as graphql-ws answers it: a GraphQLError of its copy with `code`. */
+export function refusal(message: string, code: string): GraphQLError {
+  return new graphql.GraphQLError(message, { extensions: { code } });
+}
+
 /** A GraphQLError of graphql-ws's copy, with `code` added to the extensions of `error` (which may come from either copy). */
 function coded(error: GraphQLError, code: string, message = error.message): GraphQLError {
   return new graphql.GraphQLError(message, {

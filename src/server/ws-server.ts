@@ -10,7 +10,7 @@ import { createSharedSubscribe } from '../realtime/shared-execution.ts';
 import type { RealtimeMetrics } from './metrics.ts';
 import { maskError } from './error-masking.ts';
 import { withoutSuggestions } from '../graphql/limits.ts';
-import { createOperationCheck } from './ws-operation.ts';
+import { createOperationCheck, refusal } from './ws-operation.ts';
 import { useGraphqlWs } from './ws-transport.ts';
 
 /** Interval of graphql-ws keep-alive pings (ms). */
@@ -51,6 +51,7 @@ export function attachWebSocketServer(options: WsOptions): { stop(): Promise<voi
   const { services, authenticator, logger, metrics } = options;
   const { config, bus } = services;
   const maxConnections = config.load.wsMaxConnections;
+  const maxSubscriptions = config.load.wsMaxSubscriptions;
   const wss: WebSocketServer = new WebSocketServer({
     server: options.httpServer,
     path: options.path,
@@ -85,7 +86,11 @@ export function attachWebSocketServer(options: WsOptions): { stop(): Promise<voi
         callers.set(ctx.extra.socket, caller);
         return true;
       },
-      onSubscribe: (ctx, _id, payload) => check(payload, callers.get(ctx.extra.socket) ?? { kind: 'anonymous' }),
+      onSubscribe: (ctx, _id, payload) =>
+        // graphql-ws registers the new one before asking, and forgets a refused one.
+        Object.keys(ctx.subscriptions).length > maxSubscriptions
+          ? [refusal(`this connection holds its maximum of ${maxSubscriptions} active subscriptions (WS_MAX_SUBSCRIPTIONS); complete one first, or open another connection`, ErrorCode.TooManySubscriptions)]
+          : check(payload, callers.get(ctx.extra.socket) ?? { kind: 'anonymous' }),
       // Unexpected errors are masked for clients and logged in full, as over HTTP.
       onError: (_ctx, id, payload, errors) => errors.map((error) => maskError(error, (hidden) => logHidden(hidden, id, payload.operationName))),
       onNext: (_ctx, id, payload, _args, result) => {

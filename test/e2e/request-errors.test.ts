@@ -92,3 +92,41 @@ describe('request errors', () => {
     }
   });
 });
+
+describe('subscriptions per connection', () => {
+  let db: TestDatabase;
+  let server: TestServer;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    server = await startTestServer(db.url, { SESSION_GAP: '30m', WS_MAX_SUBSCRIPTIONS: '3' });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await db?.drop();
+  });
+
+  it('answers TOO_MANY_SUBSCRIPTIONS past WS_MAX_SUBSCRIPTIONS on one socket; the others go on, and a completed one frees its place', async () => {
+    const client = wsClient(server.wsUrl);
+    try {
+      const started = (user: string) => collect<{ userId: string }>(client, `subscription { sessionStarted(userId: "${user}") { userId } }`);
+      const live = [started('s1'), started('s2'), started('s3')];
+      const fourth = started('s4');
+      await fourth.ended;
+      expect(fourth.errors).toHaveLength(1);
+      expect(JSON.stringify(fourth.errors)).toContain('TOO_MANY_SUBSCRIPTIONS');
+      // The three still run.
+      const ts = new Date(Date.now() - 60_000).toISOString();
+      await gqlData(server.url, INGEST, { events: ['s1', 's2', 's3'].map((u, i) => ({ eventId: `w${i}`, userId: u, name: 'view', timestamp: ts })) });
+      for (const [i, c] of live.entries()) expect((await c.waitFor(1))[0]?.userId).toBe(`s${i + 1}`);
+      // One completed: a new one is taken, and runs.
+      (live[0] as (typeof live)[number]).stop();
+      const fifth = started('s5');
+      await gqlData(server.url, INGEST, { events: [{ eventId: 'w5', userId: 's5', name: 'view', timestamp: ts }] });
+      expect((await fifth.waitFor(1))[0]?.userId).toBe('s5');
+      expect(fifth.errors).toEqual([]);
+    } finally {
+      await client.dispose();
+    }
+  });
+});

@@ -16,6 +16,7 @@ describe('load limits in the configuration', () => {
       httpMaxRequestsPerSocket: 0,
       maxInflightBodyBytes: 67_108_864,
       wsMaxConnections: 10_000,
+      wsMaxSubscriptions: 100,
       testFaultEventId: null,
     });
   });
