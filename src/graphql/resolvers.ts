@@ -72,6 +72,11 @@ async function ingest(inputs: readonly EventInput[], ctx: RequestContext, observ
   return submitEvents(inputs, { writer, nowMs: now(), maxFutureSkewMs: config.maxFutureSkewMs, maxBatchSize: config.maxBatchSize }, observer);
 }
 
+/** Most engagementSeries buckets one request may ask for, in all its fields. */
+const MAX_SERIES_BUCKETS = 10_000;
+/** Buckets asked so far by each request (its context object). */
+const seriesBucketsAsked = new WeakMap<object, number>();
+
 /**
  * Resolvers of schema.graphql. Arguments are parsed here, once, into typed
  * values. `observer` hears how each ingest mutation ended (metrics).
@@ -112,9 +117,16 @@ export function createResolvers(observer: IngestObserver = ignore): IResolvers<u
         if (from === null || to === null) throw new ServiceError(ErrorCode.BadUserInput, 'from and to are required');
         const interval = args['interval'] as Interval;
         const stepMs = { HOUR: 3_600_000, DAY: 86_400_000, WEEK: 604_800_000 }[interval];
-        if ((to - from) / stepMs > 10_000) {
-          throw new ServiceError(ErrorCode.InvalidRange, 'the range holds more than 10000 buckets; use a larger interval');
+        const buckets = (to - from) / stepMs;
+        if (buckets > MAX_SERIES_BUCKETS) {
+          throw new ServiceError(ErrorCode.InvalidRange, `the range holds more than ${MAX_SERIES_BUCKETS} buckets; use a larger interval`);
         }
+        // The bound is per request: aliases of one field must not multiply it (and the answer's memory).
+        const asked = (seriesBucketsAsked.get(ctx) ?? 0) + buckets;
+        if (asked > MAX_SERIES_BUCKETS) {
+          throw new ServiceError(ErrorCode.InvalidRange, `the request asks for more than ${MAX_SERIES_BUCKETS} buckets in all its engagementSeries; split it`);
+        }
+        seriesBucketsAsked.set(ctx, asked);
         return ctx.services.stats.engagementSeries(definition, from, to, interval, timeZone(args['timeZone']));
       },
       topChannels: (_root, args: Args, ctx) => {

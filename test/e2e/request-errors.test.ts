@@ -65,6 +65,18 @@ describe('request errors', () => {
     expect(next['sessions'].edges).toEqual([]);
   });
 
+  it('bounds the engagementSeries buckets of a whole request, aliases included (INVALID_RANGE)', async () => {
+    const series = (alias: string, from: string) =>
+      `${alias}: engagementSeries(from: "${from}", to: "2026-11-01T00:00:00Z", interval: DAY, timeZone: "Asia/Kolkata") { start sessions }`;
+    // 6,000 days: within the bound alone.
+    const one = await gql(server.url, `{ ${series('a', '2010-06-03T00:00:00Z')} }`);
+    expect(one.errors, JSON.stringify(one.errors)).toBeUndefined();
+    expect((one.data as { a: unknown[] }).a.length).toBeGreaterThan(5_990);
+    // Twice that in one request: the second is refused, the first is answered.
+    const two = await gql(server.url, `{ ${series('a', '2010-06-03T00:00:00Z')} ${series('b', '2010-06-03T00:00:00Z')} }`);
+    expect(two.errors?.map((e) => [e.path?.[0], e.extensions?.code])).toEqual([['b', 'INVALID_RANGE']]);
+  });
+
   it('answers BAD_REQUEST to a persisted query whose hash does not match its text', async () => {
     const response = await fetch(server.url, {
       method: 'POST',
