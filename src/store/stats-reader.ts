@@ -1,4 +1,5 @@
 import type { PrismaClient } from '../generated/prisma/client.ts';
+import { CodedError, ErrorCode } from '../errors.ts';
 import { pgArray } from './pg-array.ts';
 import type { TimeRange } from './session-reader.ts';
 
@@ -382,6 +383,10 @@ export class StatsReader {
              interval '1 ${unit}') AS local`;
     const startRows = await this.query<{ start: Date }>(`${series} ORDER BY 1`, new Date(from).toISOString(), new Date(to).toISOString(), timeZone);
     const starts = startRows.map((row) => new Date(row.start).getTime());
+    // Postgres writes a bucket before the year 1 as "... BC", which is no time here.
+    if (starts.some((ms) => Number.isNaN(ms))) {
+      throw new CodedError(ErrorCode.InvalidRange, 'the series would begin before the year 0001 in this time zone; start it later');
+    }
     // The facts are read bucket by bucket (seriesBuckets), the few other
     // rows go to their bucket by a binary search of the starts. When every
     // bucket starts on a UTC hour (zones a whole number of hours from UTC),

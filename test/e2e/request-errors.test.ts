@@ -39,6 +39,10 @@ describe('request errors', () => {
       ['query ($f: DateTime) { engagementStats(from: $f) { sessions } }', { f: '0000-01-01T00:00:00Z' }],
       ['query ($t: DateTime) { topChannels(to: $t) { channelId } }', { t: '9999-12-31T23:59:59-14:00' }],
       ['query ($f: DateTime) { sessions(from: $f) { totalCount } }', { f: '0000-06-01T00:00:00Z' }],
+      [
+        'query ($f: DateTime!) { engagementSeries(from: $f, to: "0028-01-01T00:00:00Z", interval: DAY, timeZone: "Asia/Kolkata") { start } }',
+        { f: '0001-01-01T00:00:00Z' },
+      ],
     ] as const) {
       const answer = await gql(server.url, query, variables);
       expect(answer.errors?.length, JSON.stringify(answer)).toBeGreaterThan(0);
