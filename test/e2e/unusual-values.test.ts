@@ -1,6 +1,8 @@
 /**
- * Review: inputs that give a wrong stored session or a session the API cannot serve.
- * Each test here FAILS on the current code (it demonstrates a bug).
+ * Unusual but valid input that once gave a wrong stored session or a
+ * session the API could not serve (found in review, since fixed): a channel
+ * named "__proto__" through replay and restart, and values whose sums could
+ * overflow.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
