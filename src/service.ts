@@ -200,7 +200,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       writerHealthy: () => writer.healthy(),
     });
     const clusterMetrics = new ClusterMetrics(metrics.registry, () => ownership.heldPartitions().length);
-    // Keeps the tables' planner statistics: at their first rows, then at each doubling (table-statistics.ts).
+    // Keeps the tables' planner statistics: at their first rows, then whenever more rows changed than they held (table-statistics.ts).
     const tableStatistics = startTableStatistics(prisma, { logger });
     const writer: Writer = new Writer({
       prisma,

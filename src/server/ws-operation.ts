@@ -24,7 +24,7 @@ export function refusal(message: string, code: string): GraphQLError {
 }
 
 /** A GraphQLError of graphql-ws's copy, with `code` added to the extensions of `error` (which may come from either copy). */
-function coded(error: GraphQLError, code: string, message = error.message): GraphQLError {
+export function coded(error: GraphQLError, code: string, message = error.message): GraphQLError {
   return new graphql.GraphQLError(message, {
     nodes: error.nodes ?? null,
     source: error.source ?? null,

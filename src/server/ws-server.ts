@@ -9,8 +9,7 @@ import type { SocketContext } from '../graphql/subscriptions.ts';
 import { createSharedSubscribe } from '../realtime/shared-execution.ts';
 import type { RealtimeMetrics } from './metrics.ts';
 import { maskError } from './error-masking.ts';
-import { withoutSuggestions } from '../graphql/limits.ts';
-import { createOperationCheck, refusal } from './ws-operation.ts';
+import { coded, createOperationCheck, refusal } from './ws-operation.ts';
 import { useGraphqlWs } from './ws-transport.ts';
 
 /** Interval of graphql-ws keep-alive pings (ms). */
@@ -99,9 +98,9 @@ export function attachWebSocketServer(options: WsOptions): { stop(): Promise<voi
         // Without data, nothing ran: graphql-js refused the request itself (a variable of the wrong
         // type, say), which Apollo answers over HTTP as BAD_USER_INPUT; so does this side.
         const errors = result.errors.map((error) =>
-          result.data === undefined && isRequestError(error)
-            ? { message: withoutSuggestions(error.message), ...(error.locations === undefined ? {} : { locations: error.locations }), extensions: { code: 'BAD_USER_INPUT' } }
-            : maskError(error, (hidden) => logHidden(hidden, id, payload.operationName)),
+          maskError(result.data === undefined && isRequestError(error) ? coded(error, 'BAD_USER_INPUT') : error, (hidden) =>
+            logHidden(hidden, id, payload.operationName),
+          ),
         );
         return result.data === undefined ? { errors } : { data: result.data, errors };
       },
